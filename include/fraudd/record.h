@@ -1,0 +1,93 @@
+/* fraudd record decoder: one JSON transaction -> a row of model features.
+ *
+ * This is the per-record hot path, so it does not build a DOM: it is a thin C
+ * interface over simdjson's On-Demand API (src/decode/record.cpp). A schema,
+ * compiled once, lists the features by name (dotted paths reach into nested
+ * objects: "card.amount") and the passthrough fields to copy to the result.
+ * Decoding walks the record's fields once and matches keys against the
+ * schema.
+ *
+ * Rules (docs/OUTPUT.md lists them for users):
+ *  - the record must be one JSON object (surrounding whitespace allowed);
+ *  - a feature value is a JSON number or a string holding a number
+ *    ("12.5", " 3e2" is not accepted: no surrounding spaces);
+ *  - missing or null features take the schema default if there is one,
+ *    otherwise the record is rejected; any other type, NaN or +-Inf
+ *    (also as strings) rejects it; a key seen twice on a feature path
+ *    rejects it;
+ *  - passthrough fields are copied as their raw JSON text (any type) and may
+ *    be absent (then nothing is copied).
+ *
+ * Thread safety: a schema is immutable once built and may be shared; a
+ * decoder holds a parser and buffers and belongs to one thread.
+ */
+#ifndef FRAUDD_RECORD_H
+#define FRAUDD_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes callers may promise to be readable after the record's end
+ * (see fr_decoder_decode's `padded`). Equal to SIMDJSON_PADDING. */
+#define FR_JSON_PADDING 64
+
+typedef struct fr_record_schema fr_record_schema;
+typedef struct fr_decoder fr_decoder;
+
+typedef struct fr_slice {
+    const char *ptr; /* NULL when absent */
+    size_t len;
+} fr_slice;
+
+/* Why a record was rejected. One stable short name each (fr_reject_name),
+ * used in dead letters, rejects files and metrics labels. */
+typedef enum fr_reject {
+    FR_REJ_NONE = 0,
+    FR_REJ_NOT_JSON,      /* "not_json": syntax error, empty, trailing content */
+    FR_REJ_NOT_OBJECT,    /* "not_object": valid JSON but not an object */
+    FR_REJ_MISSING,       /* "missing_feature" */
+    FR_REJ_NULL,          /* "null_feature" */
+    FR_REJ_TYPE,          /* "bad_type": not a number or numeric string */
+    FR_REJ_NONFINITE,     /* "non_finite": NaN, Inf, or out of float range */
+    FR_REJ_DUPLICATE,     /* "duplicate_key" */
+    FR_REJ_TOO_LARGE,     /* "too_large": over the decoder's max_bytes */
+    FR_REJ_PREPROCESS     /* "preprocess": model preprocessing failed (log1p <= -1) */
+} fr_reject;
+
+const char *fr_reject_name(fr_reject r);
+
+/* features: n names (dotted paths); defaults/has_default may be NULL (no
+ * defaults). passthrough: np dotted paths, may be 0. Names are copied. */
+int fr_record_schema_new(const char *const *features, size_t n,
+                         const float *defaults, const uint8_t *has_default,
+                         const char *const *passthrough, size_t np,
+                         fr_record_schema **out, char *err, size_t errlen);
+void fr_record_schema_free(fr_record_schema *s);
+size_t fr_record_schema_n_features(const fr_record_schema *s);
+size_t fr_record_schema_n_passthrough(const fr_record_schema *s);
+
+/* max_bytes: records longer than this are rejected as too_large without
+ * being parsed. */
+fr_decoder *fr_decoder_new(const fr_record_schema *s, size_t max_bytes);
+void fr_decoder_free(fr_decoder *d);
+
+/* Decodes one record. padded != 0 promises FR_JSON_PADDING readable bytes
+ * after buf[len] (saves a copy). On success returns FR_REJ_NONE and fills
+ * features[n] and passthrough[np] (slices into buf or the decoder's copy,
+ * valid until the next call on this decoder or until buf changes). On
+ * rejection returns the reason and writes a sentence naming the feature and
+ * what was expected to reason (if reasonlen > 0). Never allocates once the
+ * decoder has seen a record of this size. */
+fr_reject fr_decoder_decode(fr_decoder *d, const char *buf, size_t len, int padded,
+                            float *features, fr_slice *passthrough,
+                            char *reason, size_t reasonlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

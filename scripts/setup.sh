@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything fraudd needs to build and test on Debian (bookworm),
+# as root. Idempotent: only missing packages are installed, so a second run
+# takes a second. Usage: scripts/setup.sh [--no-python]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# Build: compiler, CMake, protobuf-c (ONNX decoding, code generated from
+# libonnx-dev's onnx.proto), simdjson (per-record JSON), jansson (all other
+# JSON), cmocka (unit tests), clang + its runtime (libFuzzer targets).
+pkgs=(build-essential cmake ninja-build pkg-config
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+      libsimdjson-dev libjansson-dev libcmocka-dev
+      clang libclang-rt-14-dev)
+
+# shellcheck source=lib.sh
+. "$here/scripts/lib.sh"
+apt_install_missing "${pkgs[@]}"
+
+if [[ "${1:-}" != "--no-python" ]]; then
+  "$here/scripts/setup-python.sh"
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, then
+#   1. release build: unit tests (ctest) and CLI tests
+#   2. ASan+UBSan build: the same suite
+#   3. ONNX Runtime parity: default model and every fixture, 10,000 records each
+#   4. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+"$here/scripts/setup.sh" || { echo "setup failed"; exit 1; }
+
+passed=0; failed=0; failures=()
+step() { # step NAME CMD...
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+ctest_in() { ctest --test-dir "$1" --output-on-failure -j"$(nproc)"; }
+
+step "build release" scripts/build.sh release
+step "unit tests (release)" ctest_in build/release
+step "build asan+ubsan" scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  step "unit tests (asan+ubsan)" ctest_in build/asan
+step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
+step "build fuzzers" scripts/build.sh fuzz
+step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
+
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

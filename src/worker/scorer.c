@@ -1,0 +1,220 @@
+/* The worker stage (include/fraudd/scorer.h): decode, preprocess, model,
+ * score, encode, for one batch on one thread.
+ *
+ * Records that decode are packed densely into the model's input matrix so a
+ * rejected record costs no model time; results are then written back in
+ * input order. Text for results and reasons goes to one arena per call.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fraudd/encode.h"
+#include "fraudd/err.h"
+#include "fraudd/scorer.h"
+
+#define FR__REASON_MAX 256
+
+struct fr_scorer {
+    const fr_model *m;        /* shared, read only */
+    fr_record_schema *schema; /* features + passthrough paths */
+    fr_decoder *dec;          /* this thread's parser */
+    fr_workspace *ws;         /* this thread's model scratch */
+    fr_encode_opts eo;        /* encoder options */
+    double threshold;         /* effective threshold */
+    size_t max_batch;         /* records per model call */
+    size_t nin, nout, np;     /* widths */
+    size_t max_bytes;         /* longer records are rejected unread */
+    float *raw;               /* [max_batch][nin] decoded values */
+    float *x;                 /* [max_batch][nin] preprocessed model input */
+    float *y;                 /* [max_batch][nout] model output */
+    fr_score *sc;             /* [max_batch] */
+    fr_slice *pt;             /* [max_batch][np] passthrough slices */
+    size_t *slot;             /* [max_batch] input index of each packed row */
+    char *arena;              /* result/reason text of the current run() */
+    size_t arena_cap;         /* bytes allocated */
+    size_t used;              /* bytes used in this run() */
+    char *stage;              /* padded copies of unpadded records, one chunk */
+    size_t stage_cap;         /* bytes allocated */
+};
+
+fr_scorer *fr_scorer_new(const fr_model *m, const fr_scorer_opts *o, char *err, size_t errlen) {
+    fr_scorer *s = calloc(1, sizeof *s);
+    const char **names = NULL;
+    float *defs = NULL;
+    uint8_t *has = NULL;
+    if (!s) goto nomem;
+    s->m = m;
+    s->nin = fr_model_n_features(m);
+    s->nout = fr_model_n_outputs(m);
+    s->np = o->np;
+    s->max_batch = o->max_batch ? o->max_batch : 64;
+    if (s->max_batch > FR_MODEL_MAX_BATCH) {
+        fr_set_err(err, errlen, FR_EINVAL, "batch size %zu: expected 1..%d", s->max_batch, FR_MODEL_MAX_BATCH);
+        goto fail;
+    }
+    s->threshold = isnan(o->threshold) ? fr_model_threshold(m) : o->threshold;
+    if (!isfinite(s->threshold)) {
+        fr_set_err(err, errlen, FR_EINVAL,
+                   "the model has no 'fraudd.threshold' metadata: give a threshold explicitly");
+        goto fail;
+    }
+    names = calloc(s->nin, sizeof *names);
+    defs = calloc(s->nin, sizeof *defs);
+    has = calloc(s->nin, 1);
+    if (!names || !defs || !has) goto nomem;
+    for (size_t i = 0; i < s->nin; i++) {
+        names[i] = fr_model_feature_name(m, i);
+        has[i] = (uint8_t)fr_model_feature_default(m, i, &defs[i]);
+    }
+    if (fr_record_schema_new(names, s->nin, defs, has, o->passthrough, o->np, &s->schema, err, errlen) != 0)
+        goto fail;
+    size_t B = s->max_batch;
+    s->max_bytes = o->max_record_bytes ? o->max_record_bytes : 1u << 20;
+    s->dec = fr_decoder_new(s->schema, s->max_bytes);
+    s->ws = fr_workspace_new(m, B);
+    s->raw = malloc(B * s->nin * sizeof(float));
+    s->x = malloc(B * s->nin * sizeof(float));
+    s->y = malloc(B * s->nout * sizeof(float));
+    s->sc = malloc(B * sizeof(fr_score));
+    s->pt = calloc(B * (s->np ? s->np : 1), sizeof(fr_slice));
+    s->slot = malloc(B * sizeof(size_t));
+    s->arena_cap = B * 1024;
+    s->arena = malloc(s->arena_cap);
+    if (!s->dec || !s->ws || !s->raw || !s->x || !s->y || !s->sc || !s->pt || !s->slot || !s->arena)
+        goto nomem;
+    s->eo.passthrough_names = o->passthrough;
+    s->eo.np = o->np;
+    s->eo.emit_output = o->emit_output;
+    free(names);
+    free(defs);
+    free(has);
+    return s;
+nomem:
+    fr_set_err(err, errlen, FR_ENOMEM, "out of memory creating a scorer");
+fail:
+    free(names);
+    free(defs);
+    free(has);
+    fr_scorer_free(s);
+    return NULL;
+}
+
+void fr_scorer_free(fr_scorer *s) {
+    if (!s) return;
+    fr_decoder_free(s->dec);
+    fr_record_schema_free(s->schema);
+    fr_workspace_free(s->ws);
+    free(s->raw);
+    free(s->x);
+    free(s->y);
+    free(s->sc);
+    free(s->pt);
+    free(s->slot);
+    free(s->arena);
+    free(s->stage);
+    free(s);
+}
+
+double fr_scorer_threshold(const fr_scorer *s) { return s->threshold; }
+
+/* Makes room for `need` more bytes after s->used. */
+static int arena_reserve(fr_scorer *s, size_t need) {
+    if (s->used + need <= s->arena_cap) return 0;
+    size_t cap = s->arena_cap * 2;
+    while (cap < s->used + need) cap *= 2;
+    char *p = realloc(s->arena, cap);
+    if (!p) return FR_ENOMEM;
+    s->arena = p;
+    s->arena_cap = cap;
+    return 0;
+}
+
+/* One chunk of at most max_batch records. The arena may move while a run
+ * goes on, so out[i].text holds the arena offset until run() ends. */
+static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr_scored *out) {
+    size_t rows = 0, staged = 0;
+    char reason[FR__REASON_MAX];
+    if (!padded) {
+        /* Passthrough slices must stay valid until the chunk is encoded, so
+         * unpadded records are copied side by side with padding once here
+         * (instead of into the decoder's single scratch copy). */
+        size_t need = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rec[i].len <= s->max_bytes) need += rec[i].len + FR_JSON_PADDING;
+        if (need > s->stage_cap) {
+            char *p = realloc(s->stage, need);
+            if (!p) return FR_ENOMEM;
+            s->stage = p;
+            s->stage_cap = need;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *raw = s->raw + rows * s->nin, *x = s->x + rows * s->nin;
+        const char *buf = rec[i].ptr;
+        if (!padded && rec[i].len <= s->max_bytes) { /* too large ones are rejected unread */
+            memcpy(s->stage + staged, rec[i].ptr, rec[i].len);
+            memset(s->stage + staged + rec[i].len, ' ', FR_JSON_PADDING);
+            buf = s->stage + staged;
+            staged += rec[i].len + FR_JSON_PADDING;
+        }
+        fr_reject rj = fr_decoder_decode(s->dec, buf, rec[i].len, 1, raw, s->pt + rows * s->np, reason,
+                                         sizeof reason);
+        if (rj == FR_REJ_NONE) {
+            memcpy(x, raw, s->nin * sizeof(float));
+            if (fr_model_preprocess(s->m, x) != 0) {
+                rj = FR_REJ_PREPROCESS;
+                for (size_t f = 0; f < s->nin; f++)
+                    if (fr_model_feature_log1p(s->m, f) && !(raw[f] > -1.0f)) {
+                        snprintf(reason, sizeof reason, "feature \"%s\" = %g: the model takes log1p of it, expected a value > -1",
+                                 fr_model_feature_name(s->m, f), (double)raw[f]);
+                        break;
+                    }
+            }
+        }
+        out[i].reject = rj;
+        if (rj != FR_REJ_NONE) {
+            size_t l = strlen(reason);
+            if (arena_reserve(s, l + 1)) return FR_ENOMEM;
+            memcpy(s->arena + s->used, reason, l + 1);
+            out[i].text = (const char *)(uintptr_t)s->used;
+            out[i].len = l;
+            s->used += l + 1;
+            continue;
+        }
+        s->slot[rows++] = i;
+    }
+    if (rows) {
+        fr_model_run(s->m, s->ws, s->x, rows, s->y);
+        fr_score_batch(s->m, s->x, s->y, rows, s->threshold, s->sc);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        size_t i = s->slot[r];
+        const fr_slice *pt = s->pt + r * s->np;
+        size_t need = 768 + 48 * (s->eo.emit_output ? s->nout : 0) + strlen(fr_model_version(s->m));
+        for (size_t k = 0; k < s->np; k++) need += pt[k].len + strlen(s->eo.passthrough_names[k]) * 6 + 8;
+        if (arena_reserve(s, need + 1)) return FR_ENOMEM;
+        size_t l = fr_result_encode(s->arena + s->used, need, s->m, &s->eo, &s->sc[r], s->threshold,
+                                    s->raw + r * s->nin, s->y + r * s->nout, pt);
+        s->arena[s->used + l] = 0;
+        out[i].text = (const char *)(uintptr_t)s->used;
+        out[i].len = l;
+        out[i].score = s->sc[r].score;
+        out[i].is_fraud = s->sc[r].is_fraud;
+        s->used += l + 1;
+    }
+    return 0;
+}
+
+int fr_scorer_run(fr_scorer *s, const fr_slice *records, size_t n, int padded, fr_scored *out) {
+    s->used = 0;
+    for (size_t i = 0; i < n; i += s->max_batch) {
+        size_t c = n - i < s->max_batch ? n - i : s->max_batch;
+        int rc = run_chunk(s, records + i, c, padded, out + i);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < n; i++) out[i].text = s->arena + (uintptr_t)out[i].text;
+    return 0;
+}

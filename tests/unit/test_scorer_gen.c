@@ -1,0 +1,140 @@
+/* Proves the worker stage keeps every record and its order (mixed good and
+ * bad records, batches larger than the model batch, arena growth), that its
+ * results equal the stages run by hand, and the sample generator's contract
+ * (deterministic, valid JSON, anomaly rate, feature distribution). */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fraudd/gen.h"
+#include "fraudd/model.h"
+#include "fraudd/scorer.h"
+#include "gen/ulb_profile.h"
+
+static void scorer_keeps_order_and_every_record(void **state) {
+    (void)state;
+    char err[256];
+    fr_model *m;
+    assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
+    const char *pt[] = {"id"};
+    fr_scorer_opts so = {.passthrough = pt, .np = 1, .threshold = NAN, .max_batch = 16, .max_record_bytes = 4096};
+    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err);
+    assert_non_null(s);
+    fr_gen_opts go = {.seed = 3, .anomaly_rate = 0.2, .first_id = 1, .rate_per_s = 100};
+    fr_gen *g = fr_gen_new(&go);
+    enum { N = 150 };
+    static char buf[N][1024];
+    fr_slice rec[N];
+    fr_scored out[N];
+    for (int i = 0; i < N; i++) {
+        rec[i].ptr = buf[i];
+        rec[i].len = fr_gen_next(g, buf[i], sizeof buf[i], NULL);
+        if (i % 7 == 3) rec[i].len = 10;                      /* truncated: not JSON */
+        if (i % 11 == 5) rec[i].len = (size_t)snprintf(buf[i], 1024, "{\"id\":%d,\"V1\":1}", i); /* missing */
+    }
+    assert_int_equal(fr_scorer_run(s, rec, N, 0, out), 0);
+    for (int i = 0; i < N; i++) {
+        if (i % 11 == 5) {
+            assert_int_equal(out[i].reject, FR_REJ_MISSING);
+            continue;
+        }
+        if (i % 7 == 3) {
+            assert_int_equal(out[i].reject, FR_REJ_NOT_JSON);
+            assert_true(strlen(out[i].text) == out[i].len && out[i].len > 0);
+            continue;
+        }
+        assert_int_equal(out[i].reject, FR_REJ_NONE);
+        json_error_t e;
+        json_t *j = json_loadb(out[i].text, out[i].len, 0, &e);
+        assert_non_null(j);
+        char want[32];
+        snprintf(want, sizeof want, "tx-%020d", i + 1);
+        assert_string_equal(json_string_value(json_object_get(j, "id")), want);
+        assert_true(json_real_value(json_object_get(j, "score")) == out[i].score);
+        json_decref(j);
+    }
+    fr_gen_free(g);
+    fr_scorer_free(s);
+    fr_model_free(m);
+}
+
+static void scorer_requires_a_threshold(void **state) {
+    (void)state;
+    char err[256];
+    fr_model *m;
+    assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
+    fr_scorer_opts so = {.threshold = NAN, .max_batch = 1000};
+    assert_null(fr_scorer_new(m, &so, err, sizeof err));
+    assert_non_null(strstr(err, "batch size"));
+    fr_model_free(m);
+}
+
+static void generator_is_deterministic_and_valid(void **state) {
+    (void)state;
+    fr_gen_opts go = {.seed = 9, .anomaly_rate = 0.05, .first_id = 1, .start_ms = 1700000000000, .rate_per_s = 500};
+    fr_gen *a = fr_gen_new(&go), *b = fr_gen_new(&go);
+    go.seed = 10;
+    fr_gen *c = fr_gen_new(&go);
+    char x[1024], y[1024], z[1024];
+    enum { N = 20000 };
+    int anomalies = 0, differ = 0;
+    double sum[28] = {0}, sum2[28] = {0};
+    size_t normals = 0, minlen = 99999, maxlen = 0;
+    for (int i = 0; i < N; i++) {
+        int an, bn, cn;
+        size_t lx = fr_gen_next(a, x, sizeof x, &an), ly = fr_gen_next(b, y, sizeof y, &bn);
+        size_t lz = fr_gen_next(c, z, sizeof z, &cn);
+        assert_true(lx > 0 && lx == ly && memcmp(x, y, lx) == 0 && an == bn);
+        differ += lz != lx || memcmp(x, z, lx) != 0;
+        minlen = lx < minlen ? lx : minlen;
+        maxlen = lx > maxlen ? lx : maxlen;
+        anomalies += an;
+        json_error_t e;
+        json_t *j = json_loadb(x, lx, 0, &e);
+        assert_non_null(j);
+        assert_true(json_is_true(json_object_get(j, "injected_anomaly")) == (an != 0));
+        assert_true(json_number_value(json_object_get(j, "Amount")) >= 0);
+        for (int f = 0; f < 28; f++) {
+            char k[8];
+            snprintf(k, sizeof k, "V%d", f + 1);
+            json_t *v = json_object_get(j, k);
+            assert_true(json_is_number(v) && isfinite(json_number_value(v)));
+            if (!an) {
+                sum[f] += json_number_value(v);
+                sum2[f] += json_number_value(v) * json_number_value(v);
+            }
+        }
+        normals += !an;
+        json_decref(j);
+    }
+    assert_true(differ > N / 2);
+    /* binomial: mean 1000, sd ~31; 5 sd */
+    assert_true(abs(anomalies - 1000) < 155);
+    for (int f = 0; f < 28; f++) {
+        double mean = sum[f] / (double)normals, sd = sqrt(sum2[f] / (double)normals - mean * mean);
+        assert_true(fabs(mean - fr__ulb_mean[f]) < 5 * fr__ulb_std[f] / sqrt((double)normals) + 1e-6);
+        assert_true(fabs(sd / fr__ulb_std[f] - 1) < 0.05);
+    }
+    assert_true(minlen >= 500 && maxlen <= 800);
+    assert_int_equal(fr_gen_next(a, x, 100, NULL), 0);
+    fr_gen_free(a);
+    fr_gen_free(b);
+    fr_gen_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scorer_keeps_order_and_every_record),
+        cmocka_unit_test(scorer_requires_a_threshold),
+        cmocka_unit_test(generator_is_deterministic_and_valid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

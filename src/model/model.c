@@ -28,6 +28,8 @@ void fr__model_destroy(fr_model *m) {
         free(m->layers[i].b);
         free(m->layers[i].pre);
         free(m->layers[i].ops);
+        free(m->layers[i].wt);
+        free(m->layers[i].bp);
     }
     free(m->layers);
     if (m->features)
@@ -56,6 +58,7 @@ int fr_model_load_mem(const void *buf, size_t len, const char *origin, fr_model 
         goto fail;
     }
     if ((rc = fr__model_compile(buf, len, m->origin, m, err, errlen)) != 0) goto fail;
+    if ((rc = fr__plan_pack(m)) != 0) goto fail;
     *out = m;
     return 0;
 fail:
@@ -146,13 +149,16 @@ fr_workspace *fr_workspace_new(const fr_model *m, size_t max_batch) {
     ws->lanes = (max_batch + FR__LANES - 1) / FR__LANES * FR__LANES;
     ws->width = ws->lanes;
     size_t bytes = m->max_width * ws->lanes * sizeof(float);
+    size_t row_bytes = (m->max_width + FR__LANES) / FR__LANES * FR__LANES * sizeof(float);
     for (int i = 0; i < 2; i++) {
         ws->buf[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!ws->buf[i]) {
+        ws->row[i] = aligned_alloc(64, (row_bytes + 63) / 64 * 64);
+        if (!ws->buf[i] || !ws->row[i]) {
             fr_workspace_free(ws);
             return NULL;
         }
         memset(ws->buf[i], 0, bytes);
+        memset(ws->row[i], 0, row_bytes);
     }
     return ws;
 }
@@ -161,5 +167,7 @@ void fr_workspace_free(fr_workspace *ws) {
     if (!ws) return;
     free(ws->buf[0]);
     free(ws->buf[1]);
+    free(ws->row[0]);
+    free(ws->row[1]);
     free(ws);
 }

@@ -38,6 +38,11 @@ typedef struct fr__layer {
     float *b;            /* out biases */
     float *pre;          /* in input shifts, or NULL when all zero */
     char *ops;           /* source nodes fused here, for inspect */
+    /* Packed copies for the small-batch (row) kernel, made by fr__plan_pack:
+     * outputs padded to a multiple of FR__LANES with zeros. */
+    uint32_t opad;       /* out rounded up to FR__LANES */
+    float *wt;           /* DENSE: in x opad, W transposed; DIAG: opad scales */
+    float *bp;           /* opad biases */
 } fr__layer;
 
 struct fr_model {
@@ -64,7 +69,15 @@ struct fr_workspace {
     size_t lanes;         /* max_batch rounded up to FR__LANES */
     size_t width;         /* floats per feature row in buf[] (= lanes) */
     float *buf[2];        /* ping-pong activations, feature-major: [max_width][lanes] */
+    float *row[2];        /* ping-pong activations of one record, max_width padded */
 };
+
+/* Below this many records a batch runs record by record with outputs in
+ * the vector lanes (the row kernel): a lane block would be mostly empty. */
+#define FR__ROW_KERNEL_BELOW 8
+
+/* Makes the packed copies (wt, bp) of every layer. Returns 0 or FR_ENOMEM. */
+int fr__plan_pack(fr_model *m);
 
 /* Instruction set the kernels run with on this CPU ("avx512f", ...). */
 const char *fr__kernel_isa(void);

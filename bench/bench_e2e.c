@@ -27,9 +27,6 @@
 #include "fraudd/scorer.h"
 
 #define BATCH 64
-#ifndef HOT
-#define HOT 1000000
-#endif
 
 static double now(void) {
     struct timespec ts;
@@ -133,7 +130,7 @@ typedef struct sctx {
 
 static double run_decode(void *c, const recs *rs, size_t *done) {
     sctx *s = c;
-    for (size_t i = 0; i < rs->n; i++) fr_decoder_decode(s->dec, rs->r[i % HOT].ptr, rs->r[i % HOT].len, 1, s->x, s->pt, NULL, 0);
+    for (size_t i = 0; i < rs->n; i++) fr_decoder_decode(s->dec, rs->r[i].ptr, rs->r[i].len, 1, s->x, s->pt, NULL, 0);
     sink += s->x[0];
     *done += rs->n;
     return 0;
@@ -201,8 +198,10 @@ static double run_jansson(void *c, const recs *rs, size_t *done) {
 int main(int argc, char **argv) {
     const char *data = "../shared/data/creditcard_legit_train.csv";
     double secs = 2.0;
+    const char *only = NULL; /* --only fraudd: just that path (for profiling) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
     }
     recs rs;
@@ -227,6 +226,11 @@ int main(int argc, char **argv) {
 
     printf("%zu real ULB records, mean %.0f bytes, model %s, batch %d, one thread\n", rs.n, rs.mean_len,
            fr_model_version(m), BATCH);
+    if (only) {
+        double t = best_ns(run_fraudd, &fc, &rs, secs);
+        printf("fraudd path only: %.0f ns/record\n", t);
+        return 0;
+    }
     double tj = best_ns(run_jansson, &sc, &rs, secs);
     double tf = best_ns(run_fraudd, &fc, &rs, secs);
     double td = best_ns(run_decode, &sc, &rs, secs);

@@ -73,6 +73,8 @@ int fr_model_feature_default(const fr_model *m, size_t i, float *value);
 /* 1 if feature i is log1p-transformed before the graph. */
 int fr_model_feature_log1p(const fr_model *m, size_t i);
 float fr_model_error_weight(const fr_model *m, size_t i);
+/* All n_features error weights. */
+const float *fr_model_error_weights(const fr_model *m);
 double fr_model_threshold(const fr_model *m);
 const char *fr_model_version(const fr_model *m);
 const char *fr_model_origin(const fr_model *m);

@@ -115,6 +115,7 @@ int fr_model_feature_default(const fr_model *m, size_t i, float *value) {
 }
 int fr_model_feature_log1p(const fr_model *m, size_t i) { return m->log1p[i]; }
 float fr_model_error_weight(const fr_model *m, size_t i) { return m->err_w[i]; }
+const float *fr_model_error_weights(const fr_model *m) { return m->err_w; }
 double fr_model_threshold(const fr_model *m) { return m->threshold; }
 const char *fr_model_version(const fr_model *m) { return m->version; }
 const char *fr_model_origin(const fr_model *m) { return m->origin; }

@@ -138,9 +138,9 @@ static double run_decode(void *c, const recs *rs, size_t *done) {
 
 static double run_model(void *c, const recs *rs, size_t *done) {
     sctx *s = c;
-    for (size_t i = 0; i + BATCH <= rs->n; i += BATCH) {
-        fr_model_run(s->m, s->ws, s->x, BATCH, s->y);
-        fr_score_batch(s->m, s->x, s->y, BATCH, 1.0, s->sc);
+    for (size_t i = 0; i + BATCH <= rs->n; i += BATCH) { /* feature-major, as the scorer runs it */
+        fr_model_run_fm(s->m, s->ws, s->x, BATCH, BATCH, s->y);
+        fr_score_batch_fm(s->m, s->x, s->y, BATCH, BATCH, 1.0, s->sc);
     }
     sink += s->sc[0].score;
     *done += rs->n / BATCH * BATCH;

@@ -1,20 +1,52 @@
-"""Fits the sample generator's profile to the ULB data and writes src/gen/ulb_profile.c.
+"""Fits the sample generator's profile to the ULB data; writes src/gen/ulb_profile.c.
 
     /usr/bin/python3 models/make_profile.py [--data ../shared/data/creditcard_legit_train.csv]
+                                           [--out src/gen/ulb_profile.c]
 
-The generator (src/gen/gen.c) draws normal transactions from a multivariate normal over
-[V1..V28, log1p(Amount)] with this mean and covariance (as its lower Cholesky factor), so the
-stream has the training data's scales and correlations without shipping any of its rows.
-Only summary statistics leave ../shared/data.
+Needs only numpy (the system python3's numpy 1.24 is enough). The generator (src/gen/gen.c)
+draws normal transactions from a multivariate normal over [V1..V28, log1p(Amount)] with this
+mean and covariance (as its lower Cholesky factor L, cov = L L^T), so the stream has the
+training data's scales and correlations without shipping any of its rows: only summary
+statistics (29 means, 29 standard deviations, the 29x29 factor and the Time range) leave
+../shared/data. The data file stays where it is; nothing is copied into the repository.
+
+The CSV's header names 31 columns (Time, V1..V28, Amount, Class) but every data row has 32
+fields: one extra, unnamed trailing column. Columns are therefore matched by header position
+from the left, the extra trailing field is checked to hold nothing but zeros and is ignored,
+and any other row shape is refused.
+
+Output is deterministic (same data -> byte-identical file); numbers are written with repr(),
+the shortest text that reads back to the same double.
 """
 import argparse
 import os
+import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+V_NAMES = [f"V{i}" for i in range(1, 29)]
+DIM = 29  # V1..V28, log1p(Amount)
+
+
+def load(path):
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        rows = [line.rstrip("\r\n").split(",") for line in f if line.strip()]
+    need = ["Time"] + V_NAMES + ["Amount"]
+    missing = [n for n in need if n not in header]
+    if missing:
+        sys.exit(f"{path}: header lacks {missing}")
+    widths = {len(r) for r in rows}
+    if widths - {len(header), len(header) + 1}:
+        sys.exit(f"{path}: rows have {sorted(widths)} fields, header {len(header)}")
+    extra = [r[len(header)] for r in rows if len(r) == len(header) + 1]
+    if extra and any(float(e) != 0 for e in extra):
+        sys.exit(f"{path}: the unnamed extra trailing column is not all zeros; check the column alignment")
+    cols = [header.index(n) for n in need]
+    d = np.array([[float(r[c]) for c in cols] for r in rows], dtype=np.float64)
+    return d, len(extra)
 
 
 def main():
@@ -22,39 +54,81 @@ def main():
     ap.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "creditcard_legit_train.csv"))
     ap.add_argument("--out", default=os.path.join(REPO, "src", "gen", "ulb_profile.c"))
     args = ap.parse_args()
-    with open(args.data) as f:
-        header = f.readline().strip().split(",")
-    cols = [header.index(n) for n in FEATURES] + [header.index("Time")]
-    d = np.loadtxt(args.data, delimiter=",", skiprows=1, usecols=cols, dtype=np.float64)
-    x = d[:, :29].copy()
+
+    d, n_extra = load(args.data)
+    time = d[:, 0]
+    x = d[:, 1:].copy()
+    if (x[:, 28] < 0).any():
+        sys.exit("negative Amount in the data")
     x[:, 28] = np.log1p(x[:, 28])
     mean = x.mean(axis=0)
-    cov = np.cov(x, rowvar=False) + 1e-9 * np.eye(29)
-    chol = np.linalg.cholesky(cov)
+    cov = np.cov(x, rowvar=False)  # unbiased (n - 1)
+    ridge = 0.0
+    while True:
+        try:
+            chol = np.linalg.cholesky(cov + ridge * np.eye(DIM))
+            break
+        except np.linalg.LinAlgError:
+            ridge = 1e-12 if ridge == 0 else ridge * 10
+            if ridge > 1e-3:
+                sys.exit("covariance is not positive definite even with a 1e-3 ridge")
     std = np.sqrt(np.diag(cov))
+    err = np.abs(chol @ chol.T - cov).max()
+    assert err < 1e-9 + 2 * ridge, err
 
-    def arr(v):
-        return ",\n    ".join(", ".join(f"{float(a):.9g}" for a in v[i:i + 6]) for i in range(0, len(v), 6))
+    def nums(v, per_line=4):
+        t = [repr(float(a)) for a in v]
+        return ",\n    ".join(", ".join(t[i:i + per_line]) for i in range(0, len(t), per_line))
+
+    names = V_NAMES + ["Amount"]
+    # The zeros above the diagonal are written out so the array is a plain row-major 29x29.
+    def chol_text():
+        out = []
+        for i in range(DIM):
+            nz = [repr(float(a)) for a in chol[i, :i + 1]]
+            body = ",\n        ".join(", ".join(nz[k:k + 4]) for k in range(0, len(nz), 4))
+            zeros = f",\n        {', '.join(['0'] * (DIM - 1 - i))}" if i < DIM - 1 else ""
+            out.append(f"    /* row {i} ({names[i]}) */\n        {body}{zeros},")
+        return "\n".join(out)
+
+    chol_rows = chol_text()
+    names_text = ",\n    ".join(", ".join(f'"{n}"' for n in names[k:k + 10]) for k in range(0, DIM, 10))
+    ridge_note = f"a ridge of {ridge:g} was added to the diagonal" if ridge else "no ridge was needed"
 
     with open(args.out, "w") as f:
-        f.write(f"""/* Generated by models/make_profile.py from {len(x)} rows of the ULB legit card
- * transactions (../shared/data/creditcard_legit_train.csv). Do not edit: re-run the script.
- * Summary statistics of [V1..V28, log1p(Amount)]: mean, standard deviation and the lower
- * Cholesky factor of the covariance (row-major). */
+        f.write(f"""/* GENERATED by models/make_profile.py - do not edit; re-run:
+ *     /usr/bin/python3 models/make_profile.py
+ * Source: ../shared/data/creditcard_legit_train.csv, {len(x)} legit ULB card transactions
+ * ({n_extra} rows carry an unnamed all-zero trailing column, ignored).
+ *
+ * What: summary statistics of [V1..V28, log1p(Amount)] for the sample generator
+ * (src/gen/gen.c): mean, standard deviation, and the lower Cholesky factor L of the
+ * covariance (cov = L L^T, unbiased; {ridge_note}), row-major with the
+ * upper triangle zero; and the range of Time (seconds). No data rows are stored.
+ * Threads: constant data, read-only.
+ */
 #include "gen/ulb_profile.h"
 
+const char *const fr__ulb_names[FR__ULB_DIM] = {{
+    {names_text}}};
+
 const double fr__ulb_mean[FR__ULB_DIM] = {{
-    {arr(mean)}}};
+    {nums(mean)}}};
 
 const double fr__ulb_std[FR__ULB_DIM] = {{
-    {arr(std)}}};
+    {nums(std)}}};
 
 const double fr__ulb_chol[FR__ULB_DIM * FR__ULB_DIM] = {{
-    {arr(chol.reshape(-1))}}};
+{chol_rows}
+}};
 
-const double fr__ulb_time_span = {float(d[:, 29].max() - d[:, 29].min()):.9g};
+const double fr__ulb_time_min = {float(time.min())!r};
+const double fr__ulb_time_max = {float(time.max())!r};
+const double fr__ulb_time_span = {float(time.max() - time.min())!r};
 """)
-    print(f"wrote {args.out}: {len(x)} rows, log1p(Amount) mean {mean[28]:.3f} std {std[28]:.3f}")
+    print(f"wrote {args.out}: {len(x)} rows ({n_extra} with the extra trailing column), "
+          f"log1p(Amount) mean {mean[28]:.3f} std {std[28]:.3f}, Time {time.min():g}..{time.max():g}, "
+          f"max |LL^T - cov| {err:.2g}, ridge {ridge:g}")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,14 @@ void fr_workspace_free(fr_workspace *ws);
  * see fr_model_preprocess); y: n rows of n_outputs floats.
  * n <= the workspace's max_batch. Fast SIMD path. */
 void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n, float *y);
-/* Same contract, scalar reference path (no SIMD, no batching tricks). */
+/* Feature-major variant, the layout the scorer builds directly (no
+ * transposes): feature f of record r at xt[f * ld + r], output j at
+ * yt[j * ld + r]. ld is a multiple of 16 and >= n rounded up to 16; lanes
+ * past n are computed but ignored (their content is arbitrary). Any n: runs
+ * in chunks of the workspace's max_batch. xt is not modified. */
+void fr_model_run_fm(const fr_model *m, fr_workspace *ws, const float *xt, size_t ld, size_t n, float *yt);
+
+/* Same contract as fr_model_run, scalar reference path (no SIMD, no batching tricks). */
 void fr_model_run_reference(const fr_model *m, const float *x, size_t n, float *y);
 
 /* Applies the preprocessing that is not in the graph (log1p features) to

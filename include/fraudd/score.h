@@ -34,6 +34,9 @@ typedef struct fr_score {
 /* x: n rows of the model's inputs; y: n rows of its outputs. */
 void fr_score_batch(const fr_model *m, const float *x, const float *y, size_t n,
                     double threshold, fr_score *out);
+/* Same on feature-major data (fr_model_run_fm's layout, row stride ld). */
+void fr_score_batch_fm(const fr_model *m, const float *xt, const float *yt, size_t ld, size_t n, double threshold,
+                       fr_score *out);
 
 #ifdef __cplusplus
 }

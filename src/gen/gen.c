@@ -1,33 +1,76 @@
 /* Sample transaction generator (include/fraudd/gen.h).
  *
- * Randomness: xoshiro256** seeded through splitmix64 (fast, well tested,
- * deterministic per seed); normals by the polar Box-Muller method.
- * Normal records: z ~ N(0, I), v = mean + L z over [V1..V28, log1p(Amount)]
- * (src/gen/ulb_profile.c), Amount = expm1(v_29) rounded to cents, >= 0.
- * Anomalies (share anomaly_rate): a normal draw with 3 distinct V features
- * moved by 8 to 16 of their standard deviations, in random directions; one
- * in four also gets an amount 20 to 200 times its drawn value.
- * Timestamps advance by exponential gaps with mean 1/rate_per_s.
+ * What: one realistic JSON card transaction per fr_gen_next call, in the
+ * ULB feature space, with ground truth for injected anomalies.
  *
- * Thread safety: one generator per thread; no shared state.
+ * Randomness: xoshiro256** (Blackman & Vigna), its 256-bit state seeded from
+ * the 64-bit seed through splitmix64 - fast, statistically strong, and the
+ * same stream for the same seed on every platform. Normals by the polar
+ * (Marsaglia) form of Box-Muller, both values of a pair used.
+ *
+ * Normal records: z ~ N(0, I_29), v = mean + L z over [V1..V28, log1p(Amount)]
+ * (mean and lower Cholesky factor L from src/gen/ulb_profile.c, fitted by
+ * models/make_profile.py), so V1..V28 and the amount have the training data's
+ * means, scales and correlations. Amount = expm1(v_29) clamped to >= 0 and
+ * rounded to cents.
+ * Anomalies (probability anomaly_rate per record, one uniform draw each): a
+ * normal draw in which 3 distinct features among V1..V28 are each moved by
+ * 6 to 12 of their standard deviations (uniform), up or down (fair coin);
+ * one anomaly in four also gets an amount 20 to 200 times its drawn value.
+ * All of it comes from the same seeded stream, so it is deterministic.
+ *
+ * Record text (about 620 bytes, always < 1024):
+ *   {"id":"tx-<id, 20 digits>","ts":"<UTC ISO-8601 with ms>","card_id":"c-<6 digits>",
+ *    "merchant_id":"m-<5 digits>","Time":<s>,"V1":..,...,"V28":..,"Amount":<cents>,
+ *    "injected_anomaly":true|false}
+ * V values are printed as the shortest text of their float32 value
+ * (fr_fmt_float), so the decoder reads back exactly the value drawn; Amount
+ * as a decimal with at most two fraction digits ("12.3", "7", "0.05").
+ * ts is the record's timestamp: start_ms, then exponential gaps with mean
+ * 1000/rate_per_s ms (a Poisson stream), formatted without gmtime (no libc
+ * time-zone lock); years are clamped to 0000..9999. "Time" mimics the ULB
+ * column: seconds since the first record, wrapped into the data's Time range,
+ * rounded to whole seconds. Card and merchant ids are uniform over 10^6 and
+ * 5*10^4 values.
+ *
+ * Options: a non-finite anomaly_rate counts as 0 and it is clamped to 0..1;
+ * rate_per_s that is not a positive finite number means 1000.
+ *
+ * Guarantees: no allocation after fr_gen_new, no snprintf; a call that
+ * returns 0 (cap too small) leaves the generator unchanged, so retrying with
+ * a larger buffer gives the same record.
+ * Threads: one generator per thread; no shared mutable state.
  */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fraudd/encode.h"
 #include "fraudd/gen.h"
 #include "gen/ulb_profile.h"
 
+#define FR__GEN_SHIFT_MIN 6.0  /* anomaly shift, in standard deviations: min */
+#define FR__GEN_SHIFT_MAX 12.0 /* ... and max */
+#define FR__GEN_N_SHIFTED 3    /* V features moved per anomaly */
+#define FR__GEN_MAX_AMOUNT 1e9 /* amounts are clamped to this (keeps the text short) */
+
+/* The part of the generator one record changes (saved and restored when the
+ * record does not fit). */
+typedef struct fr__gen_state {
+    uint64_t s[4];    /* xoshiro256** state */
+    uint64_t next_id; /* id of the next record */
+    double t_ms;      /* timestamp of the next record, ms since the epoch */
+    double spare;     /* second normal of the last polar draw */
+    int has_spare;    /* spare is valid */
+} fr__gen_state;
+
 struct fr_gen {
-    uint64_t s[4];        /* xoshiro256** state */
-    fr_gen_opts o;        /* options */
-    uint64_t next_id;     /* id of the next record */
-    double t_ms;          /* timestamp of the next record, ms since epoch */
-    double spare;         /* second normal from the last polar draw */
-    int has_spare;        /* spare is valid */
+    fr__gen_state st;                /* random stream, id and clock */
+    double anomaly_rate;             /* 0..1 */
+    double gap_ms;                   /* mean gap between records, ms */
+    double start_ms;                 /* timestamp of the first record */
+    char key[FR__ULB_DIM][16];       /* ,"V1": .. ,"Amount":  precomputed keys */
+    unsigned char key_len[FR__ULB_DIM]; /* their lengths */
 };
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -39,7 +82,7 @@ static uint64_t splitmix64(uint64_t *x) {
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static uint64_t next_u64(fr_gen *g) {
+static inline uint64_t next_u64(fr__gen_state *g) {
     uint64_t *s = g->s, r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -50,10 +93,10 @@ static uint64_t next_u64(fr_gen *g) {
     return r;
 }
 
-/* Uniform in [0, 1). */
-static double uniform(fr_gen *g) { return (double)(next_u64(g) >> 11) * 0x1.0p-53; }
+/* Uniform in [0, 1), 53 bits. */
+static inline double uniform(fr__gen_state *g) { return (double)(next_u64(g) >> 11) * 0x1.0p-53; }
 
-static double normal(fr_gen *g) {
+static double normal(fr__gen_state *g) {
     if (g->has_spare) {
         g->has_spare = 0;
         return g->spare;
@@ -71,108 +114,190 @@ static double normal(fr_gen *g) {
 }
 
 fr_gen *fr_gen_new(const fr_gen_opts *o) {
+    if (!o) return NULL;
     fr_gen *g = calloc(1, sizeof *g);
     if (!g) return NULL;
-    g->o = *o;
-    if (!(g->o.rate_per_s > 0)) g->o.rate_per_s = 1000;
     uint64_t x = o->seed;
-    for (int i = 0; i < 4; i++) g->s[i] = splitmix64(&x);
-    g->next_id = o->first_id;
-    g->t_ms = (double)o->start_ms;
+    for (int i = 0; i < 4; i++) g->st.s[i] = splitmix64(&x);
+    g->st.next_id = o->first_id;
+    g->st.t_ms = (double)o->start_ms;
+    g->start_ms = (double)o->start_ms;
+    double ar = o->anomaly_rate;
+    g->anomaly_rate = !(ar > 0) ? 0 : ar > 1 ? 1 : ar; /* NaN -> 0 */
+    double rate = o->rate_per_s;
+    g->gap_ms = rate > 0 && isfinite(rate) ? 1000.0 / rate : 1.0;
+    for (int i = 0; i < FR__ULB_DIM; i++) {
+        size_t n = strlen(fr__ulb_names[i]);
+        char *k = g->key[i];
+        k[0] = ',';
+        k[1] = '"';
+        memcpy(k + 2, fr__ulb_names[i], n);
+        memcpy(k + 2 + n, "\":", 2);
+        g->key_len[i] = (unsigned char)(n + 4);
+    }
     return g;
 }
 
 void fr_gen_free(fr_gen *g) { free(g); }
 
+/* Bounds-checked writer: once something does not fit, `full` sticks. */
 typedef struct fr__w {
-    char *p, *end;
-    int full;
+    char *dst;   /* start of the output */
+    size_t len;  /* bytes written */
+    size_t cap;  /* capacity */
+    int full;    /* something did not fit */
 } fr__w;
 
-static void w_put(fr__w *w, const char *s, size_t n) {
-    if (w->full || (size_t)(w->end - w->p) < n) {
+static inline void w_put(fr__w *w, const char *s, size_t n) {
+    if (n > w->cap - w->len) {
         w->full = 1;
         return;
     }
-    memcpy(w->p, s, n);
-    w->p += n;
+    memcpy(w->dst + w->len, s, n);
+    w->len += n;
+}
+
+#define W_LIT(w, lit) w_put((w), (lit), sizeof(lit) - 1)
+
+/* Decimal digits of v, zero-padded to at least `width` digits, into b
+ * (>= 20 bytes); returns the length. */
+static size_t fmt_u64(char *b, uint64_t v, int width) {
+    char r[24];
+    int n = 0;
+    do {
+        r[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width) r[n++] = '0';
+    for (int i = 0; i < n; i++) b[i] = r[n - 1 - i];
+    return (size_t)n;
 }
 
 static void w_u64(fr__w *w, uint64_t v, int width) {
     char b[24];
-    int n = 0;
-    do {
-        b[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width) b[n++] = '0';
-    char r[24];
-    for (int i = 0; i < n; i++) r[i] = b[n - 1 - i];
-    w_put(w, r, (size_t)n);
+    w_put(w, b, fmt_u64(b, v, width));
+}
+
+static inline void two(char *p, int v) {
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DDThh:mm:ss.mmmZ" (24 bytes) for ms since the epoch, UTC.
+ * Days to civil date: H. Hinnant's algorithm (proleptic Gregorian). */
+static void fmt_iso8601(char *p, int64_t ms) {
+    const int64_t lo = -62167219200000LL, hi = 253402300799999LL; /* 0000-01-01 .. 9999-12-31T23:59:59.999 */
+    ms = ms < lo ? lo : ms > hi ? hi : ms;
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - days * 86400000; /* 0 .. 86399999 */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int y = (int)(yoe + era * 400 + (m <= 2));
+    two(p, y / 100);
+    two(p + 2, y % 100);
+    p[4] = '-';
+    two(p + 5, m);
+    p[7] = '-';
+    two(p + 8, d);
+    p[10] = 'T';
+    int s = (int)(rem / 1000);
+    two(p + 11, s / 3600);
+    p[13] = ':';
+    two(p + 14, s / 60 % 60);
+    p[16] = ':';
+    two(p + 17, s % 60);
+    p[19] = '.';
+    int frac = (int)(rem % 1000);
+    p[20] = (char)('0' + frac / 100);
+    two(p + 21, frac % 100);
+    p[23] = 'Z';
+}
+
+/* Amount in cents as "123", "123.4" or "123.45". */
+static void w_cents(fr__w *w, uint64_t cents) {
+    char b[32];
+    size_t n = fmt_u64(b, cents / 100, 1);
+    unsigned c = (unsigned)(cents % 100);
+    if (c) {
+        b[n++] = '.';
+        b[n++] = (char)('0' + c / 10);
+        if (c % 10) b[n++] = (char)('0' + c % 10);
+    }
+    w_put(w, b, n);
 }
 
 size_t fr_gen_next(fr_gen *g, char *dst, size_t cap, int *is_anomaly) {
+    fr__gen_state saved = g->st, *st = &g->st;
+
+    /* features */
     double z[FR__ULB_DIM], v[FR__ULB_DIM];
-    for (int i = 0; i < FR__ULB_DIM; i++) z[i] = normal(g);
+    for (int i = 0; i < FR__ULB_DIM; i++) z[i] = normal(st);
     for (int i = 0; i < FR__ULB_DIM; i++) {
+        const double *row = fr__ulb_chol + i * FR__ULB_DIM;
         double acc = fr__ulb_mean[i];
-        for (int k = 0; k <= i; k++) acc += fr__ulb_chol[i * FR__ULB_DIM + k] * z[k];
+        for (int k = 0; k <= i; k++) acc += row[k] * z[k];
         v[i] = acc;
     }
-    double amount = expm1(v[28]);
-    int anomaly = uniform(g) < g->o.anomaly_rate;
+    double amount = expm1(v[FR__ULB_DIM - 1]);
+    int anomaly = uniform(st) < g->anomaly_rate;
     if (anomaly) {
-        int picked[3];
-        for (int k = 0; k < 3; k++) {
+        int picked[FR__GEN_N_SHIFTED];
+        for (int k = 0; k < FR__GEN_N_SHIFTED; k++) {
             int f, dup;
             do {
-                f = (int)(uniform(g) * 28);
+                f = (int)(uniform(st) * FR__ULB_NV);
                 dup = 0;
                 for (int j = 0; j < k; j++) dup |= picked[j] == f;
             } while (dup);
             picked[k] = f;
-            double shift = (8 + 8 * uniform(g)) * fr__ulb_std[f];
-            v[f] += uniform(g) < 0.5 ? -shift : shift;
+            double shift = (FR__GEN_SHIFT_MIN + (FR__GEN_SHIFT_MAX - FR__GEN_SHIFT_MIN) * uniform(st)) * fr__ulb_std[f];
+            v[f] += uniform(st) < 0.5 ? -shift : shift;
         }
-        if (uniform(g) < 0.25) amount *= 20 + 180 * uniform(g);
+        if (uniform(st) < 0.25) amount *= 20 + 180 * uniform(st);
     }
-    if (amount < 0) amount = 0;
-    amount = round(amount * 100) / 100;
-    if (is_anomaly) *is_anomaly = anomaly;
+    if (!(amount > 0)) amount = 0;
+    if (amount > FR__GEN_MAX_AMOUNT) amount = FR__GEN_MAX_AMOUNT;
+    uint64_t cents = (uint64_t)llround(amount * 100);
 
-    /* timestamp: ISO-8601 UTC with milliseconds */
-    int64_t ms = (int64_t)g->t_ms;
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char ts[96];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    double time_s = fmod((g->t_ms - (double)g->o.start_ms) / 1000.0, fr__ulb_time_span);
-    uint64_t id = g->next_id++;
-    g->t_ms += -log(1 - uniform(g)) * 1000.0 / g->o.rate_per_s;
+    /* identity and time */
+    uint64_t id = st->next_id++;
+    double t_ms = st->t_ms;
+    st->t_ms += -log1p(-uniform(st)) * g->gap_ms;
+    uint64_t card = next_u64(st) % 1000000, merchant = next_u64(st) % 50000; /* bias < 1e-13 */
+    double time_s = floor(fmod((t_ms - g->start_ms) / 1000.0, fr__ulb_time_span + 1) + fr__ulb_time_min);
 
-    fr__w w = {dst, dst + cap, 0};
-    char num[32];
-    w_put(&w, "{\"id\":\"tx-", 10);
+    fr__w w = {dst, 0, cap, 0};
+    char b[40];
+    W_LIT(&w, "{\"id\":\"tx-");
     w_u64(&w, id, 20);
-    w_put(&w, "\",\"ts\":\"", 8);
-    w_put(&w, ts, strlen(ts));
-    w_put(&w, "\",\"card_id\":\"c-", 15);
-    w_u64(&w, next_u64(g) % 1000000, 6);
-    w_put(&w, "\",\"merchant_id\":\"m-", 19);
-    w_u64(&w, next_u64(g) % 50000, 5);
-    w_put(&w, "\",\"Time\":", 9);
-    w_put(&w, num, fr_fmt_double(num, round(time_s)));
-    for (int i = 0; i < 28; i++) {
-        char key[12];
-        int kl = snprintf(key, sizeof key, ",\"V%d\":", i + 1);
-        w_put(&w, key, (size_t)kl);
-        w_put(&w, num, fr_fmt_float(num, (float)v[i]));
+    W_LIT(&w, "\",\"ts\":\"");
+    fmt_iso8601(b, (int64_t)floor(t_ms));
+    w_put(&w, b, 24);
+    W_LIT(&w, "\",\"card_id\":\"c-");
+    w_u64(&w, card, 6);
+    W_LIT(&w, "\",\"merchant_id\":\"m-");
+    w_u64(&w, merchant, 5);
+    W_LIT(&w, "\",\"Time\":");
+    w_u64(&w, (uint64_t)time_s, 1);
+    for (int i = 0; i < FR__ULB_NV; i++) {
+        w_put(&w, g->key[i], g->key_len[i]);
+        w_put(&w, b, fr_fmt_float(b, (float)v[i]));
     }
-    w_put(&w, ",\"Amount\":", 10);
-    w_put(&w, num, fr_fmt_double(num, amount));
-    if (anomaly) w_put(&w, ",\"injected_anomaly\":true}", 25);
-    else w_put(&w, ",\"injected_anomaly\":false}", 26);
-    return w.full ? 0 : (size_t)(w.p - dst);
+    w_put(&w, g->key[FR__ULB_DIM - 1], g->key_len[FR__ULB_DIM - 1]);
+    w_cents(&w, cents);
+    if (anomaly) W_LIT(&w, ",\"injected_anomaly\":true}");
+    else W_LIT(&w, ",\"injected_anomaly\":false}");
+
+    if (w.full) {
+        g->st = saved;
+        return 0;
+    }
+    if (is_anomaly) *is_anomaly = anomaly;
+    return w.len;
 }

@@ -99,37 +99,77 @@ FR__INLINE v16 vact(v16 v, fr_act act, float alpha) {
     }
 }
 
-/* One layer over nb blocks of FR__LANES records. src/dst rows are `stride`
- * floats apart; src may be shifted in place by l->pre. Inlined into one
- * copy per instruction set below. */
-FR__INLINE void layer_forward(const fr__layer *l, float *src, float *dst, size_t nb, size_t stride) {
+/* One layer over nb blocks of FR__LANES records. Feature rows of src are
+ * `ss` floats apart, of dst `ds`; src is shifted in place by l->pre (the
+ * caller never passes its own input when pre is set). Inlined into one copy
+ * per instruction set below. */
+FR__INLINE void layer_forward(const fr__layer *l, float *src, float *dst, size_t nb, size_t ss, size_t ds) {
     const size_t in = l->in, out = l->out, L = FR__LANES;
     if (l->pre)
         for (size_t i = 0; i < in; i++)
-            for (size_t b = 0; b < nb; b++) vstore(src + i * stride + b * L, vload(src + i * stride + b * L) + l->pre[i]);
+            for (size_t b = 0; b < nb; b++) vstore(src + i * ss + b * L, vload(src + i * ss + b * L) + l->pre[i]);
     if (l->kind == FR__DIAG) {
         for (size_t j = 0; j < out; j++)
             for (size_t b = 0; b < nb; b++) {
-                v16 v = vload(src + j * stride + b * L) * l->w[j] + l->b[j];
-                vstore(dst + j * stride + b * L, vact(v, l->act, l->alpha));
+                v16 v = vload(src + j * ss + b * L) * l->w[j] + l->b[j];
+                vstore(dst + j * ds + b * L, vact(v, l->act, l->alpha));
             }
         return;
     }
-    for (size_t j = 0; j < out; j++) {
+    size_t j = 0;
+    /* Two outputs at a time over four lane blocks: eight accumulators share
+     * each loaded input vector, halving loads per FMA. */
+    for (; j + 2 <= out; j += 2) {
+        const float *w0 = l->w + j * in, *w1 = w0 + in;
+        const v16 bias0 = vsplat(l->b[j]), bias1 = vsplat(l->b[j + 1]);
+        size_t b = 0;
+        for (; b + 4 <= nb; b += 4) {
+            v16 a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0;
+            v16 c0 = bias1, c1 = bias1, c2 = bias1, c3 = bias1;
+            const float *s = src + b * L;
+            for (size_t i = 0; i < in; i++, s += ss) {
+                const v16 x0 = vload(s), x1 = vload(s + L), x2 = vload(s + 2 * L), x3 = vload(s + 3 * L);
+                const float u = w0[i], v = w1[i];
+                a0 += u * x0, a1 += u * x1, a2 += u * x2, a3 += u * x3;
+                c0 += v * x0, c1 += v * x1, c2 += v * x2, c3 += v * x3;
+            }
+            float *d = dst + j * ds + b * L, *e = d + ds;
+            vstore(d, vact(a0, l->act, l->alpha));
+            vstore(d + L, vact(a1, l->act, l->alpha));
+            vstore(d + 2 * L, vact(a2, l->act, l->alpha));
+            vstore(d + 3 * L, vact(a3, l->act, l->alpha));
+            vstore(e, vact(c0, l->act, l->alpha));
+            vstore(e + L, vact(c1, l->act, l->alpha));
+            vstore(e + 2 * L, vact(c2, l->act, l->alpha));
+            vstore(e + 3 * L, vact(c3, l->act, l->alpha));
+        }
+        for (; b < nb; b++) {
+            v16 a0 = bias0, c0 = bias1;
+            const float *s = src + b * L;
+            for (size_t i = 0; i < in; i++, s += ss) {
+                const v16 x0 = vload(s);
+                a0 += w0[i] * x0;
+                c0 += w1[i] * x0;
+            }
+            vstore(dst + j * ds + b * L, vact(a0, l->act, l->alpha));
+            vstore(dst + (j + 1) * ds + b * L, vact(c0, l->act, l->alpha));
+        }
+    }
+    for (; j < out; j++) {
         const float *w = l->w + j * in;
         const v16 bias = vsplat(l->b[j]);
         size_t b = 0;
         for (; b + 4 <= nb; b += 4) {
             v16 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
             const float *s = src + b * L;
-            for (size_t i = 0; i < in; i++, s += stride) {
+            for (size_t i = 0; i < in; i++, s += ss) {
                 const float wi = w[i];
                 a0 += wi * vload(s);
                 a1 += wi * vload(s + L);
                 a2 += wi * vload(s + 2 * L);
                 a3 += wi * vload(s + 3 * L);
             }
-            float *d = dst + j * stride + b * L;
+            float *d = dst + j * ds + b * L;
             vstore(d, vact(a0, l->act, l->alpha));
             vstore(d + L, vact(a1, l->act, l->alpha));
             vstore(d + 2 * L, vact(a2, l->act, l->alpha));
@@ -138,8 +178,8 @@ FR__INLINE void layer_forward(const fr__layer *l, float *src, float *dst, size_t
         for (; b < nb; b++) {
             v16 a0 = bias;
             const float *s = src + b * L;
-            for (size_t i = 0; i < in; i++, s += stride) a0 += w[i] * vload(s);
-            vstore(dst + j * stride + b * L, vact(a0, l->act, l->alpha));
+            for (size_t i = 0; i < in; i++, s += ss) a0 += w[i] * vload(s);
+            vstore(dst + j * ds + b * L, vact(a0, l->act, l->alpha));
         }
     }
 }
@@ -194,23 +234,24 @@ int fr__plan_pack(fr_model *m) {
 
 /* One copy of the kernel per instruction set; the CPU's features (not its
  * model name) pick one the first time a model runs. */
-typedef void (*layer_fn)(const fr__layer *, float *, float *, size_t, size_t);
+typedef void (*layer_fn)(const fr__layer *, float *, float *, size_t, size_t, size_t);
 
 /* nb == 0 selects the row kernel (src, dst: one record). */
 #define FR__KERNEL_BODY                                                                                   \
     {                                                                                                     \
-        if (nb) layer_forward(l, src, dst, nb, stride);                                                   \
+        if (nb) layer_forward(l, src, dst, nb, ss, ds);                                                   \
         else layer_row(l, src, dst);                                                                      \
     }
 
-static void layer_generic(const fr__layer *l, float *src, float *dst, size_t nb, size_t stride) FR__KERNEL_BODY
+static void layer_generic(const fr__layer *l, float *src, float *dst, size_t nb, size_t ss,
+                          size_t ds) FR__KERNEL_BODY
 
 #if defined(__x86_64__) && !defined(FR_NO_MULTIVERSION)
 __attribute__((target("avx2,fma"))) static void layer_avx2(const fr__layer *l, float *src, float *dst, size_t nb,
-                                                             size_t stride) FR__KERNEL_BODY
+                                                             size_t ss, size_t ds) FR__KERNEL_BODY
 
 __attribute__((target("avx512f,fma"))) static void layer_avx512(const fr__layer *l, float *src, float *dst,
-                                                                  size_t nb, size_t stride) FR__KERNEL_BODY
+                                                                  size_t nb, size_t ss, size_t ds) FR__KERNEL_BODY
 #endif
 
 static layer_fn pick_layer_fn(void) {
@@ -231,7 +272,7 @@ const char *fr__kernel_isa(void) {
     return f == layer_generic ? "generic" : "?";
 }
 
-void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n, float *y) {
+static layer_fn kernel(void) {
     /* Benign race: every thread computes the same pointer; a relaxed atomic
      * keeps TSan and the compiler honest. */
     static _Atomic(layer_fn) chosen;
@@ -240,13 +281,52 @@ void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n,
         fn = pick_layer_fn();
         atomic_store_explicit(&chosen, fn, memory_order_relaxed);
     }
-    const size_t stride = ws->width, nin = m->n_in, nout = m->n_out;
+    return fn;
+}
+
+/* The lane path on feature-major data: layer 0 reads xt (stride ld), the
+ * last layer writes yt (stride ld), the layers between ping-pong in the
+ * workspace. xt is copied first only if layer 0 shifts its input in place. */
+static void run_lanes(const fr_model *m, fr_workspace *ws, layer_fn fn, const float *xt, size_t ld, size_t nb,
+                      float *yt) {
+    const size_t ws_ld = ws->width, L = FR__LANES;
+    float *src = (float *)xt, *bufs[2] = {ws->buf[0], ws->buf[1]};
+    size_t ss = ld;
+    int next = 0;
+    if (m->layers[0].pre) {
+        for (size_t i = 0; i < m->n_in; i++) memcpy(bufs[0] + i * ws_ld, xt + i * ld, nb * L * sizeof(float));
+        src = bufs[0];
+        ss = ws_ld;
+        next = 1;
+    }
+    for (size_t k = 0; k < m->n_layers; k++) {
+        int last = k + 1 == m->n_layers;
+        float *dst = last ? yt : bufs[next];
+        fn(&m->layers[k], src, dst, nb, ss, last ? ld : ws_ld);
+        src = dst;
+        ss = ws_ld;
+        next ^= 1;
+    }
+}
+
+void fr_model_run_fm(const fr_model *m, fr_workspace *ws, const float *xt, size_t ld, size_t n, float *yt) {
+    layer_fn fn = kernel();
+    /* chunks of ws->lanes (a multiple of 16): every chunk starts on a block */
+    for (size_t r0 = 0; r0 < n; r0 += ws->lanes) {
+        size_t cnt = n - r0 < ws->lanes ? n - r0 : ws->lanes;
+        run_lanes(m, ws, fn, xt + r0, ld, (cnt + FR__LANES - 1) / FR__LANES, yt + r0);
+    }
+}
+
+void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n, float *y) {
+    layer_fn fn = kernel();
+    const size_t ld = ws->width, nin = m->n_in, nout = m->n_out;
     if (n < FR__ROW_KERNEL_BELOW) {
         for (size_t r = 0; r < n; r++) {
             float *src = ws->row[0], *dst = ws->row[1];
             memcpy(src, x + r * nin, nin * sizeof(float));
             for (size_t k = 0; k < m->n_layers; k++) {
-                fn(&m->layers[k], src, dst, 0, 0);
+                fn(&m->layers[k], src, dst, 0, 0, 0);
                 float *t = src;
                 src = dst;
                 dst = t;
@@ -258,21 +338,16 @@ void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n,
     for (size_t r0 = 0; r0 < n; r0 += ws->max_batch) {
         size_t cnt = n - r0 < ws->max_batch ? n - r0 : ws->max_batch;
         size_t nb = (cnt + FR__LANES - 1) / FR__LANES;
-        float *src = ws->buf[0], *dst = ws->buf[1];
+        float *xt = ws->xt, *yt = ws->yt;
         /* Transpose rows into lanes; unused lanes of the last block are 0. */
         for (size_t i = 0; i < nin; i++) {
-            float *row = src + i * stride;
+            float *row = xt + i * ld;
             for (size_t r = 0; r < cnt; r++) row[r] = x[(r0 + r) * nin + i];
             for (size_t r = cnt; r < nb * FR__LANES; r++) row[r] = 0.0f;
         }
-        for (size_t k = 0; k < m->n_layers; k++) {
-            fn(&m->layers[k], src, dst, nb, stride);
-            float *t = src;
-            src = dst;
-            dst = t;
-        }
+        run_lanes(m, ws, fn, xt, ld, nb, yt);
         for (size_t r = 0; r < cnt; r++)
-            for (size_t j = 0; j < nout; j++) y[(r0 + r) * nout + j] = src[j * stride + r];
+            for (size_t j = 0; j < nout; j++) y[(r0 + r) * nout + j] = yt[j * ld + r];
     }
 }
 

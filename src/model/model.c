@@ -161,6 +161,14 @@ fr_workspace *fr_workspace_new(const fr_model *m, size_t max_batch) {
         memset(ws->buf[i], 0, bytes);
         memset(ws->row[i], 0, row_bytes);
     }
+    ws->xt = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    ws->yt = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!ws->xt || !ws->yt) {
+        fr_workspace_free(ws);
+        return NULL;
+    }
+    memset(ws->xt, 0, bytes);
+    memset(ws->yt, 0, bytes);
     return ws;
 }
 
@@ -170,5 +178,7 @@ void fr_workspace_free(fr_workspace *ws) {
     free(ws->buf[1]);
     free(ws->row[0]);
     free(ws->row[1]);
+    free(ws->xt);
+    free(ws->yt);
     free(ws);
 }

@@ -70,6 +70,7 @@ struct fr_workspace {
     size_t width;         /* floats per feature row in buf[] (= lanes) */
     float *buf[2];        /* ping-pong activations, feature-major: [max_width][lanes] */
     float *row[2];        /* ping-pong activations of one record, max_width padded */
+    float *xt, *yt;       /* fr_model_run's transposed input and output: [width][lanes] */
 };
 
 /* Below this many records a batch runs record by record with outputs in

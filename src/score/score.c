@@ -5,21 +5,23 @@
 
 #define FR__SCORE_CHUNK 64 /* features per pass (stack buffer) */
 
-void fr_score_batch(const fr_model *m, const float *x, const float *y, size_t n, double threshold,
-                    fr_score *out) {
-    const size_t nin = fr_model_n_features(m), nout = fr_model_n_outputs(m);
+/* Element (record r, feature i) of x is x[r * xr + i * xf]; of y likewise
+ * with yr, yf: one loop for row-major and feature-major data. */
+static inline void score_strided(const fr_model *m, const float *x, size_t xr, size_t xf, const float *y, size_t yr,
+                                 size_t yf, size_t n, double threshold, fr_score *out) {
+    const size_t nin = fr_model_n_features(m);
     const int ae = fr_model_get_kind(m) == FR_MODEL_AUTOENCODER;
     const float *w = fr_model_error_weights(m);
     _Static_assert(FR_TOP_FEATURES == 3, "the scan below keeps exactly three");
     for (size_t r = 0; r < n; r++) {
         fr_score *s = &out[r];
         if (!ae) {
-            s->score = y[r * nout];
+            s->score = y[r * yr];
             s->n_top = 0;
             s->is_fraud = s->score > threshold;
             continue;
         }
-        const float *xr = x + r * nin, *yr = y + r * nout;
+        const float *xrow = x + r * xr, *yrow = y + r * yr;
         /* Terms in double (the score's precision), in a loop the compiler
          * vectorises; then one pass for the three largest, which after the
          * first few features rarely takes the branch. */
@@ -30,7 +32,7 @@ void fr_score_batch(const fr_model *m, const float *x, const float *y, size_t n,
         for (size_t base = 0; base < nin; base += FR__SCORE_CHUNK) {
             size_t cnt = nin - base < FR__SCORE_CHUNK ? nin - base : FR__SCORE_CHUNK;
             for (size_t i = 0; i < cnt; i++) {
-                double d = ((double)yr[base + i] - (double)xr[base + i]) * (double)w[base + i];
+                double d = ((double)yrow[(base + i) * yf] - (double)xrow[(base + i) * xf]) * (double)w[base + i];
                 sum += d * d;
                 e[i] = (float)(d * d);
             }
@@ -54,4 +56,13 @@ void fr_score_batch(const fr_model *m, const float *x, const float *y, size_t n,
         s->score = sum / (double)nin;
         s->is_fraud = s->score > threshold;
     }
+}
+
+void fr_score_batch(const fr_model *m, const float *x, const float *y, size_t n, double threshold, fr_score *out) {
+    score_strided(m, x, fr_model_n_features(m), 1, y, fr_model_n_outputs(m), 1, n, threshold, out);
+}
+
+void fr_score_batch_fm(const fr_model *m, const float *xt, const float *yt, size_t ld, size_t n, double threshold,
+                       fr_score *out) {
+    score_strided(m, xt, 1, ld, yt, 1, ld, n, threshold, out);
 }

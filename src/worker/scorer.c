@@ -27,9 +27,12 @@ struct fr_scorer {
     size_t max_batch;         /* records per model call */
     size_t nin, nout, np;     /* widths */
     size_t max_bytes;         /* longer records are rejected unread */
-    float *raw;               /* [max_batch][nin] decoded values */
-    float *x;                 /* [max_batch][nin] preprocessed model input */
-    float *y;                 /* [max_batch][nout] model output */
+    size_t ld;                /* max_batch rounded up to 16: row stride of x and y */
+    float *raw;               /* [max_batch][nin] decoded values, row-major */
+    float *x;                 /* [nin][ld] preprocessed model input, feature-major */
+    float *y;                 /* [nout][ld] model output, feature-major */
+    float *yrow;              /* [nout] one record's outputs (emit_output only) */
+    float *xrow;              /* [nin] one record's preprocessed input */
     fr_score *sc;             /* [max_batch] */
     fr_slice *pt;             /* [max_batch][np] passthrough slices */
     size_t *slot;             /* [max_batch] input index of each packed row */
@@ -75,15 +78,18 @@ fr_scorer *fr_scorer_new(const fr_model *m, const fr_scorer_opts *o, char *err, 
     s->max_bytes = o->max_record_bytes ? o->max_record_bytes : 1u << 20;
     s->dec = fr_decoder_new(s->schema, s->max_bytes);
     s->ws = fr_workspace_new(m, B);
+    s->ld = (B + 15) / 16 * 16;
     s->raw = malloc(B * s->nin * sizeof(float));
-    s->x = malloc(B * s->nin * sizeof(float));
-    s->y = malloc(B * s->nout * sizeof(float));
+    s->x = calloc(s->ld * s->nin, sizeof(float));
+    s->y = calloc(s->ld * s->nout, sizeof(float));
+    s->yrow = malloc(s->nout * sizeof(float));
+    s->xrow = malloc(s->nin * sizeof(float));
     s->sc = malloc(B * sizeof(fr_score));
     s->pt = calloc(B * (s->np ? s->np : 1), sizeof(fr_slice));
     s->slot = malloc(B * sizeof(size_t));
     s->arena_cap = B * 1024;
     s->arena = malloc(s->arena_cap);
-    if (!s->dec || !s->ws || !s->raw || !s->x || !s->y || !s->sc || !s->pt || !s->slot || !s->arena)
+    if (!s->dec || !s->ws || !s->raw || !s->x || !s->y || !s->yrow || !s->xrow || !s->sc || !s->pt || !s->slot || !s->arena)
         goto nomem;
     s->eo.passthrough_names = o->passthrough;
     s->eo.np = o->np;
@@ -110,6 +116,8 @@ void fr_scorer_free(fr_scorer *s) {
     free(s->raw);
     free(s->x);
     free(s->y);
+    free(s->yrow);
+    free(s->xrow);
     free(s->sc);
     free(s->pt);
     free(s->slot);
@@ -152,7 +160,7 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
         }
     }
     for (size_t i = 0; i < n; i++) {
-        float *raw = s->raw + rows * s->nin, *x = s->x + rows * s->nin;
+        float *raw = s->raw + rows * s->nin, *x = s->xrow;
         const char *buf = rec[i].ptr;
         if (!padded && rec[i].len <= s->max_bytes) { /* too large ones are rejected unread */
             memcpy(s->stage + staged, rec[i].ptr, rec[i].len);
@@ -164,7 +172,9 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
                                          sizeof reason);
         if (rj == FR_REJ_NONE) {
             memcpy(x, raw, s->nin * sizeof(float));
-            if (fr_model_preprocess(s->m, x) != 0) {
+            if (fr_model_preprocess(s->m, x) == 0) {
+                for (size_t f = 0; f < s->nin; f++) s->x[f * s->ld + rows] = x[f]; /* feature-major */
+            } else {
                 rj = FR_REJ_PREPROCESS;
                 for (size_t f = 0; f < s->nin; f++)
                     if (fr_model_feature_log1p(s->m, f) && !(raw[f] > -1.0f)) {
@@ -187,8 +197,8 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
         s->slot[rows++] = i;
     }
     if (rows) {
-        fr_model_run(s->m, s->ws, s->x, rows, s->y);
-        fr_score_batch(s->m, s->x, s->y, rows, s->threshold, s->sc);
+        fr_model_run_fm(s->m, s->ws, s->x, s->ld, rows, s->y);
+        fr_score_batch_fm(s->m, s->x, s->y, s->ld, rows, s->threshold, s->sc);
     }
     for (size_t r = 0; r < rows; r++) {
         size_t i = s->slot[r];
@@ -196,8 +206,10 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
         size_t need = 768 + 48 * (s->eo.emit_output ? s->nout : 0) + strlen(fr_model_version(s->m));
         for (size_t k = 0; k < s->np; k++) need += pt[k].len + strlen(s->eo.passthrough_names[k]) * 6 + 8;
         if (arena_reserve(s, need + 1)) return FR_ENOMEM;
+        if (s->eo.emit_output)
+            for (size_t j = 0; j < s->nout; j++) s->yrow[j] = s->y[j * s->ld + r];
         size_t l = fr_result_encode(s->arena + s->used, need, s->m, &s->eo, &s->sc[r], s->threshold,
-                                    s->raw + r * s->nin, s->y + r * s->nout, pt);
+                                    s->raw + r * s->nin, s->yrow, pt);
         s->arena[s->used + l] = 0;
         out[i].text = (const char *)(uintptr_t)s->used;
         out[i].len = l;

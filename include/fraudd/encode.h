@@ -41,13 +41,17 @@ size_t fr_result_encode_parts(char *dst, size_t cap, const char *version, const 
                               size_t n_outputs, const fr_encode_opts *o, const fr_score *s, double threshold,
                               const float *raw, const float *y, const fr_slice *passthrough);
 
-/* Shortest round-trip text of a float / double; returns length, no NUL.
- * dst needs 32 bytes. */
+/* Shortest round-trip text of a float / double (strtof/strtod read back the
+ * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes.
+ * NaN and +-Inf are written as `null`; magnitudes >= 2^53 always use the
+ * exponent form, so integer-looking text stays exact in any JSON reader. */
 size_t fr_fmt_float(char *dst, float v);
 size_t fr_fmt_double(char *dst, double v);
 
-/* Writes s as a JSON string literal with quotes and escapes; returns length
- * or 0 if cap is too small. */
+/* Writes s[0..len) (any bytes, NUL included) as a JSON string literal with
+ * quotes: " and \ escaped, \b \f \n \r \t, other bytes < 0x20 as \u00XX,
+ * bytes >= 0x80 copied as they are. Returns the length, or 0 if cap is too
+ * small (never writes at or past dst[cap]). */
 size_t fr_json_quote(char *dst, size_t cap, const char *s, size_t len);
 
 #ifdef __cplusplus

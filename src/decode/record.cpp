@@ -53,6 +53,8 @@ struct Level;
 
 struct Entry {
     std::string key;           // one path segment, unescaped
+    uint64_t k[2] = {0, 0};    // first 16 bytes of key, zero padded (fast compare)
+    uint64_t mask[2] = {0, 0}; // which bytes of k count (keys up to 16 bytes)
     uint32_t feature = kNone;  // feature index if a feature path ends here
     uint32_t pass = kNone;     // passthrough index if a passthrough path ends here
     Level *child = nullptr;    // next level if longer paths go through here
@@ -74,12 +76,21 @@ inline uint32_t hash_key(const char *p, size_t n) {
     return h;
 }
 
+void prepare_key(Entry &e) {
+    char b[16] = {0};
+    memcpy(b, e.key.data(), e.key.size() < 16 ? e.key.size() : 16);
+    memcpy(e.k, b, 16);
+    for (size_t i = 0; i < 16; i++)
+        if (i < e.key.size()) e.mask[i / 8] |= 0xffull << (8 * (i % 8));
+}
+
 void build_tables(Level *l) {
     size_t cap = 4;
     while (cap < l->entries.size() * 2) cap *= 2;
     l->table.assign(cap, 0);
     l->mask = (uint32_t)(cap - 1);
     for (size_t i = 0; i < l->entries.size(); i++) {
+        prepare_key(l->entries[i]);
         uint32_t h = hash_key(l->entries[i].key.data(), l->entries[i].key.size()) & l->mask;
         while (l->table[h]) h = (h + 1) & l->mask;
         l->table[h] = (uint32_t)i + 1;
@@ -87,11 +98,24 @@ void build_tables(Level *l) {
     }
 }
 
-inline const Entry *lookup(const Level *l, const char *p, size_t n) {
+// Key equality. `overread`: p lies inside the padded JSON buffer, so 16 bytes
+// from p may be read even if the key is shorter; keys up to 16 bytes then
+// compare as two masked 64-bit words instead of a memcmp call.
+inline bool key_eq(const Entry &en, const char *p, size_t n, bool overread) {
+    if (en.key.size() != n) return false;
+    if (overread && n <= 16) {
+        uint64_t a[2];
+        memcpy(a, p, 16);
+        return ((a[0] & en.mask[0]) == en.k[0]) & ((a[1] & en.mask[1]) == en.k[1]);
+    }
+    return memcmp(en.key.data(), p, n) == 0;
+}
+
+inline const Entry *lookup(const Level *l, const char *p, size_t n, bool overread) {
     uint32_t h = hash_key(p, n) & l->mask;
     for (uint32_t e; (e = l->table[h]) != 0; h = (h + 1) & l->mask) {
         const Entry &en = l->entries[e - 1];
-        if (en.key.size() == n && memcmp(en.key.data(), p, n) == 0) return &en;
+        if (key_eq(en, p, n, overread)) return &en;
     }
     return nullptr;
 }
@@ -401,8 +425,9 @@ fr_reject walk(Ctx &c, simdjson::ondemand::object obj, const Level *level, size_
         const char *q = kp;
         while (*q != '"' && *q != '\\') q++;
         std::string_view key(kp, (size_t)(q - kp));
-        if (*q == '\\' && (e = field.unescaped_key().get(key)) != SUCCESS) return json_error(c, e, doc);
-        const Entry *en = lookup(level, key.data(), key.size());
+        bool raw = *q != '\\';  // raw keys live in the padded record: overreading is safe
+        if (!raw && (e = field.unescaped_key().get(key)) != SUCCESS) return json_error(c, e, doc);
+        const Entry *en = lookup(level, key.data(), key.size(), raw);
         if (!en) continue;  // not wanted: skipped by the iterator
         if (d->seen[en->id] == d->epoch)
             return say(c, FR_REJ_DUPLICATE, "field \"%.*s\" appears twice", (int)key.size(), key.data());

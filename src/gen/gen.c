@@ -15,11 +15,11 @@
  * rounded to cents.
  * Anomalies (probability anomaly_rate per record, one uniform draw each): a
  * normal draw in which 3 distinct features among V1..V28 are each moved by
- * 6 to 12 of their standard deviations (uniform), up or down (fair coin);
+ * 8 to 16 of their standard deviations (uniform), up or down (fair coin);
  * one anomaly in four also gets an amount 20 to 200 times its drawn value.
  * All of it comes from the same seeded stream, so it is deterministic.
  *
- * Record text (about 620 bytes, always < 1024):
+ * Record text (about 625 bytes; at most ~760 by construction, so 1024 always fits):
  *   {"id":"tx-<id, 20 digits>","ts":"<UTC ISO-8601 with ms>","card_id":"c-<6 digits>",
  *    "merchant_id":"m-<5 digits>","Time":<s>,"V1":..,...,"V28":..,"Amount":<cents>,
  *    "injected_anomaly":true|false}
@@ -29,11 +29,11 @@
  * ts is the record's timestamp: start_ms, then exponential gaps with mean
  * 1000/rate_per_s ms (a Poisson stream), formatted without gmtime (no libc
  * time-zone lock); years are clamped to 0000..9999. "Time" mimics the ULB
- * column: seconds since the first record, wrapped into the data's Time range,
- * rounded to whole seconds. Card and merchant ids are uniform over 10^6 and
+ * column: seconds since the first record (whole seconds, truncated), wrapped
+ * into the data's Time range. Card and merchant ids are uniform over 10^6 and
  * 5*10^4 values.
  *
- * Options: a non-finite anomaly_rate counts as 0 and it is clamped to 0..1;
+ * Options: anomaly_rate NaN counts as 0, other values are clamped to 0..1;
  * rate_per_s that is not a positive finite number means 1000.
  *
  * Guarantees: no allocation after fr_gen_new, no snprintf; a call that
@@ -49,8 +49,8 @@
 #include "fraudd/gen.h"
 #include "gen/ulb_profile.h"
 
-#define FR__GEN_SHIFT_MIN 6.0  /* anomaly shift, in standard deviations: min */
-#define FR__GEN_SHIFT_MAX 12.0 /* ... and max */
+#define FR__GEN_SHIFT_MIN 8.0  /* anomaly shift, in standard deviations: min */
+#define FR__GEN_SHIFT_MAX 16.0 /* ... and max */
 #define FR__GEN_N_SHIFTED 3    /* V features moved per anomaly */
 #define FR__GEN_MAX_AMOUNT 1e9 /* amounts are clamped to this (keeps the text short) */
 

@@ -1,0 +1,345 @@
+/* Proves the sample generator's contract (include/fraudd/gen.h, src/gen/gen.c):
+ *  - the same seed gives the same stream, byte for byte; other seeds differ;
+ *  - every record is one valid JSON object (jansson) with exactly the
+ *    documented keys, 29 finite features, well-formed id/ts/card/merchant,
+ *    Amount >= 0 in cents, and `injected_anomaly` equal to the reported flag;
+ *  - timestamps are UTC ISO-8601 (checked against gmtime_r over random
+ *    instants, leap years and negative epochs included), non-decreasing, with
+ *    mean gap 1000/rate_per_s ms;
+ *  - the anomaly rate over 20,000 records is within 5 binomial standard
+ *    deviations of the requested rate (and exactly 0 / 1 at the ends);
+ *  - normal records' V1..V28 match the profile's means, standard deviations
+ *    and correlations (tolerances from the sampling error); anomalies have
+ *    about three far-out features, normal records almost none;
+ *  - records are 500..800 bytes and always fit 1024;
+ *  - a cap too small returns 0, writes nothing past cap, and leaves the
+ *    generator unchanged.
+ */
+#define _DEFAULT_SOURCE /* timegm */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "fraudd/gen.h"
+#include "gen/ulb_profile.h"
+
+#define N 20000
+
+static fr_gen_opts opts(uint64_t seed, double rate) {
+    fr_gen_opts o = {.seed = seed, .anomaly_rate = rate, .first_id = 1, .start_ms = 1795510800123LL, .rate_per_s = 500};
+    return o;
+}
+
+static void same_seed_same_stream_other_seed_other_stream(void **state) {
+    (void)state;
+    fr_gen_opts o = opts(9, 0.05);
+    fr_gen *a = fr_gen_new(&o), *b = fr_gen_new(&o);
+    o.seed = 10;
+    fr_gen *c = fr_gen_new(&o);
+    o.seed = 0; /* the zero seed works too (splitmix64 seeding) */
+    fr_gen *z = fr_gen_new(&o);
+    assert_non_null(a);
+    assert_non_null(z);
+    char x[1024], y[1024], w[1024];
+    int differ = 0;
+    for (int i = 0; i < 5000; i++) {
+        int an = -1, bn = -2, cn;
+        size_t lx = fr_gen_next(a, x, sizeof x, &an), ly = fr_gen_next(b, y, sizeof y, &bn);
+        size_t lw = fr_gen_next(c, w, sizeof w, &cn);
+        assert_true(lx > 0 && lx == ly);
+        assert_memory_equal(x, y, lx);
+        assert_int_equal(an, bn);
+        differ += lw != lx || memcmp(x, w, lx) != 0;
+        assert_true(fr_gen_next(z, w, sizeof w, NULL) > 0);
+    }
+    assert_true(differ >= 4990);
+    fr_gen_free(a);
+    fr_gen_free(b);
+    fr_gen_free(c);
+    fr_gen_free(z);
+}
+
+/* ts of ms via gmtime_r, the reference for the generator's own formatting. */
+static void ref_ts(int64_t ms, char *out, size_t cap) {
+    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    time_t t = (time_t)s;
+    struct tm tm;
+    assert_non_null(gmtime_r(&t, &tm));
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms - s * 1000));
+}
+
+static const char *ts_of(const char *rec, size_t len, char *out) {
+    json_error_t e;
+    json_t *j = json_loadb(rec, len, 0, &e);
+    assert_non_null(j);
+    snprintf(out, 32, "%s", json_string_value(json_object_get(j, "ts")));
+    json_decref(j);
+    return out;
+}
+
+static void timestamps_are_utc_iso8601(void **state) {
+    (void)state;
+    uint64_t r = 1;
+    char rec[1024], got[32], want[80];
+    for (int i = 0; i < 3000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        /* 1900 .. 2300, plus a few fixed instants */
+        int64_t ms = (int64_t)(r >> 24) % 13000000000000LL - 2208988800000LL;
+        static const int64_t fixed[] = {0, -1, 951782400000LL /* 2000-02-29 */, 4107542399999LL /* 2100-02-28T23:59:59.999 */,
+                                        1795510800123LL, -62135596800000LL /* 0001-01-01 */};
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) ms = fixed[i];
+        fr_gen_opts o = opts((uint64_t)i, 0);
+        o.start_ms = ms;
+        fr_gen *g = fr_gen_new(&o);
+        size_t n = fr_gen_next(g, rec, sizeof rec, NULL);
+        ref_ts(ms, want, sizeof want);
+        assert_string_equal(ts_of(rec, n, got), want);
+        fr_gen_free(g);
+    }
+    /* out-of-range instants are clamped to 4-digit years */
+    fr_gen_opts o = opts(1, 0);
+    o.start_ms = INT64_MAX / 2;
+    fr_gen *g = fr_gen_new(&o);
+    size_t n = fr_gen_next(g, rec, sizeof rec, NULL);
+    assert_string_equal(ts_of(rec, n, got), "9999-12-31T23:59:59.999Z");
+    fr_gen_free(g);
+    o.start_ms = INT64_MIN / 2;
+    g = fr_gen_new(&o);
+    n = fr_gen_next(g, rec, sizeof rec, NULL);
+    assert_string_equal(ts_of(rec, n, got), "0000-01-01T00:00:00.000Z");
+    fr_gen_free(g);
+}
+
+typedef struct stats {
+    size_t n[2];                             /* records: [normal, anomaly] */
+    double sum[FR__ULB_NV];                  /* normal records: sums of V */
+    double cross[FR__ULB_NV][FR__ULB_NV];    /* normal records: sums of V_i V_j */
+    double far[2];                           /* features > 4.5 std out, summed per class */
+    double log_amount;                       /* normal records: sum of log1p(Amount) */
+    size_t minlen, maxlen, total;            /* record sizes */
+} stats;
+
+static void check_record(const char *rec, size_t len, int flag, uint64_t want_id, double *prev_ms, stats *st) {
+    json_error_t e;
+    json_t *j = json_loadb(rec, len, 0, &e);
+    if (!j) fail_msg("invalid JSON (%s): %.*s", e.text, (int)len, rec);
+    assert_true(json_is_object(j));
+    assert_int_equal(json_object_size(j), 5 + 28 + 2);
+    assert_int_equal(rec[0], '{');
+    assert_int_equal(rec[len - 1], '}');
+    char want[32];
+    snprintf(want, sizeof want, "tx-%020llu", (unsigned long long)want_id);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), want);
+    const char *ts = json_string_value(json_object_get(j, "ts"));
+    assert_non_null(ts);
+    assert_int_equal(strlen(ts), 24);
+    struct tm tm = {0};
+    int msec;
+    assert_int_equal(sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                            &tm.tm_min, &tm.tm_sec, &msec),
+                     7);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    double ms = (double)timegm(&tm) * 1000 + msec;
+    assert_true(ms >= *prev_ms);
+    *prev_ms = ms;
+    const char *card = json_string_value(json_object_get(j, "card_id"));
+    const char *merchant = json_string_value(json_object_get(j, "merchant_id"));
+    assert_true(card && strlen(card) == 8 && !strncmp(card, "c-", 2));
+    assert_true(merchant && strlen(merchant) == 7 && !strncmp(merchant, "m-", 2));
+    json_t *t = json_object_get(j, "Time");
+    assert_true(json_is_integer(t) && json_integer_value(t) >= 0 && json_integer_value(t) <= (json_int_t)fr__ulb_time_max);
+    double amount = json_number_value(json_object_get(j, "Amount"));
+    assert_true(json_is_number(json_object_get(j, "Amount")) && amount >= 0 && amount <= 1e9);
+    assert_true(fabs(amount * 100 - round(amount * 100)) < 1e-6 * (1 + amount)); /* cents */
+    json_t *an = json_object_get(j, "injected_anomaly");
+    assert_true(json_is_boolean(an) && json_is_true(an) == (flag != 0));
+    double v[FR__ULB_NV];
+    int far = 0;
+    for (int f = 0; f < FR__ULB_NV; f++) {
+        json_t *x = json_object_get(j, fr__ulb_names[f]);
+        if (!json_is_number(x)) fail_msg("%s missing or not a number", fr__ulb_names[f]);
+        v[f] = json_number_value(x);
+        assert_true(isfinite(v[f]));
+        double dev = fabs(v[f] - fr__ulb_mean[f]) / fr__ulb_std[f];
+        assert_true(dev < 12 + 8); /* shift at most 12 std, plus the draw */
+        far += dev > 4.5;
+    }
+    st->n[flag]++;
+    st->far[flag] += far;
+    if (!flag) {
+        for (int a = 0; a < FR__ULB_NV; a++) {
+            st->sum[a] += v[a];
+            for (int b = 0; b <= a; b++) st->cross[a][b] += v[a] * v[b];
+        }
+        st->log_amount += log1p(amount);
+    }
+    st->minlen = len < st->minlen ? len : st->minlen;
+    st->maxlen = len > st->maxlen ? len : st->maxlen;
+    st->total += len;
+    json_decref(j);
+}
+
+static void records_are_valid_and_match_the_profile(void **state) {
+    (void)state;
+    const double rate = 0.05;
+    fr_gen_opts o = opts(2026, rate);
+    fr_gen *g = fr_gen_new(&o);
+    static stats st;
+    memset(&st, 0, sizeof st);
+    st.minlen = 99999;
+    char rec[1024];
+    double prev = -1e300, first_ms = 0, last_ms = 0;
+    for (int i = 0; i < N; i++) {
+        int flag = -1;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &flag);
+        assert_true(len > 0);
+        assert_true(flag == 0 || flag == 1);
+        check_record(rec, len, flag, (uint64_t)i + 1, &prev, &st);
+        if (i == 0) first_ms = prev;
+        last_ms = prev;
+    }
+    fr_gen_free(g);
+    assert_true(first_ms == 1795510800123.0);
+
+    /* anomaly rate: binomial, 5 standard deviations */
+    double k = (double)st.n[1], sd = sqrt(N * rate * (1 - rate));
+    if (fabs(k - N * rate) > 5 * sd) fail_msg("%g anomalies in %d records at rate %g", k, N, rate);
+
+    /* timestamps: mean gap 1000/rate_per_s = 2 ms (exponential: sd of the mean 2/sqrt(N)) */
+    double gap = (last_ms - first_ms) / (N - 1);
+    if (fabs(gap - 2.0) > 5 * 2.0 / sqrt(N) + 0.01) fail_msg("mean gap %g ms, want 2", gap);
+
+    /* normal records: means, standard deviations, correlations */
+    double n = (double)st.n[0], mean[FR__ULB_NV], sdv[FR__ULB_NV];
+    for (int f = 0; f < FR__ULB_NV; f++) {
+        mean[f] = st.sum[f] / n;
+        sdv[f] = sqrt(st.cross[f][f] / n - mean[f] * mean[f]);
+        if (fabs(mean[f] - fr__ulb_mean[f]) > 5 * fr__ulb_std[f] / sqrt(n) + 1e-6)
+            fail_msg("%s mean %g, profile %g", fr__ulb_names[f], mean[f], fr__ulb_mean[f]);
+        if (fabs(sdv[f] / fr__ulb_std[f] - 1) > 5 / sqrt(2 * n) + 1e-3)
+            fail_msg("%s std %g, profile %g", fr__ulb_names[f], sdv[f], fr__ulb_std[f]);
+    }
+    for (int a = 0; a < FR__ULB_NV; a++) {
+        for (int b = 0; b < a; b++) {
+            double cov = 0; /* profile covariance: (L L^T)[a][b] */
+            for (int q = 0; q <= b; q++) cov += fr__ulb_chol[a * FR__ULB_DIM + q] * fr__ulb_chol[b * FR__ULB_DIM + q];
+            double want = cov / (fr__ulb_std[a] * fr__ulb_std[b]);
+            double got = (st.cross[a][b] / n - mean[a] * mean[b]) / (sdv[a] * sdv[b]);
+            if (fabs(got - want) > 5 / sqrt(n) + 1e-3)
+                fail_msg("corr(%s,%s) %g, profile %g", fr__ulb_names[a], fr__ulb_names[b], got, want);
+        }
+    }
+    /* Amount: log1p of the printed amount is near the profile's mean (the clamp
+     * at 0 and rounding to cents move it a little) */
+    double la = st.log_amount / n;
+    if (fabs(la - fr__ulb_mean[FR__ULB_DIM - 1]) > 0.15) fail_msg("mean log1p(Amount) %g, profile %g", la, fr__ulb_mean[28]);
+
+    /* anomalies: about three features far out (the shifted three, 8..16 std);
+     * normal records: almost none (P(|z| > 4.5) ~ 7e-6 per feature) */
+    double far_anomaly = st.far[1] / (double)st.n[1], far_normal = st.far[0] / n;
+    if (far_anomaly < 2.7 || far_anomaly > 3.1) fail_msg("anomalies: %g features > 4.5 std out, want ~3", far_anomaly);
+    if (far_normal > 0.002) fail_msg("normal records: %g features > 4.5 std out", far_normal);
+
+    /* sizes */
+    double mean_len = (double)st.total / N;
+    print_message("records: %zu..%zu bytes, mean %.1f; anomalies %zu of %d\n", st.minlen, st.maxlen, mean_len,
+                  st.n[1], N);
+    assert_true(st.minlen >= 500 && st.maxlen <= 800);
+}
+
+static void anomaly_rate_extremes_and_bad_options(void **state) {
+    (void)state;
+    char rec[1024];
+    const double rates[] = {0, 1, NAN, -3, 7};
+    const int want[] = {0, 1, 0, 0, 1};
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        fr_gen_opts o = opts(5, rates[r]);
+        o.rate_per_s = r == 2 ? 0 : r == 3 ? NAN : o.rate_per_s; /* bad rates fall back to 1000/s */
+        fr_gen *g = fr_gen_new(&o);
+        assert_non_null(g);
+        for (int i = 0; i < 2000; i++) {
+            int flag;
+            assert_true(fr_gen_next(g, rec, sizeof rec, &flag) > 0);
+            assert_int_equal(flag, want[r]);
+        }
+        fr_gen_free(g);
+    }
+    assert_null(fr_gen_new(NULL));
+    fr_gen_free(NULL);
+    /* the largest id still has 20 digits */
+    fr_gen_opts o = opts(5, 0);
+    o.first_id = UINT64_MAX;
+    fr_gen *g = fr_gen_new(&o);
+    size_t n = fr_gen_next(g, rec, sizeof rec, NULL);
+    assert_true(n > 30);
+    assert_memory_equal(rec, "{\"id\":\"tx-18446744073709551615\",", 32);
+    fr_gen_free(g);
+}
+
+static void all_anomalies_still_fit_1024(void **state) {
+    (void)state;
+    fr_gen_opts o = opts(77, 1.0);
+    fr_gen *g = fr_gen_new(&o);
+    char rec[1024];
+    size_t maxlen = 0;
+    for (int i = 0; i < 50000; i++) {
+        size_t n = fr_gen_next(g, rec, sizeof rec, NULL);
+        assert_true(n > 0);
+        maxlen = n > maxlen ? n : maxlen;
+    }
+    assert_true(maxlen <= 800);
+    fr_gen_free(g);
+}
+
+static void short_buffers_fail_cleanly_and_change_nothing(void **state) {
+    (void)state;
+    fr_gen_opts o = opts(31, 0.3);
+    fr_gen *g = fr_gen_new(&o), *ref = fr_gen_new(&o);
+    char want[1024], g2[1100];
+    for (int i = 0; i < 40; i++) {
+        int wf, f = -7;
+        size_t need = fr_gen_next(ref, want, sizeof want, &wf);
+        assert_true(need > 0);
+        size_t step = i < 3 ? 1 : 37; /* every cap for the first records */
+        for (size_t cap = 0; cap < need; cap += step) {
+            char *b = malloc(cap ? cap : 1); /* exact size: ASan catches any write past cap */
+            assert_int_equal(fr_gen_next(g, b, cap, &f), 0);
+            assert_int_equal(f, -7); /* flag untouched on failure */
+            free(b);
+            memset(g2, 0x5a, sizeof g2);
+            assert_int_equal(fr_gen_next(g, g2, cap, &f), 0);
+            for (size_t k = cap; k < sizeof g2; k++) assert_int_equal((unsigned char)g2[k], 0x5a);
+        }
+        /* the generator did not move: the retry gives the reference record */
+        char *b = malloc(need);
+        assert_int_equal(fr_gen_next(g, b, need, &f), need);
+        assert_memory_equal(b, want, need);
+        assert_int_equal(f, wf);
+        free(b);
+    }
+    fr_gen_free(g);
+    fr_gen_free(ref);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_seed_same_stream_other_seed_other_stream),
+        cmocka_unit_test(timestamps_are_utc_iso8601),
+        cmocka_unit_test(records_are_valid_and_match_the_profile),
+        cmocka_unit_test(anomaly_rate_extremes_and_bad_options),
+        cmocka_unit_test(all_anomalies_still_fit_1024),
+        cmocka_unit_test(short_buffers_fail_cleanly_and_change_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -24,7 +24,19 @@ static fr_model *load(uint8_t *buf, size_t len) {
     return m;
 }
 
-/* max over rows of max|fast - ref| / max(1, max|ref|) */
+/* max over rows of max|y - r| / max(1, max|r|) */
+static double worst_rel(const float *y, const float *r, size_t n, size_t nout) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double scale = 1, d = 0;
+        for (size_t j = 0; j < nout; j++) scale = fmax(scale, fabs(r[i * nout + j]));
+        for (size_t j = 0; j < nout; j++) d = fmax(d, fabs((double)y[i * nout + j] - r[i * nout + j]));
+        worst = fmax(worst, d / scale);
+    }
+    return worst;
+}
+
+/* worst_rel of the row-major and the feature-major fast paths against the reference */
 static double compare(const fr_model *m, size_t n, uint64_t seed) {
     size_t nin = fr_model_n_features(m), nout = fr_model_n_outputs(m);
     float *x = malloc(n * nin * sizeof(float)), *y = malloc(n * nout * sizeof(float)),
@@ -50,22 +62,10 @@ static double compare(const fr_model *m, size_t n, uint64_t seed) {
     fr_workspace_free(small);
     free(xt);
     free(yt);
-    double worst_fm = 0;
-    for (size_t i = 0; i < n; i++) {
-        double scale = 1, d = 0;
-        for (size_t j = 0; j < nout; j++) scale = fmax(scale, fabs(r[i * nout + j]));
-        for (size_t j = 0; j < nout; j++) d = fmax(d, fabs((double)y[i * nout + j] - r[i * nout + j]));
-        worst_fm = fmax(worst_fm, d / scale);
-    }
+    double worst_fm = worst_rel(y, r, n, nout);
     /* row-major path */
     fr_model_run(m, ws, x, n, y);
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double scale = 1, d = 0;
-        for (size_t j = 0; j < nout; j++) scale = fmax(scale, fabs(r[i * nout + j]));
-        for (size_t j = 0; j < nout; j++) d = fmax(d, fabs((double)y[i * nout + j] - r[i * nout + j]));
-        worst = fmax(worst, d / scale);
-    }
+    double worst = worst_rel(y, r, n, nout);
     fr_workspace_free(ws);
     free(x);
     free(y);

@@ -8,15 +8,24 @@
  * schema.
  *
  * Rules (docs/OUTPUT.md lists them for users):
- *  - the record must be one JSON object (surrounding whitespace allowed);
- *  - a feature value is a JSON number or a string holding a number
- *    ("12.5", " 3e2" is not accepted: no surrounding spaces);
+ *  - the record must be one JSON object (surrounding whitespace allowed) and
+ *    valid JSON throughout, including fields the schema does not name;
+ *  - a feature value is a JSON number or a string holding exactly a number
+ *    as std::from_chars reads it ("12.5", "-3e2", ".5"; not " 3e2", "+1",
+ *    "0x10", "" or anything with trailing characters: bad_type);
  *  - missing or null features take the schema default if there is one,
- *    otherwise the record is rejected; any other type, NaN or +-Inf
- *    (also as strings) rejects it; a key seen twice on a feature path
- *    rejects it;
- *  - passthrough fields are copied as their raw JSON text (any type) and may
- *    be absent (then nothing is copied).
+ *    otherwise the record is rejected; so does any other type (bad_type);
+ *    NaN or +-Inf (as strings: "NaN", "inf", ...) and values beyond float32
+ *    range ("1e39", 1e400) are non_finite; a key seen twice on a feature or
+ *    passthrough path is duplicate_key (other keys may repeat);
+ *  - a feature path whose intermediate value is not an object (e.g.
+ *    "card": null for "card.amount") counts as missing below that point;
+ *  - passthrough fields are copied as their raw JSON text (any type, without
+ *    surrounding whitespace) and may be absent (then {NULL, 0}); a path may
+ *    be both a feature and a passthrough field;
+ *  - the first problem in document order decides the reason; the rejection
+ *    sentence names the feature or field and what was expected, or says
+ *    where the JSON broke ("not valid JSON: <simdjson message> near byte N").
  *
  * Thread safety: a schema is immutable once built and may be shared; a
  * decoder holds a parser and buffers and belongs to one thread.
@@ -60,8 +69,11 @@ typedef enum fr_reject {
 
 const char *fr_reject_name(fr_reject r);
 
-/* features: n names (dotted paths); defaults/has_default may be NULL (no
- * defaults). passthrough: np dotted paths, may be 0. Names are copied. */
+/* features: n names (dotted paths, at most 8 segments); defaults/has_default
+ * may be NULL (no defaults; defaults must be finite). passthrough: np dotted
+ * paths, may be 0. Names are copied. Refused (FR_EINVAL, with a sentence in
+ * err): a path listed twice, an empty path or segment, a path that is both a
+ * value and a prefix of another ("a" and "a.b"). */
 int fr_record_schema_new(const char *const *features, size_t n,
                          const float *defaults, const uint8_t *has_default,
                          const char *const *passthrough, size_t np,
@@ -71,17 +83,20 @@ size_t fr_record_schema_n_features(const fr_record_schema *s);
 size_t fr_record_schema_n_passthrough(const fr_record_schema *s);
 
 /* max_bytes: records longer than this are rejected as too_large without
- * being parsed. */
+ * being parsed (at most 4 GiB). Allocates the parser for max_bytes up
+ * front. Returns NULL when out of memory. */
 fr_decoder *fr_decoder_new(const fr_record_schema *s, size_t max_bytes);
 void fr_decoder_free(fr_decoder *d);
 
 /* Decodes one record. padded != 0 promises FR_JSON_PADDING readable bytes
- * after buf[len] (saves a copy). On success returns FR_REJ_NONE and fills
- * features[n] and passthrough[np] (slices into buf or the decoder's copy,
- * valid until the next call on this decoder or until buf changes). On
- * rejection returns the reason and writes a sentence naming the feature and
- * what was expected to reason (if reasonlen > 0). Never allocates once the
- * decoder has seen a record of this size. */
+ * after buf[len] (of any content; saves a copy). On success returns
+ * FR_REJ_NONE, fills features[n] and passthrough[np] (slices into buf or the
+ * decoder's copy, valid until the next call on this decoder or until buf
+ * changes; passthrough may be NULL if the caller does not want them) and
+ * sets reason to "". On rejection returns the reason and writes a sentence
+ * naming the feature and what was expected to reason (if reasonlen > 0;
+ * always NUL terminated); features and passthrough are then unspecified.
+ * Never allocates once the decoder has seen a record of this size. */
 fr_reject fr_decoder_decode(fr_decoder *d, const char *buf, size_t len, int padded,
                             float *features, fr_slice *passthrough,
                             char *reason, size_t reasonlen);

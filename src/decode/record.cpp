@@ -1,38 +1,55 @@
-// Record decoder (include/fraudd/record.h): one JSON transaction -> a row of
-// model features, over simdjson's On-Demand API.
+// Record decoder (include/fraudd/record.h): one JSON transaction -> one row of
+// model features plus the raw text of the passthrough fields.
 //
-// Design. The schema compiles the wanted dotted paths into a trie; each trie
-// level is a small open-addressing hash table keyed by the raw key bytes.
-// Decoding walks the record's top-level fields once, in document order:
-// a field whose key is not in the table is skipped without being parsed
-// (On-Demand skips by structure), a key that leads to a nested level is
-// descended into only if its value is an object, a key that is a leaf is
-// read as a number (or numeric string) or kept as raw JSON text
-// (passthrough). Features never seen are filled from defaults or reject
-// the record. No DOM is built; the only per-record work beyond simdjson's
-// stage 1 is the hash probe per field.
+// What. The per-record hot path. No DOM: simdjson's On-Demand API walks the
+// record's fields once, in document order. The schema compiles the dotted
+// feature and passthrough paths into a trie (at most 8 levels); each level is
+// a small open-addressing hash table keyed by a key's first 8 bytes (zero
+// padded; longer keys also compare length and tail), so matching a key costs
+// a few ALU operations, one multiply and usually one probe. Per field:
+//   - the raw key is read straight from the padded record, 8 bytes at a time
+//     (the padding makes over-reading safe); a key with escapes that does
+//     not match raw is unescaped and looked up again;
+//   - a feature leaf: get_double() on the value (the hot path); anything
+//     else goes through read_feature (numeric strings, null, wrong types);
+//   - a key with children: descended into if its value is an object (else
+//     the features below count as missing);
+//   - a passthrough leaf: its raw JSON text, validated, as a slice;
+//   - a key not in the schema: its value is checked, not converted (strings
+//     for escapes, numbers for grammar, containers with simdjson's DOM
+//     parser), because On-Demand alone only skips it by structure and would
+//     let some malformed records through.
+// Afterwards the document must end, and features never seen take their
+// default or reject the record.
 //
-// Validation. simdjson validates UTF-8 and the structure; values fraudd reads
-// are fully validated by reading them. Passthrough values are copied as raw
-// text, so they are validated first (strings unescaped, numbers parsed,
-// objects/arrays through simdjson's validating DOM parser) to guarantee
-// the result line is valid JSON. Trailing content after the object is an
-// error.
+// Guarantees. Never throws (simdjson's error-code API; allocation failures
+// in the schema builder are caught). Every accepted record is valid JSON and
+// every accepted feature a finite float32. Every rejection writes a reason
+// sentence; the first problem in document order decides it. The outcome
+// does not depend on the padding's content: when a padded record turns out
+// not to be JSON, it is decoded again from a zero-padded copy (simdjson's
+// error classification can look one byte past the record). No allocation per
+// record once the decoder has seen a record of that size: the On-Demand
+// parser is sized for max_bytes up front; the copy (unpadded input, invalid
+// padded input) and the DOM validator (object/array values outside the
+// schema's features, non-object records) grow to the largest record seen.
 //
-// Threads: a schema is immutable after fr_record_schema_new and may be shared;
-// a decoder (parser, buffers, "seen" marks) belongs to one thread.
-// Errors never throw: simdjson is used through its error-code API.
+// Threads. A schema is immutable after fr_record_schema_new and may be
+// shared by any number of threads; a decoder (parser, buffers, marks)
+// belongs to one thread at a time.
 #include <algorithm>
-#include <cerrno>
-#include <cstdarg>
 #include <charconv>
 #include <cmath>
+#include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
+#include <memory>
 #include <new>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <simdjson.h>
@@ -42,82 +59,206 @@ extern "C" {
 #include "fraudd/record.h"
 }
 
-static_assert(FR_JSON_PADDING == simdjson::SIMDJSON_PADDING, "FR_JSON_PADDING must match simdjson's padding");
+static_assert(FR_JSON_PADDING == simdjson::SIMDJSON_PADDING, "FR_JSON_PADDING must equal SIMDJSON_PADDING");
 
 namespace {
 
-constexpr size_t kMaxDepth = 8;     // dotted path segments
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+using simdjson::SUCCESS;
+
+constexpr size_t kMaxDepth = 8;      // dotted path segments
 constexpr uint32_t kNone = UINT32_MAX;
+constexpr uint32_t kEmpty = UINT32_MAX;   // Slot::len of an empty slot
+// Slot::head of an empty slot: eight 0xff bytes, never valid UTF-8, and a key
+// shorter than 8 bytes always has a zero top byte, so no key matches it.
+constexpr uint64_t kEmptyHead = ~0ull;
+constexpr int kShown = 40;           // characters of a bad value quoted in a reason
+
+// ---- schema trie ------------------------------------------------------------
 
 struct Level;
 
 struct Entry {
-    std::string key;           // one path segment, unescaped
-    uint64_t k[2] = {0, 0};    // first 16 bytes of key, zero padded (fast compare)
-    uint64_t mask[2] = {0, 0}; // which bytes of k count (keys up to 16 bytes)
-    uint32_t feature = kNone;  // feature index if a feature path ends here
-    uint32_t pass = kNone;     // passthrough index if a passthrough path ends here
-    Level *child = nullptr;    // next level if longer paths go through here
-    uint32_t id = 0;           // index into the decoder's seen marks
+    std::string key;                 // this path segment, unescaped
+    std::string path;                // dotted path up to here, for reasons
+    uint32_t feature = kNone;        // feature index if a feature path ends here
+    uint32_t pass = kNone;           // passthrough index if a passthrough path ends here
+    uint32_t id = 0;                 // index of this entry's mark in fr_decoder::seen
+    std::unique_ptr<Level> child;    // next level if longer paths go through here
+};
+
+// One hash table slot; holds what the hot path needs, so a plain feature is
+// read without touching its Entry.
+struct Slot {
+    uint64_t head = kEmptyHead;      // first 8 key bytes, zero padded, as load8 reads them
+    uint32_t len = kEmpty;           // key length; kEmpty marks an empty slot
+    uint32_t feature = kNone;        // feature index if the entry is only a feature leaf (hot path)
+    uint32_t id = 0;                 // the entry's mark index (Entry::id)
+    uint32_t entry = 0;              // index into Level::entries
 };
 
 struct Level {
-    std::vector<Entry> entries;
-    std::vector<uint32_t> table;  // open addressing: entry index + 1, 0 = empty
-    uint32_t mask = 0;
-    ~Level() {
-        for (auto &e : entries) delete e.child;
+    std::vector<Entry> entries;      // in insertion order
+    std::vector<Slot> slots;         // open addressing, linear probing, power-of-two size
+    uint64_t mul = 0;                // odd hash multiplier, picked per level for fewest probes
+    uint32_t shift = 0;              // 64 - log2(slots.size())
+};
+
+inline uint64_t load8(const char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+// First 8 bytes of p[0..n), zero padded; reads only p[0..n).
+inline uint64_t head_of(const char *p, size_t n) {
+    char b[8] = {0};
+    memcpy(b, p, n < 8 ? n : 8);
+    return load8(b);
+}
+
+// The hash uses only the first 8 bytes: keys sharing them share a chain.
+inline uint32_t hash_slot(uint64_t head, uint64_t mul, uint32_t shift) { return (uint32_t)((head * mul) >> shift); }
+
+// Fills a level's table (load <= 1/2) using multiplier mul; returns the
+// number of extra probe steps its keys need.
+size_t fill_table(Level *l, uint64_t mul) {
+    l->mul = mul;
+    const uint32_t mask = (uint32_t)l->slots.size() - 1;
+    std::fill(l->slots.begin(), l->slots.end(), Slot{});
+    size_t cost = 0;
+    for (size_t i = 0; i < l->entries.size(); i++) {
+        const Entry &e = l->entries[i];
+        uint64_t head = head_of(e.key.data(), e.key.size());
+        uint32_t h = hash_slot(head, l->mul, l->shift);
+        while (l->slots[h].len != kEmpty) h = (h + 1) & mask, cost++;
+        Slot &s = l->slots[h];
+        s.head = head;
+        s.len = (uint32_t)e.key.size();
+        s.feature = (e.pass == kNone && !e.child) ? e.feature : kNone;
+        s.id = e.id;
+        s.entry = (uint32_t)i;
+    }
+    return cost;
+}
+
+// Sizes each level's table and picks, from a few fixed odd constants, the
+// multiplier with the fewest probe steps.
+void build_table(Level *l) {
+    static const uint64_t kMuls[] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
+                                     0xff51afd7ed558ccdull, 0xd6e8feb86659fd93ull, 0x94d049bb133111ebull};
+    size_t cap = 4;
+    uint32_t bits = 2;
+    while (cap < 2 * l->entries.size()) cap <<= 1, bits++;
+    l->shift = 64 - bits;
+    l->slots.assign(cap, Slot{});
+    size_t best_cost = SIZE_MAX;
+    uint64_t best = kMuls[0];
+    for (uint64_t mul : kMuls) {
+        size_t cost = fill_table(l, mul);
+        if (cost < best_cost) best_cost = cost, best = mul;
+        if (cost == 0) break;
+    }
+    if (l->mul != best) fill_table(l, best);
+    for (auto &e : l->entries)
+        if (e.child) build_table(e.child.get());
+}
+
+// Bytes of w equal to c: 0x80 in the lowest such byte (bytes above it may be
+// false positives, so only the lowest set bit is meaningful).
+inline uint64_t bytes_equal(uint64_t w, char c) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x = w ^ (ones * (uint8_t)c);
+    return (x - ones) & ~x & highs;
+}
+
+// The hash table of one level, copied into locals for the walk.
+//
+// Keys are matched on their raw bytes in the padded record, read 8 at a time.
+// A key shorter than 8 bytes is identified by its first 8 bytes zero padded
+// ("head") alone: JSON keys cannot hold a raw NUL (simdjson rejects
+// unescaped control characters) and schema keys are C strings, so the zero
+// padding marks the length. Longer keys also compare length and tail.
+struct Table {
+    const Slot *slots;               // Level::slots
+    const Entry *entries;            // Level::entries
+    uint64_t mul;                    // Level::mul
+    uint32_t shift;                  // Level::shift
+    uint32_t mask;                   // slots - 1
+
+    explicit Table(const Level *l)
+        : slots(l->slots.data()), entries(l->entries.data()), mul(l->mul), shift(l->shift),
+          mask((uint32_t)l->slots.size() - 1) {}
+
+    // The slot of a key shorter than 8 bytes, given its head.
+    inline const Slot *find_short(uint64_t head) const {
+        for (uint32_t h = hash_slot(head, mul, shift);; h = (h + 1) & mask) {
+            const Slot *s = &slots[h];
+            if (s->head == head) return s;
+            if (s->len == kEmpty) return nullptr;
+        }
+    }
+
+    // The slot of key p[0..len) whose first 8 bytes (zero padded) are head.
+    inline const Slot *find(uint64_t head, size_t len, const char *p) const {
+        for (uint32_t h = hash_slot(head, mul, shift);; h = (h + 1) & mask) {
+            const Slot *s = &slots[h];
+            if (s->head == head && s->len == len &&
+                (len <= 8 || memcmp(entries[s->entry].key.data() + 8, p + 8, len - 8) == 0))
+                return s;
+            if (s->len == kEmpty) return nullptr;
+        }
     }
 };
 
-inline uint32_t hash_key(const char *p, size_t n) {
-    uint32_t h = 2166136261u;  // FNV-1a
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
-
-void prepare_key(Entry &e) {
-    char b[16] = {0};
-    memcpy(b, e.key.data(), e.key.size() < 16 ? e.key.size() : 16);
-    memcpy(e.k, b, 16);
-    for (size_t i = 0; i < 16; i++)
-        if (i < e.key.size()) e.mask[i / 8] |= 0xffull << (8 * (i % 8));
-}
-
-void build_tables(Level *l) {
-    size_t cap = 4;
-    while (cap < l->entries.size() * 2) cap *= 2;
-    l->table.assign(cap, 0);
-    l->mask = (uint32_t)(cap - 1);
-    for (size_t i = 0; i < l->entries.size(); i++) {
-        prepare_key(l->entries[i]);
-        uint32_t h = hash_key(l->entries[i].key.data(), l->entries[i].key.size()) & l->mask;
-        while (l->table[h]) h = (h + 1) & l->mask;
-        l->table[h] = (uint32_t)i + 1;
-        if (l->entries[i].child) build_tables(l->entries[i].child);
+// Looks up a raw key (k: the bytes after its opening quote, inside the
+// padded record). Sets *escaped if the key holds a backslash before its
+// first '"' and raw bytes could not settle the match (then the caller
+// unescapes it). plain: no schema key holds a backslash, so a raw match is
+// exact and only a miss needs the escape check.
+inline const Slot *find_raw(const Table &t, const char *k, bool plain, bool *escaped) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w = load8(k);
+    uint64_t m = bytes_equal(w, '"');
+    if (simdjson_likely(m != 0)) {                    // shorter than 8 bytes: the common case
+        uint64_t below = ((m & (0 - m)) >> 7) - 1;    // the bytes before the first '"'
+        uint64_t head = w & below;
+        bool esc = (bytes_equal(w, '\\') & below) != 0;
+        if (!plain && esc) {
+            *escaped = true;
+            return nullptr;
+        }
+        const Slot *s = t.find_short(head);
+        *escaped = !s && esc;
+        return s;
     }
-}
-
-// Key equality. `overread`: p lies inside the padded JSON buffer, so 16 bytes
-// from p may be read even if the key is shorter; keys up to 16 bytes then
-// compare as two masked 64-bit words instead of a memcmp call.
-inline bool key_eq(const Entry &en, const char *p, size_t n, bool overread) {
-    if (en.key.size() != n) return false;
-    if (overread && n <= 16) {
-        uint64_t a[2];
-        memcpy(a, p, 16);
-        return ((a[0] & en.mask[0]) == en.k[0]) & ((a[1] & en.mask[1]) == en.k[1]);
+    size_t len = 8;
+    for (;; len += 8) {
+        m = bytes_equal(load8(k + len), '"');
+        if (m) break;
     }
-    return memcmp(en.key.data(), p, n) == 0;
-}
-
-inline const Entry *lookup(const Level *l, const char *p, size_t n, bool overread) {
-    uint32_t h = hash_key(p, n) & l->mask;
-    for (uint32_t e; (e = l->table[h]) != 0; h = (h + 1) & l->mask) {
-        const Entry &en = l->entries[e - 1];
-        if (key_eq(en, p, n, overread)) return &en;
+    len += (unsigned)__builtin_ctzll(m) >> 3;
+    bool esc = false;
+    for (size_t i = 0; i < len && !esc; i += 8) {
+        uint64_t b = bytes_equal(load8(k + i), '\\');
+        esc = b && i + ((unsigned)__builtin_ctzll(b) >> 3) < len;
     }
-    return nullptr;
+    const Slot *s = (!plain && esc) ? nullptr : t.find(w, len, k);
+    *escaped = !s && esc;
+    return s;
+#else
+    const char *e = k;
+    while (*e != '"') e++;
+    size_t len = (size_t)(e - k);
+    bool esc = memchr(k, '\\', len) != nullptr;
+    const Slot *s = (!plain && esc) ? nullptr : t.find(head_of(k, len), len, k);
+    *escaped = !s && esc;
+    return s;
+#endif
 }
 
 }  // namespace
@@ -125,23 +266,23 @@ inline const Entry *lookup(const Level *l, const char *p, size_t n, bool overrea
 struct fr_record_schema {
     Level root;                          // top-level keys
     std::vector<std::string> features;   // feature paths, in model order
-    std::vector<std::string> pass;       // passthrough paths
-    std::vector<float> defaults;         // per feature
-    std::vector<uint8_t> has_default;    // per feature
-    uint32_t n_entries = 0;              // trie entries (size of seen marks)
+    std::vector<std::string> pass;       // passthrough paths, in output order
+    std::vector<float> defaults;         // per feature: value when missing or null
+    std::vector<uint8_t> has_default;    // per feature: whether defaults[f] applies
+    std::vector<uint32_t> feature_entry; // per feature: id of its leaf entry
+    bool plain_keys = true;              // no key holds a backslash (raw-byte matches are exact)
+    uint32_t n_entries = 0;              // trie entries (size of the decoder's marks)
 };
 
 struct fr_decoder {
-    const fr_record_schema *s;              // shared schema
-    simdjson::ondemand::parser parser;      // this thread's On-Demand parser
-    simdjson::dom::parser validator;        // validates object/array passthrough values
-    size_t max_bytes;                       // larger records are too_large
-    char *copy = nullptr;                   // padded copy for unpadded input
-    size_t copy_cap = 0;                    // bytes allocated for copy (without padding)
-    std::vector<uint32_t> seen;             // per trie entry: epoch it was last seen in
-    std::vector<uint32_t> feature_seen;     // per feature: epoch of a value
-    uint32_t epoch = 0;                     // current decode's number
-    const char *base = nullptr;             // start of the bytes being parsed
+    const fr_record_schema *s = nullptr; // shared, immutable schema
+    od::parser parser;                   // this decoder's On-Demand parser (sized for max_bytes)
+    simdjson::dom::parser validator;     // validates object/array passthrough and non-object records
+    size_t max_bytes = 0;                // longer records are too_large
+    char *copy = nullptr;                // padded copy of unpadded input
+    size_t copy_cap = 0;                 // usable bytes of copy (FR_JSON_PADDING more are allocated)
+    std::vector<uint32_t> seen;          // per trie entry: epoch of the decode that last saw its key
+    uint32_t epoch = 0;                  // number of the current decode (0 is never current)
 };
 
 extern "C" const char *fr_reject_name(fr_reject r) {
@@ -160,18 +301,23 @@ extern "C" const char *fr_reject_name(fr_reject r) {
     return "unknown";
 }
 
-// Adds one dotted path; kind 0 = feature, 1 = passthrough.
+// ---- schema -----------------------------------------------------------------
+
+// Adds one dotted path (kind 0 = feature, 1 = passthrough) with index idx.
 static int add_path(fr_record_schema *s, const char *path, uint32_t idx, int kind, char *err, size_t errlen) {
+    const char *what = kind == 0 ? "feature" : "passthrough";
+    if (!path) return fr_set_err(err, errlen, FR_EINVAL, "%s %u: no path given", what, (unsigned)idx);
+    if (!*path) return fr_set_err(err, errlen, FR_EINVAL, "%s %u: empty path", what, (unsigned)idx);
     Level *l = &s->root;
     const char *p = path;
-    size_t depth = 0;
-    if (!*p) return fr_set_err(err, errlen, FR_EINVAL, "empty field path");
-    for (;;) {
+    for (size_t depth = 1;; depth++) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n == 0) return fr_set_err(err, errlen, FR_EINVAL, "field path \"%s\": empty segment", path);
-        if (++depth > kMaxDepth)
-            return fr_set_err(err, errlen, FR_EINVAL, "field path \"%s\": more than %zu levels", path, kMaxDepth);
+        if (n == 0)
+            return fr_set_err(err, errlen, FR_EINVAL, "%s path \"%s\": empty segment (expected names between dots)",
+                              what, path);
+        if (depth > kMaxDepth)
+            return fr_set_err(err, errlen, FR_EINVAL, "%s path \"%s\": more than %zu levels", what, path, kMaxDepth);
         Entry *e = nullptr;
         for (auto &x : l->entries)
             if (x.key.size() == n && memcmp(x.key.data(), p, n) == 0) e = &x;
@@ -179,23 +325,26 @@ static int add_path(fr_record_schema *s, const char *path, uint32_t idx, int kin
             l->entries.emplace_back();
             e = &l->entries.back();
             e->key.assign(p, n);
+            if (memchr(p, '\\', n)) s->plain_keys = false;
+            e->path.assign(path, (size_t)(p + n - path));
             e->id = s->n_entries++;
         }
         if (!dot) {
             uint32_t &slot = kind == 0 ? e->feature : e->pass;
             if (slot != kNone)
-                return fr_set_err(err, errlen, FR_EINVAL, "field path \"%s\" is listed twice", path);
+                return fr_set_err(err, errlen, FR_EINVAL, "%s path \"%s\" is listed twice", what, path);
             if (e->child)
-                return fr_set_err(err, errlen, FR_EINVAL, "field path \"%s\" is both a value and an object of other paths",
-                                  path);
+                return fr_set_err(err, errlen, FR_EINVAL,
+                                  "%s path \"%s\" is a value but also leads to other paths below it", what, path);
             slot = idx;
+            if (kind == 0) s->feature_entry[idx] = e->id;
             return 0;
         }
         if (e->feature != kNone || e->pass != kNone)
-            return fr_set_err(err, errlen, FR_EINVAL, "field path \"%s\" goes through a field that is itself a value",
-                              path);
-        if (!e->child) e->child = new Level();
-        l = e->child;
+            return fr_set_err(err, errlen, FR_EINVAL, "%s path \"%s\" goes through \"%s\", which is itself a value",
+                              what, path, e->path.c_str());
+        if (!e->child) e->child.reset(new Level());
+        l = e->child.get();
         p = dot + 1;
     }
 }
@@ -203,24 +352,34 @@ static int add_path(fr_record_schema *s, const char *path, uint32_t idx, int kin
 extern "C" int fr_record_schema_new(const char *const *features, size_t n, const float *defaults,
                                     const uint8_t *has_default, const char *const *passthrough, size_t np,
                                     fr_record_schema **out, char *err, size_t errlen) {
+    if (!out) return fr_set_err(err, errlen, FR_EINVAL, "record schema: no output pointer");
     *out = nullptr;
+    if ((n && !features) || (np && !passthrough) || n >= kNone || np >= kNone)
+        return fr_set_err(err, errlen, FR_EINVAL, "record schema: feature or passthrough list missing");
     fr_record_schema *s = new (std::nothrow) fr_record_schema();
-    if (!s) return FR_ENOMEM;
+    if (!s) return fr_set_err(err, errlen, FR_ENOMEM, "record schema: out of memory");
     int rc = 0;
     try {
+        s->feature_entry.assign(n, 0);
         for (size_t i = 0; i < n && rc == 0; i++) {
-            s->features.emplace_back(features[i]);
-            s->defaults.push_back(defaults && has_default && has_default[i] ? defaults[i] : 0.0f);
-            s->has_default.push_back(has_default ? has_default[i] : 0);
-            rc = add_path(s, features[i], (uint32_t)i, 0, err, errlen);
+            bool has = has_default && defaults && has_default[i];
+            if (has && !std::isfinite(defaults[i]))
+                rc = fr_set_err(err, errlen, FR_EINVAL, "feature \"%s\": default is not finite",
+                                features[i] ? features[i] : "?");
+            if (rc == 0) rc = add_path(s, features[i], (uint32_t)i, 0, err, errlen);
+            if (rc == 0) {
+                s->features.emplace_back(features[i]);
+                s->defaults.push_back(has ? defaults[i] : 0.0f);
+                s->has_default.push_back(has ? 1 : 0);
+            }
         }
         for (size_t i = 0; i < np && rc == 0; i++) {
-            s->pass.emplace_back(passthrough[i]);
             rc = add_path(s, passthrough[i], (uint32_t)i, 1, err, errlen);
+            if (rc == 0) s->pass.emplace_back(passthrough[i]);
         }
-        if (rc == 0) build_tables(&s->root);
+        if (rc == 0) build_table(&s->root);
     } catch (const std::bad_alloc &) {
-        rc = FR_ENOMEM;
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "record schema: out of memory");
     }
     if (rc) {
         delete s;
@@ -234,20 +393,23 @@ extern "C" void fr_record_schema_free(fr_record_schema *s) { delete s; }
 extern "C" size_t fr_record_schema_n_features(const fr_record_schema *s) { return s->features.size(); }
 extern "C" size_t fr_record_schema_n_passthrough(const fr_record_schema *s) { return s->pass.size(); }
 
+// ---- decoder ----------------------------------------------------------------
+
 extern "C" fr_decoder *fr_decoder_new(const fr_record_schema *s, size_t max_bytes) {
+    if (!s) return nullptr;
     fr_decoder *d = new (std::nothrow) fr_decoder();
     if (!d) return nullptr;
     d->s = s;
     d->max_bytes = max_bytes;
+    bool ok = true;
     try {
         d->seen.assign(s->n_entries, 0);
-        d->feature_seen.assign(s->features.size(), 0);
     } catch (const std::bad_alloc &) {
-        delete d;
-        return nullptr;
+        ok = false;
     }
-    // Room for the largest record up front, so decoding never allocates.
-    if (d->parser.allocate(max_bytes ? max_bytes : 1) != simdjson::SUCCESS) {
+    // Room for the largest record up front, so decoding never grows the parser.
+    if (ok && d->parser.allocate(max_bytes ? max_bytes : 1) != SUCCESS) ok = false;
+    if (!ok) {
         delete d;
         return nullptr;
     }
@@ -263,15 +425,18 @@ extern "C" void fr_decoder_free(fr_decoder *d) {
 namespace {
 
 struct Ctx {
-    fr_decoder *d;
-    float *features;
-    fr_slice *pass;
-    char *reason;
-    size_t reasonlen;
+    fr_decoder *d;                       // the decoder
+    const char *base;                    // first byte of the record being parsed
+    od::document *doc;                   // for error positions
+    float *features;                     // out: one per schema feature
+    fr_slice *pass;                      // out: one per passthrough path
+    char *reason;                        // out: rejection sentence (may be NULL)
+    size_t reasonlen;                    // bytes at reason
+    size_t found;                        // features set so far
 };
 
-// Writes a reason sentence; returns r.
 fr_reject say(Ctx &c, fr_reject r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Writes a reason sentence; returns r.
 fr_reject say(Ctx &c, fr_reject r, const char *fmt, ...) {
     if (c.reason && c.reasonlen) {
         va_list ap;
@@ -282,269 +447,474 @@ fr_reject say(Ctx &c, fr_reject r, const char *fmt, ...) {
     return r;
 }
 
-fr_reject json_error(Ctx &c, simdjson::error_code e, simdjson::ondemand::document &doc) {
-    const char *loc = nullptr;
-    if (doc.current_location().get(loc) == simdjson::SUCCESS && loc && c.d->base && loc > c.d->base)
-        return say(c, FR_REJ_NOT_JSON, "not valid JSON: %s near byte %zu", simdjson::error_message(e),
-                   (size_t)(loc - c.d->base));
-    return say(c, FR_REJ_NOT_JSON, "not valid JSON: %s", simdjson::error_message(e));
+// simdjson's message for e, without its final period.
+std::string_view message(error_code e) {
+    std::string_view m = simdjson::error_message(e);
+    if (m.size() > 4 && m.back() == '.' && m.substr(m.size() - 4) != "etc.") m.remove_suffix(1);
+    return m;
 }
 
-const char *type_name(simdjson::ondemand::json_type t) {
+// A syntax error where the iterator stands: simdjson's message and, when
+// known, the byte offset.
+fr_reject json_error(Ctx &c, error_code e) {
+    std::string_view m = message(e);
+    const char *loc = nullptr;
+    if (c.doc && c.doc->current_location().get(loc) == SUCCESS && loc && loc >= c.base)
+        return say(c, FR_REJ_NOT_JSON, "not valid JSON: %.*s near byte %zu", (int)m.size(), m.data(),
+                   (size_t)(loc - c.base));
+    return say(c, FR_REJ_NOT_JSON, "not valid JSON: %.*s", (int)m.size(), m.data());
+}
+
+// A malformed true/false: simdjson reports it as a type mismatch.
+error_code atom_error(error_code e, std::string_view tok) {
+    if (e != simdjson::INCORRECT_TYPE || tok.empty()) return e;
+    return tok[0] == 't' ? simdjson::T_ATOM_ERROR : tok[0] == 'f' ? simdjson::F_ATOM_ERROR : e;
+}
+
+// A syntax error in the value starting at `at`, of field `name` (or NULL).
+fr_reject bad_value(Ctx &c, const char *name, error_code e, const char *at) {
+    std::string_view m = message(e);
+    if (name)
+        return say(c, FR_REJ_NOT_JSON, "not valid JSON: field \"%s\": %.*s near byte %zu", name, (int)m.size(),
+                   m.data(), (size_t)(at - c.base));
+    return say(c, FR_REJ_NOT_JSON, "not valid JSON: %.*s near byte %zu", (int)m.size(), m.data(), (size_t)(at - c.base));
+}
+
+const char *type_name(od::json_type t) {
     switch (t) {
-    case simdjson::ondemand::json_type::array: return "an array";
-    case simdjson::ondemand::json_type::object: return "an object";
-    case simdjson::ondemand::json_type::number: return "a number";
-    case simdjson::ondemand::json_type::string: return "a string";
-    case simdjson::ondemand::json_type::boolean: return "a boolean";
-    case simdjson::ondemand::json_type::null: return "null";
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
     }
     return "something else";
 }
 
-// Reads a feature value. Returns FR_REJ_NONE and sets *out, or a reason.
-fr_reject read_number(Ctx &c, simdjson::ondemand::value &v, uint32_t f, float *out, bool *is_null,
-                      simdjson::ondemand::document &doc) {
-    using namespace simdjson;
-    const std::string &name = c.d->s->features[f];
-    ondemand::json_type t;
-    error_code e = v.type().get(t);
-    if (e) return json_error(c, e, doc);
-    double x = 0;
-    *is_null = false;
-    switch (t) {
-    case ondemand::json_type::number:
-        if ((e = v.get_double().get(x)) != SUCCESS) {
-            // simdjson refuses numbers beyond double range as NUMBER_ERROR: tell them apart
-            std::string_view tok = v.raw_json_token();
-            const char *te = tok.data() + tok.size();
-            while (te > tok.data() && (te[-1] == ' ' || te[-1] == '\n' || te[-1] == '\r' || te[-1] == '\t' ||
-                                       te[-1] == ',' || te[-1] == '}' || te[-1] == ']'))
-                te--;
-            double big;
-            auto r = std::from_chars(tok.data(), te, big);
-            if (e == NUMBER_OUT_OF_RANGE || r.ec == std::errc::result_out_of_range)
-                return say(c, FR_REJ_NONFINITE, "feature \"%s\": number out of range", name.c_str());
-            return json_error(c, e, doc);
-        }
-        break;
-    case ondemand::json_type::string: {
-        std::string_view sv;
-        if ((e = v.get_string().get(sv)) != SUCCESS) return json_error(c, e, doc);
-        const char *b = sv.data(), *en = sv.data() + sv.size();
-        auto r = std::from_chars(b, en, x);
-        if (sv.empty() || r.ec == std::errc::invalid_argument || r.ptr != en) {
-            int shown = sv.size() > 40 ? 40 : (int)sv.size();
-            return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got \"%.*s%s\"",
-                       name.c_str(), shown, b, sv.size() > 40 ? "..." : "");
-        }
-        if (r.ec == std::errc::result_out_of_range)
-            return say(c, FR_REJ_NONFINITE, "feature \"%s\": number out of range", name.c_str());
-        break;
-    }
-    case ondemand::json_type::null:
-        *is_null = true;
-        return FR_REJ_NONE;
-    default:
-        return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got %s", name.c_str(),
-                   type_name(t));
-    }
-    if (!std::isfinite(x) || std::fabs(x) > (double)std::numeric_limits<float>::max())
-        return say(c, FR_REJ_NONFINITE, "feature \"%s\": value is not a finite float32 number", name.c_str());
-    *out = (float)x;
-    return FR_REJ_NONE;
+std::string_view trim_right(std::string_view s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
 }
 
-// Validates a passthrough value and returns its raw text.
-fr_reject read_raw(Ctx &c, simdjson::ondemand::value &v, uint32_t p, fr_slice *out, simdjson::ondemand::document &doc) {
-    using namespace simdjson;
-    ondemand::json_type t;
-    error_code e = v.type().get(t);
-    if (e) return json_error(c, e, doc);
-    std::string_view raw;
-    switch (t) {
-    case ondemand::json_type::string: {
-        // the token is the quoted text; unescaping validates the escapes
-        raw = v.raw_json_token();
-        std::string_view sv;
-        if ((e = v.get_string().get(sv)) != SUCCESS) return json_error(c, e, doc);
-        break;
-    }
-    case ondemand::json_type::number: {
-        raw = v.raw_json_token();
-        ondemand::number n;
-        if ((e = v.get_number().get(n)) != SUCCESS) return json_error(c, e, doc);
-        break;
-    }
-    case ondemand::json_type::boolean: {
-        raw = v.raw_json_token();
-        bool b;
-        if ((e = v.get_bool().get(b)) != SUCCESS) return json_error(c, e, doc);
-        break;
-    }
-    case ondemand::json_type::null: {
-        raw = v.raw_json_token();
-        bool isn;
-        if ((e = v.is_null().get(isn)) != SUCCESS || !isn) return json_error(c, e ? e : INCORRECT_TYPE, doc);
-        break;
-    }
-    default: {
-        if (t == ondemand::json_type::object) {
-            ondemand::object o;
-            if ((e = v.get_object().get(o)) != SUCCESS || (e = o.raw_json().get(raw)) != SUCCESS)
-                return json_error(c, e, doc);
+// Sign of the decimal exponent of a number text that from_chars found out of
+// double range: > 0 overflow, <= 0 underflow. Text: -?digits[.digits][(e|E)[+-]digits]
+// (from_chars' grammar also allows ".5" and "5.").
+long decimal_order(std::string_view s) {
+    size_t i = 0, n = s.size();
+    if (i < n && s[i] == '-') i++;
+    long pos = 0;  // order of the first non-zero digit relative to the point
+    bool seen_nonzero = false, after_point = false;
+    long before = 0, zeros_after = 0;
+    for (; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] == '.') {
+            after_point = true;
+        } else if (!seen_nonzero && s[i] == '0') {
+            if (after_point) zeros_after++;
         } else {
-            ondemand::array a;
-            if ((e = v.get_array().get(a)) != SUCCESS || (e = a.raw_json().get(raw)) != SUCCESS)
-                return json_error(c, e, doc);
+            seen_nonzero = true;
+            if (!after_point) before++;
         }
-        dom::element el;
-        if ((e = c.d->validator.parse(raw.data(), raw.size(), true).get(el)) != SUCCESS)
-            return say(c, FR_REJ_NOT_JSON, "field \"%s\": not valid JSON: %s", c.d->s->pass[p].c_str(),
-                       error_message(e));
     }
+    pos = before > 0 ? before : -zeros_after;
+    long ex = 0, sign = 1;
+    if (i < n) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) sign = s[i++] == '-' ? -1 : 1;
+        for (; i < n && ex < 100000000; i++) ex = ex * 10 + (s[i] - '0');
     }
-    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
-        raw.remove_suffix(1);
-    out->ptr = raw.data();
-    out->len = raw.size();
+    return pos + sign * ex;
+}
+
+enum class Num { ok, bad, nonfinite };
+
+// A numeric string: exactly a decimal number as std::from_chars reads it
+// ("12.5", "-3e2", ".5"); no spaces, no sign '+', no hex. "nan"/"inf" words
+// are numbers but not finite. Out of double range: nonfinite (overflow) or
+// +-0 (underflow).
+Num parse_numeric_string(std::string_view s, double *x) {
+    if (s.empty()) return Num::bad;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), *x);
+    if (r.ec == std::errc::invalid_argument || r.ptr != s.data() + s.size()) return Num::bad;
+    if (r.ec == std::errc::result_out_of_range) {
+        if (decimal_order(s) > 0) return Num::nonfinite;
+        *x = s[0] == '-' ? -0.0 : 0.0;
+    }
+    return std::isfinite(*x) ? Num::ok : Num::nonfinite;
+}
+
+// JSON number grammar (RFC 8259): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+inline bool is_json_number(std::string_view s) {
+    size_t i = 0, n = s.size();
+    auto digits = [&]() {
+        size_t b = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        return i > b;
+    };
+    if (i < n && s[i] == '-') i++;
+    if (i < n && s[i] == '0') i++;
+    else if (!digits()) return false;
+    if (i < n && s[i] == '.') {
+        i++;
+        if (!digits()) return false;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (!digits()) return false;
+    }
+    return i == n;
+}
+
+// Reads feature f from a value the hot path could not: numeric strings,
+// null (the default, if any), numbers out of range, wrong types, syntax
+// errors. v must be unconsumed; on success it is consumed and c.features[f]
+// is set.
+fr_reject read_feature(Ctx &c, od::value &v, uint32_t f) {
+    const fr_record_schema *s = c.d->s;
+    const char *name = s->features[f].c_str();
+    od::json_type t;
+    error_code e = v.type().get(t);
+    if (e) return json_error(c, e);
+    double x = 0;
+    switch (t) {
+    case od::json_type::number: {
+        if (v.get_double().get(x) == SUCCESS) break;
+        // simdjson refuses numbers beyond double range: tell them from bad syntax
+        std::string_view tok = trim_right(v.raw_json_token());
+        if (is_json_number(tok)) {
+            double y;
+            auto r = std::from_chars(tok.data(), tok.data() + tok.size(), y);
+            if (r.ec == std::errc::result_out_of_range && decimal_order(tok) > 0)
+                return say(c, FR_REJ_NONFINITE, "feature \"%s\": %.*s%s is outside the float32 range", name,
+                           (int)std::min(tok.size(), (size_t)kShown), tok.data(), tok.size() > kShown ? "..." : "");
+        }
+        return json_error(c, simdjson::NUMBER_ERROR);
+    }
+    case od::json_type::string: {
+        std::string_view sv;
+        if ((e = v.get_string().get(sv)) != SUCCESS) return json_error(c, e);
+        int shown = (int)std::min(sv.size(), (size_t)kShown);
+        const char *more = sv.size() > kShown ? "..." : "";
+        switch (parse_numeric_string(sv, &x)) {
+        case Num::ok: break;
+        case Num::bad:
+            return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got \"%.*s%s\"", name,
+                       shown, sv.data(), more);
+        case Num::nonfinite:
+            return say(c, FR_REJ_NONFINITE, "feature \"%s\": \"%.*s%s\" is not a finite float32 number", name, shown,
+                       sv.data(), more);
+        }
+        break;
+    }
+    case od::json_type::null: {
+        bool isnull = false;
+        if ((e = v.is_null().get(isnull)) != SUCCESS || !isnull) return json_error(c, e ? e : simdjson::N_ATOM_ERROR);
+        if (!s->has_default[f]) return say(c, FR_REJ_NULL, "feature \"%s\" is null; expected a number", name);
+        c.features[f] = s->defaults[f];
+        return FR_REJ_NONE;
+    }
+    case od::json_type::boolean: {
+        bool b;
+        if ((e = v.get_bool().get(b)) != SUCCESS) return json_error(c, atom_error(e, trim_right(v.raw_json_token())));
+        return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got %s", name,
+                   b ? "true" : "false");
+    }
+    default:
+        return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got %s", name, type_name(t));
+    }
+    float fl = (float)x;  // IEEE: out of float range becomes +-inf
+    if (!std::isfinite(fl)) return say(c, FR_REJ_NONFINITE, "feature \"%s\": %g is outside the float32 range", name, x);
+    c.features[f] = fl;
     return FR_REJ_NONE;
 }
 
-fr_reject walk(Ctx &c, simdjson::ondemand::object obj, const Level *level, size_t depth,
-               simdjson::ondemand::document &doc) {
-    using namespace simdjson;
-    fr_decoder *d = c.d;
-    for (auto field : obj) {  // simdjson_result<field>: used in place, no copies
-        error_code e = field.error();
-        if (e) return json_error(c, e, doc);
-        // Raw key: the bytes between the quotes; escaped keys are unescaped.
-        ondemand::raw_json_string rk;
-        if ((e = field.key().get(rk)) != SUCCESS) return json_error(c, e, doc);
-        const char *kp = rk.raw();
-        const char *q = kp;
-        while (*q != '"' && *q != '\\') q++;
-        std::string_view key(kp, (size_t)(q - kp));
-        bool raw = *q != '\\';  // raw keys live in the padded record: overreading is safe
-        if (!raw && (e = field.unescaped_key().get(key)) != SUCCESS) return json_error(c, e, doc);
-        const Entry *en = lookup(level, key.data(), key.size(), raw);
-        if (!en) continue;  // not wanted: skipped by the iterator
-        if (d->seen[en->id] == d->epoch)
-            return say(c, FR_REJ_DUPLICATE, "field \"%.*s\" appears twice", (int)key.size(), key.data());
-        d->seen[en->id] = d->epoch;
-        if (en->child == nullptr && en->pass == kNone) {
-            // hot path: a feature holding a plain JSON number (read straight from the
-            // field's result: copying the value out costs a store-forwarding stall)
-            double x;
-            if (field.value().get_double().get(x) == SUCCESS) {
-                if (!(std::fabs(x) <= (double)std::numeric_limits<float>::max()))
-                    return say(c, FR_REJ_NONFINITE, "feature \"%s\": value is not a finite float32 number",
-                               d->s->features[en->feature].c_str());
-                c.features[en->feature] = (float)x;
-                d->feature_seen[en->feature] = d->epoch;
-                continue;
-            }
+// Whether the structural character after a scalar's token (its extent runs
+// to the next one) ends an object field. A scalar left unconsumed is skipped
+// by On-Demand, which does not check what follows it ({"k":"a":1} would
+// pass), so this is checked here. Inside an object that passed simdjson's
+// up-front checks a closing '}' follows every scalar, so the byte is in the
+// record.
+simdjson_inline bool ends_field(std::string_view tok) {
+    char next = tok.data()[tok.size()];
+    return next == ',' || next == '}';
+}
+
+// Fast check of a value the schema does not name: true if it is a string
+// without escapes or a well-formed number (then skipping it is enough;
+// stage 1 checked UTF-8 and control characters). Anything else goes through
+// read_raw.
+simdjson_inline bool plain_scalar(od::value v) {
+    std::string_view tok = v.raw_json_token();
+    char c0 = tok.empty() ? 0 : tok[0];
+    if (!ends_field(tok)) return false;
+    if (c0 == '"') return memchr(tok.data(), '\\', tok.size()) == nullptr;
+    if (c0 == '-' || (c0 >= '0' && c0 <= '9')) return is_json_number(trim_right(tok));
+    return false;
+}
+
+// A value that is not a feature: a passthrough field, or a field the schema
+// does not name. Reads it whole and checks that it is valid JSON (On-Demand
+// alone would only skip it by structure), so every accepted record is valid
+// JSON and passthrough text can be embedded in result lines as is. Sets *out
+// to its raw text without surrounding whitespace. name: the field's path for
+// reasons, or NULL.
+fr_reject read_raw(Ctx &c, od::value &v, const char *name, fr_slice *out) {
+    od::json_type t;
+    error_code e = v.type().get(t);
+    if (e) return json_error(c, e);
+    std::string_view raw;
+    if (t == od::json_type::object || t == od::json_type::array) {
+        if (t == od::json_type::object) {
+            od::object o;
+            if ((e = v.get_object().get(o)) != SUCCESS || (e = o.raw_json().get(raw)) != SUCCESS) return json_error(c, e);
+        } else {
+            od::array a;
+            if ((e = v.get_array().get(a)) != SUCCESS || (e = a.raw_json().get(raw)) != SUCCESS) return json_error(c, e);
         }
-        ondemand::value v = field.value().value_unsafe();  // no error: field.error() was checked
-        if (en->child) {
-            ondemand::json_type t;
-            if ((e = v.type().get(t)) != SUCCESS) return json_error(c, e, doc);
-            if (t != ondemand::json_type::object) continue;  // its features count as missing
-            ondemand::object sub;
-            if ((e = v.get_object().get(sub)) != SUCCESS) return json_error(c, e, doc);
-            fr_reject r = walk(c, sub, en->child, depth + 1, doc);
-            if (r != FR_REJ_NONE) return r;
-            continue;
+        raw = trim_right(raw);
+        simdjson::dom::element el;
+        // raw lies inside the padded record, so FR_JSON_PADDING bytes after it are readable
+        if ((e = c.d->validator.parse(raw.data(), raw.size(), false).get(el)) != SUCCESS)
+            return bad_value(c, name, e, raw.data());
+    } else {
+        std::string_view tok = v.raw_json_token();  // a scalar's token is the whole value
+        raw = trim_right(tok);
+        if (!ends_field(tok)) return bad_value(c, name, simdjson::TAPE_ERROR, tok.data() + tok.size());
+        switch (t) {
+        case od::json_type::string: {
+            // stage 1 checked UTF-8 and control characters; escapes are left,
+            // checked by unescaping (skipped when there are none)
+            std::string_view sv;
+            if (memchr(raw.data(), '\\', raw.size()) && (e = v.get_string().get(sv)) != SUCCESS)
+                return bad_value(c, name, e, raw.data());
+            break;
         }
-        if (en->pass != kNone) {
-            if (en->feature != kNone) {
-                // both: validate as passthrough text, then read the number from that text
-                fr_reject r = read_raw(c, v, en->pass, &c.pass[en->pass], doc);
-                if (r != FR_REJ_NONE) return r;
-                const char *b = c.pass[en->pass].ptr, *end = b + c.pass[en->pass].len;
-                if (*b == '"') b++, end--;
-                double x;
-                auto fc = std::from_chars(b, end, x);
-                if (fc.ec != std::errc() || fc.ptr != end || !std::isfinite(x) ||
-                    std::fabs(x) > (double)std::numeric_limits<float>::max())
-                    return say(c, FR_REJ_TYPE, "feature \"%s\": expected a finite number or numeric string",
-                               d->s->features[en->feature].c_str());
-                c.features[en->feature] = (float)x;
-                d->feature_seen[en->feature] = d->epoch;
-                continue;
-            }
-            fr_reject r = read_raw(c, v, en->pass, &c.pass[en->pass], doc);
-            if (r != FR_REJ_NONE) return r;
-            continue;
+        case od::json_type::number:
+            if (!is_json_number(raw)) return bad_value(c, name, simdjson::NUMBER_ERROR, raw.data());
+            break;
+        case od::json_type::boolean: {
+            bool b;
+            if ((e = v.get_bool().get(b)) != SUCCESS) return bad_value(c, name, atom_error(e, raw), raw.data());
+            break;
         }
-        bool is_null;
-        fr_reject r = read_number(c, v, en->feature, &c.features[en->feature], &is_null, doc);
-        if (r != FR_REJ_NONE) return r;
-        if (is_null) {
-            if (!d->s->has_default[en->feature])
-                return say(c, FR_REJ_NULL, "feature \"%s\" is null; expected a number", d->s->features[en->feature].c_str());
-            c.features[en->feature] = d->s->defaults[en->feature];
+        default: {  // null
+            bool isnull = false;
+            if ((e = v.is_null().get(isnull)) != SUCCESS || !isnull)
+                return bad_value(c, name, e ? e : simdjson::N_ATOM_ERROR, raw.data());
+            break;
         }
-        d->feature_seen[en->feature] = d->epoch;
+        }
     }
-    (void)depth;
+    *out = fr_slice{raw.data(), raw.size()};
     return FR_REJ_NONE;
+}
+
+// A feature that is also a passthrough field: the raw text, then the number.
+fr_reject read_both(Ctx &c, od::value &v, const Entry &en) {
+    const fr_record_schema *s = c.d->s;
+    od::json_type t;
+    error_code e = v.type().get(t);
+    if (e) return json_error(c, e);
+    if (t == od::json_type::object || t == od::json_type::array)
+        return say(c, FR_REJ_TYPE, "feature \"%s\": expected a number or numeric string, got %s",
+                   s->features[en.feature].c_str(), type_name(t));
+    // scalars: the token is the whole value; reading it validates it
+    std::string_view raw = trim_right(v.raw_json_token());
+    fr_reject r = read_feature(c, v, en.feature);
+    if (r != FR_REJ_NONE) return r;
+    if (c.pass) c.pass[en.pass] = fr_slice{raw.data(), raw.size()};
+    return FR_REJ_NONE;
+}
+
+// Walks one object's fields against one trie level.
+fr_reject walk(Ctx &c, od::object obj, const Level *level) {
+    fr_decoder *d = c.d;
+    const fr_record_schema *s = d->s;
+    const Table table(level);
+    const bool plain = s->plain_keys;
+    const uint32_t epoch = d->epoch;
+    uint32_t *seen = d->seen.data();
+    float *features = c.features;
+    for (auto field : obj) {  // simdjson_result<field>, read in place: copies cost store-forwarding stalls
+        error_code e = field.error();
+        if (simdjson_unlikely(e != SUCCESS)) return json_error(c, e);
+        // Match the raw key bytes; they equal the key unless it has escapes.
+        bool escaped;
+        const Slot *sl = find_raw(table, field.value_unsafe().key().raw(), plain, &escaped);
+        if (simdjson_unlikely(escaped)) {  // unescape into the parser's string buffer
+            std::string_view k;
+            if ((e = field.unescaped_key().get(k)) != SUCCESS) return json_error(c, e);
+            sl = table.find(head_of(k.data(), k.size()), k.size(), k.data());
+        }
+        if (!sl) {  // not wanted: read only to check it is valid JSON
+            if (simdjson_likely(plain_scalar(field.value().value_unsafe()))) continue;
+            od::value v = field.value().value_unsafe();  // a copy in memory only on this rare path
+            fr_slice ignored;
+            fr_reject r = read_raw(c, v, nullptr, &ignored);
+            if (r != FR_REJ_NONE) return r;
+            continue;
+        }
+        if (simdjson_unlikely(seen[sl->id] == epoch))
+            return say(c, FR_REJ_DUPLICATE, "key \"%s\" appears twice", table.entries[sl->entry].path.c_str());
+        seen[sl->id] = epoch;
+        const uint32_t f = sl->feature;
+        if (simdjson_likely(f != kNone)) {
+            // hot path: a feature leaf holding a plain JSON number
+            double x;
+            if (simdjson_likely(field.value().get_double().get(x) == SUCCESS)) {
+                float fl = (float)x;  // IEEE: beyond float range becomes +-inf
+                if (simdjson_unlikely(!std::isfinite(fl)))
+                    return say(c, FR_REJ_NONFINITE, "feature \"%s\": %g is outside the float32 range",
+                               s->features[f].c_str(), x);
+                features[f] = fl;
+                c.found++;
+                continue;
+            }
+            od::value v = field.value().value_unsafe();
+            fr_reject r = read_feature(c, v, f);
+            if (r != FR_REJ_NONE) return r;
+            c.found++;
+            continue;
+        }
+        const Entry &en = table.entries[sl->entry];
+        od::value v = field.value().value_unsafe();
+        if (en.child) {
+            od::object sub;
+            e = v.get_object().get(sub);
+            if (e == simdjson::INCORRECT_TYPE) {  // not an object: the features below count as missing
+                fr_slice ignored;
+                fr_reject r = read_raw(c, v, nullptr, &ignored);
+                if (r != FR_REJ_NONE) return r;
+                continue;
+            }
+            if (e) return json_error(c, e);
+            fr_reject r = walk(c, sub, en.child.get());
+            if (r != FR_REJ_NONE) return r;
+            continue;
+        }
+        fr_slice ignored;
+        fr_reject r = en.feature != kNone ? read_both(c, v, en)
+                                          : read_raw(c, v, s->pass[en.pass].c_str(), c.pass ? &c.pass[en.pass] : &ignored);
+        if (r != FR_REJ_NONE) return r;
+        if (en.feature != kNone) c.found++;
+    }
+    return FR_REJ_NONE;
+}
+
+// A record that is not an object: valid JSON of another type, or not JSON.
+fr_reject not_an_object(Ctx &c, const char *buf, size_t len) {
+    simdjson::dom::element el;
+    error_code e = c.d->validator.parse(buf, len, false).get(el);
+    if (e) {
+        std::string_view m = message(e);
+        return say(c, FR_REJ_NOT_JSON, "not valid JSON: %.*s", (int)m.size(), m.data());
+    }
+    const char *got = "something else";
+    switch (el.type()) {
+    case simdjson::dom::element_type::ARRAY: got = "an array"; break;
+    case simdjson::dom::element_type::OBJECT: got = "an object"; break;  // not reached
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE: got = "a number"; break;
+    case simdjson::dom::element_type::STRING: got = "a string"; break;
+    case simdjson::dom::element_type::BOOL: got = "a boolean"; break;
+    case simdjson::dom::element_type::NULL_VALUE: got = "null"; break;
+    }
+    return say(c, FR_REJ_NOT_OBJECT, "expected a JSON object, got %s", got);
+}
+
+// Makes buf[0..len) padded: copies it into the decoder's buffer, grown
+// geometrically up to max_bytes. Returns the copy, or NULL if out of memory.
+const char *padded_copy(fr_decoder *d, const char *buf, size_t len) {
+    if (len > d->copy_cap || !d->copy) {
+        size_t cap = d->copy_cap * 2;
+        if (cap > d->max_bytes) cap = d->max_bytes;
+        if (cap < len) cap = len;
+        if (cap < 256) cap = 256;
+        char *p = (char *)malloc(cap + simdjson::SIMDJSON_PADDING);
+        if (!p) return nullptr;
+        free(d->copy);
+        d->copy = p;
+        d->copy_cap = cap;
+    }
+    if (len) memcpy(d->copy, buf, len);
+    memset(d->copy + len, 0, simdjson::SIMDJSON_PADDING);
+    return d->copy;
+}
+
+fr_reject decode(Ctx &c, const char *buf, size_t len) {
+    fr_decoder *d = c.d;
+    const fr_record_schema *s = d->s;
+    od::document doc;
+    error_code e = d->parser.iterate(buf, len, len + simdjson::SIMDJSON_PADDING).get(doc);
+    if (e) return json_error(c, e);  // stage 1: no position yet
+    c.doc = &doc;
+    od::object obj;
+    e = doc.get_object().get(obj);
+    if (e == simdjson::INCORRECT_TYPE) return not_an_object(c, buf, len);
+    if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {  // simdjson checks the record's end up front
+        size_t end = len;
+        while (end > 0 && (buf[end - 1] == ' ' || buf[end - 1] == '\t' || buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+            end--;
+        if (end > 0 && buf[end - 1] == '}')  // simdjson found the brackets unbalanced
+            return say(c, FR_REJ_NOT_JSON, "not valid JSON: braces and brackets do not balance");
+        return say(c, FR_REJ_NOT_JSON,
+                   "not valid JSON: the record does not end with the object's closing brace (truncated, or "
+                   "content after the object) near byte %zu",
+                   end ? end - 1 : 0);
+    }
+    if (e) return json_error(c, e);
+    fr_reject r = walk(c, obj, &s->root);
+    if (r != FR_REJ_NONE) return r;
+    const char *rest = nullptr;  // a location after the object: something follows it
+    if (doc.current_location().get(rest) == SUCCESS)
+        return say(c, FR_REJ_NOT_JSON, "not valid JSON: content after the object near byte %zu", (size_t)(rest - buf));
+    if (c.found == s->features.size()) return FR_REJ_NONE;
+    for (size_t f = 0; f < s->features.size(); f++) {
+        if (d->seen[s->feature_entry[f]] == d->epoch) continue;
+        if (!s->has_default[f])
+            return say(c, FR_REJ_MISSING, "feature \"%s\" is missing; expected a number", s->features[f].c_str());
+        c.features[f] = s->defaults[f];
+    }
+    return FR_REJ_NONE;
+}
+
+// One decode of buf (padded) with fresh marks.
+fr_reject attempt(Ctx &c, const char *buf, size_t len) {
+    fr_decoder *d = c.d;
+    if (c.reason && c.reasonlen) c.reason[0] = 0;
+    c.base = buf;
+    c.doc = nullptr;
+    c.found = 0;
+    if (++d->epoch == 0) {  // wrapped: forget every mark
+        std::fill(d->seen.begin(), d->seen.end(), 0);
+        d->epoch = 1;
+    }
+    return decode(c, buf, len);
 }
 
 }  // namespace
 
 extern "C" fr_reject fr_decoder_decode(fr_decoder *d, const char *buf, size_t len, int padded, float *features,
                                        fr_slice *passthrough, char *reason, size_t reasonlen) {
-    using namespace simdjson;
-    Ctx c{d, features, passthrough, reason, reasonlen};
+    Ctx c{d, buf, nullptr, features, passthrough, reason, reasonlen, 0};
     if (reason && reasonlen) reason[0] = 0;
+    if (passthrough)
+        for (size_t i = 0; i < d->s->pass.size(); i++) passthrough[i] = fr_slice{nullptr, 0};
     if (len > d->max_bytes)
         return say(c, FR_REJ_TOO_LARGE, "record is %zu bytes; the limit is %zu", len, d->max_bytes);
-    if (!padded) {
-        if (len > d->copy_cap || !d->copy) {
-            char *p = (char *)realloc(d->copy, len + simdjson::SIMDJSON_PADDING + 1);
-            if (!p) return say(c, FR_REJ_TOO_LARGE, "record is %zu bytes; out of memory to copy it", len);
-            d->copy = p;
-            d->copy_cap = len;
-        }
-        memcpy(d->copy, buf, len);
-        memset(d->copy + len, 0, simdjson::SIMDJSON_PADDING);
-        buf = d->copy;
+    const char *copy = padded ? nullptr : padded_copy(d, buf, len);
+    if (!padded && !copy) return say(c, FR_REJ_TOO_LARGE, "record is %zu bytes; out of memory copying it", len);
+    fr_reject r = attempt(c, copy ? copy : buf, len);
+    if (r == FR_REJ_NOT_JSON && padded && (copy = padded_copy(d, buf, len)) != nullptr) {
+        // On malformed input simdjson's error (not the verdict) can depend on
+        // the bytes after the record; say what it says with zero padding, so
+        // that the reason does not depend on whatever follows the record.
+        if (passthrough)
+            for (size_t i = 0; i < d->s->pass.size(); i++) passthrough[i] = fr_slice{nullptr, 0};
+        r = attempt(c, copy, len);
     }
-    d->base = buf;
-    if (++d->epoch == 0) {  // wrapped: forget every mark
-        std::fill(d->seen.begin(), d->seen.end(), 0);
-        std::fill(d->feature_seen.begin(), d->feature_seen.end(), 0);
-        d->epoch = 1;
-    }
-    for (size_t i = 0; i < d->s->pass.size(); i++) passthrough[i] = fr_slice{nullptr, 0};
-
-    ondemand::document doc;
-    error_code e = d->parser.iterate(buf, len, len + simdjson::SIMDJSON_PADDING).get(doc);
-    if (e) return say(c, FR_REJ_NOT_JSON, "not valid JSON: %s", error_message(e));
-    ondemand::json_type t;
-    if ((e = doc.type().get(t)) != SUCCESS) return json_error(c, e, doc);
-    if (t != ondemand::json_type::object) {
-        // rare path: tell valid non-objects from garbage with the validating parser
-        dom::element el;
-        if ((e = d->validator.parse(buf, len, false).get(el)) != SUCCESS)
-            return say(c, FR_REJ_NOT_JSON, "not valid JSON: %s", error_message(e));
-        return say(c, FR_REJ_NOT_OBJECT, "expected a JSON object, got %s", type_name(t));
-    }
-    ondemand::object obj;
-    if ((e = doc.get_object().get(obj)) != SUCCESS) return json_error(c, e, doc);
-    fr_reject r = walk(c, obj, &d->s->root, 0, doc);
-    if (r != FR_REJ_NONE) return r;
-    const char *rest = nullptr;  // in bounds after the object: something follows it
-    if (doc.current_location().get(rest) == SUCCESS)
-        return say(c, FR_REJ_NOT_JSON, "not valid JSON: content after the object at byte %zu", (size_t)(rest - buf));
-
-    const fr_record_schema *s = d->s;
-    for (size_t f = 0; f < s->features.size(); f++) {
-        if (d->feature_seen[f] == d->epoch) continue;
-        if (!s->has_default[f])
-            return say(c, FR_REJ_MISSING, "feature \"%s\" is missing; expected a number", s->features[f].c_str());
-        features[f] = s->defaults[f];
-    }
-    return FR_REJ_NONE;
+    return r;
 }

@@ -1,9 +1,21 @@
-/* libFuzzer target: arbitrary bytes as a JSON transaction.
- * Decodes each input with a ULB-like schema (V1..V28, Amount, a nested
- * "card.amount" feature with a default, passthrough "id" and "meta"), both
- * padded and unpadded. Invariants: never crashes, leaks or reads out of
- * bounds; both modes agree; a scored record's features are finite; a
- * rejection carries a reason; passthrough slices lie inside the input. */
+/* libFuzzer target: arbitrary bytes as one JSON transaction.
+ *
+ * Schema: ULB-like (features V1..V28, Amount, and a nested "card.amount"
+ * with a default; passthrough "id" and "meta"). Each input is decoded
+ * padded (a copy with FR_JSON_PADDING bytes after it), unpadded (the
+ * fuzzer's own buffer, so ASan catches any read past its end), and by a
+ * decoder with a 64-byte limit. Invariants, checked with abort():
+ *  - never crashes, leaks or reads out of bounds (the sanitizers);
+ *  - padded and unpadded decoding agree: reason code, reason sentence,
+ *    features bit for bit, passthrough text;
+ *  - the reason is NUL-terminated inside its buffer; empty on success,
+ *    non-empty on rejection;
+ *  - on success every feature is finite, and a missing card.amount is its
+ *    default;
+ *  - passthrough slices lie inside the input and hold a JSON value without
+ *    surrounding whitespace;
+ *  - records over a decoder's limit are too_large, whatever they hold.
+ */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,50 +24,99 @@
 
 #include "fraudd/record.h"
 
+#define NF 30
+#define NP 2
+#define SMALL_LIMIT 64
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static fr_record_schema *schema;
-static fr_decoder *dec;
+static fr_decoder *dec, *small;
 
 static void init(void) {
-    static char names[30][8];
-    const char *f[31];
+    static char names[28][16];
+    const char *f[NF];
     for (int i = 0; i < 28; i++) {
         snprintf(names[i], sizeof names[i], "V%d", i + 1);
         f[i] = names[i];
     }
     f[28] = "Amount";
     f[29] = "card.amount";
-    float defs[30] = {0};
-    uint8_t has[30] = {0};
+    float defs[NF] = {0};
+    uint8_t has[NF] = {0};
     defs[29] = 1.5f;
     has[29] = 1;
-    const char *pt[] = {"id", "meta"};
+    const char *pt[NP] = {"id", "meta"};
     char err[256];
-    if (fr_record_schema_new(f, 30, defs, has, pt, 2, &schema, err, sizeof err)) abort();
+    if (fr_record_schema_new(f, NF, defs, has, pt, NP, &schema, err, sizeof err)) abort();
     dec = fr_decoder_new(schema, 1 << 16);
+    small = fr_decoder_new(schema, SMALL_LIMIT);
+    if (!dec || !small) abort();
+}
+
+static int contains(const uint8_t *d, size_t n, const char *needle) {
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(d + i, needle, m) == 0) return 1;
+    return 0;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static void check_reason(fr_reject r, const char *reason, size_t len) {
+    const char *nul = memchr(reason, 0, len);
+    if (!nul) abort();                              /* not terminated */
+    if ((r == FR_REJ_NONE) != (nul == reason)) abort(); /* empty exactly on success */
+}
+
+static void check_slices(const fr_slice *p, const char *base, size_t size) {
+    for (int k = 0; k < NP; k++) {
+        if (!p[k].ptr) {
+            if (p[k].len != 0) abort();
+            continue;
+        }
+        if (p[k].ptr < base || p[k].len == 0 || p[k].len > size || p[k].ptr + p[k].len > base + size) abort();
+        if (is_ws(p[k].ptr[0]) || is_ws(p[k].ptr[p[k].len - 1])) abort();
+        if (!strchr("\"-0123456789tfn{[", p[k].ptr[0])) abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!schema) init();
-    float a[30], b[30];
-    fr_slice pa[2], pb[2];
-    char ra[256], rb[256];
-    /* padded: a copy with FR_JSON_PADDING readable bytes after it */
+    float a[NF], b[NF];
+    fr_slice pa[NP], pb[NP];
+    char ra[160], rb[160];
+    memset(ra, 'x', sizeof ra); /* garbage: an unterminated reason shows */
+    memset(rb, 'y', sizeof rb);
+
     char *padded = malloc(size + FR_JSON_PADDING);
-    memcpy(padded, data, size);
-    memset(padded + size, 'x', FR_JSON_PADDING);
+    if (!padded) return 0;
+    if (size) memcpy(padded, data, size);
+    memset(padded + size, '}', FR_JSON_PADDING); /* padding content must not matter */
+
     fr_reject x = fr_decoder_decode(dec, padded, size, 1, a, pa, ra, sizeof ra);
+    check_reason(x, ra, sizeof ra);
+    if (x == FR_REJ_NONE) check_slices(pa, padded, size);
+
+    /* unpadded: the fuzzer's buffer ends exactly at size */
     fr_reject y = fr_decoder_decode(dec, (const char *)data, size, 0, b, pb, rb, sizeof rb);
-    if (x != y) abort();
+    check_reason(y, rb, sizeof rb);
+    if (x != y || strcmp(ra, rb) != 0) abort();
     if (x == FR_REJ_NONE) {
-        for (int i = 0; i < 30; i++)
+        for (int i = 0; i < NF; i++)
             if (!isfinite(a[i]) || memcmp(&a[i], &b[i], sizeof a[i]) != 0) abort();
-        for (int k = 0; k < 2; k++)
-            if (pa[k].ptr && (pa[k].ptr < padded || pa[k].ptr + pa[k].len > padded + size)) abort();
-    } else if (strlen(ra) == 0 || strcmp(ra, rb) != 0) {
-        abort();
+        /* slices of the unpadded decode point into the decoder's copy */
+        for (int k = 0; k < NP; k++) {
+            if ((pa[k].ptr == NULL) != (pb[k].ptr == NULL) || pa[k].len != pb[k].len) abort();
+            if (pa[k].ptr && memcmp(pa[k].ptr, pb[k].ptr, pa[k].len) != 0) abort();
+        }
+        /* card.amount absent (or null) means its default */
+        if (!contains(data, size, "amount") && !contains(data, size, "\\u") && a[29] != 1.5f) abort();
     }
+
+    fr_reject z = fr_decoder_decode(small, padded, size, 1, a, pa, NULL, 0);
+    if (size > SMALL_LIMIT ? z != FR_REJ_TOO_LARGE : z != x) abort();
+
     free(padded);
     return 0;
 }

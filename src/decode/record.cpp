@@ -286,7 +286,12 @@ struct fr_decoder {
 };
 
 extern "C" const char *fr_reject_name(fr_reject r) {
-    switch (r) {
+    // C callers may pass any int; in C++ loading an enum outside its range is
+    // undefined, so read the bits as an int.
+    int v;
+    static_assert(sizeof v == sizeof r, "fr_reject is int sized");
+    memcpy(&v, &r, sizeof v);
+    switch (v) {
     case FR_REJ_NONE: return "none";
     case FR_REJ_NOT_JSON: return "not_json";
     case FR_REJ_NOT_OBJECT: return "not_object";
@@ -909,9 +914,10 @@ extern "C" fr_reject fr_decoder_decode(fr_decoder *d, const char *buf, size_t le
     if (!padded && !copy) return say(c, FR_REJ_TOO_LARGE, "record is %zu bytes; out of memory copying it", len);
     fr_reject r = attempt(c, copy ? copy : buf, len);
     if (r == FR_REJ_NOT_JSON && padded && (copy = padded_copy(d, buf, len)) != nullptr) {
-        // On malformed input simdjson's error (not the verdict) can depend on
-        // the bytes after the record; say what it says with zero padding, so
-        // that the reason does not depend on whatever follows the record.
+        // On malformed input simdjson peeks at the first byte after the
+        // record (its unbalanced-brackets check), so the error it reports can
+        // depend on the padding: decide on zero padding, as for unpadded
+        // input, so that nothing depends on whatever follows the record.
         if (passthrough)
             for (size_t i = 0; i < d->s->pass.size(); i++) passthrough[i] = fr_slice{nullptr, 0};
         r = attempt(c, copy, len);

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "fraudd/encode.h"
+#include "fraudd/err.h"
 #include "fraudd/scorer.h"
 
 #define FR__BATCH_LINES 1024
@@ -204,8 +205,9 @@ int fr_cmd_score(int argc, char **argv) {
     size_t lineno = 0, scored = 0, flagged = 0, rejected = 0, n;
     double t0 = fr_cli_now();
     while ((n = read_lines(&rd, lines, FR__BATCH_LINES, longlen)) > 0) {
-        if (fr_scorer_run(s, lines, n, 1, res) != 0) {
-            fprintf(stderr, "fraudd score: out of memory\n");
+        int src = fr_scorer_run(s, lines, n, 1, res);
+        if (src != 0) {
+            fprintf(stderr, "fraudd score: %s\n", fr_strerror(src));
             rc = FR_EXIT_RUNTIME;
             goto out;
         }

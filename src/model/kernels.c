@@ -263,15 +263,6 @@ static layer_fn pick_layer_fn(void) {
     return layer_generic;
 }
 
-const char *fr__kernel_isa(void) {
-    layer_fn f = pick_layer_fn();
-#if defined(__x86_64__) && !defined(FR_NO_MULTIVERSION)
-    if (f == layer_avx512) return "avx512f";
-    if (f == layer_avx2) return "avx2+fma";
-#endif
-    return f == layer_generic ? "generic" : "?";
-}
-
 static layer_fn kernel(void) {
     /* Benign race: every thread computes the same pointer; a relaxed atomic
      * keeps TSan and the compiler honest. */

@@ -80,9 +80,6 @@ struct fr_workspace {
 /* Makes the packed copies (wt, bp) of every layer. Returns 0 or FR_ENOMEM. */
 int fr__plan_pack(fr_model *m);
 
-/* Instruction set the kernels run with on this CPU ("avx512f", ...). */
-const char *fr__kernel_isa(void);
-
 /* Reads and compiles; fills everything but origin. */
 int fr__model_compile(const void *buf, size_t len, const char *origin, fr_model *m,
                       char *err, size_t errlen);

@@ -18,6 +18,8 @@ int fr_cmd_score(int argc, char **argv);
 int fr_cmd_inspect(int argc, char **argv);
 int fr_cmd_generate(int argc, char **argv);
 int fr_cmd_demo(int argc, char **argv);
+int fr_cmd_run(int argc, char **argv);
+int fr_cmd_check_config(int argc, char **argv);
 
 /* Loads path, or the embedded default when path is NULL; prints the error
  * on stderr. */

@@ -1,5 +1,5 @@
-/* fraudd generate: the sample transaction stream, as JSON lines, and
- * fraudd demo: the same stream scored in-process with a summary. */
+/* fraudd generate: the sample transaction stream, as JSON lines (the demo,
+ * src/cli/cmd_demo.c, streams the same generator through Kafka). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -89,84 +89,5 @@ int fr_cmd_generate(int argc, char **argv) {
     if (fflush(out) != 0 || ferror(out)) rc = FR_EXIT_RUNTIME;
     if (out != stdout) fclose(out);
     fr_gen_free(g);
-    return rc;
-}
-
-/* Generates batches into a padded buffer and scores them with one scorer:
- * the offline main job of the README. */
-int fr_cmd_demo(int argc, char **argv) {
-    gen_args a = {.count = 200000, .go = {.seed = 42, .anomaly_rate = 0.01, .first_id = 1, .rate_per_s = 1000}};
-    a.go.start_ms = (int64_t)time(NULL) * 1000;
-    int p = parse_gen(argc, argv, &a, 1);
-    if (p) return p < 0 ? FR_EXIT_USAGE : FR_EXIT_OK;
-    fr_model *m = fr_cli_load_model(a.model_path);
-    if (!m) return FR_EXIT_MODEL;
-    enum { B = 1024, REC = 1024 };
-    const char *pt[] = {"id"};
-    fr_scorer_opts so = {.passthrough = pt, .np = 1, .threshold = NAN, .max_batch = 64, .max_record_bytes = 1 << 16};
-    char err[256];
-    int rc = FR_EXIT_OK;
-    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err);
-    fr_gen *g = fr_gen_new(&a.go);
-    char *buf = malloc((size_t)B * REC + 64);
-    fr_slice *rec = malloc(B * sizeof *rec);
-    int *truth = malloc(B * sizeof *truth);
-    fr_scored *res = malloc(B * sizeof *res);
-    if (!s || !g || !buf || !rec || !truth || !res) {
-        fprintf(stderr, "fraudd demo: %s\n", s ? "out of memory" : err);
-        rc = FR_EXIT_RUNTIME;
-        goto out;
-    }
-    printf("fraudd demo: scoring %zu generated transactions (%.2f%% injected anomalies) with model %s\n", a.count,
-           100 * a.go.anomaly_rate, fr_model_version(m));
-    size_t done = 0, tp = 0, fp = 0, fn = 0, tn = 0, rejected = 0;
-    double score_s = 0, example_score = 0;
-    char example[1024] = "";
-    while (done < a.count) {
-        size_t n = a.count - done < B ? a.count - done : B;
-        for (size_t i = 0; i < n; i++) {
-            rec[i].ptr = buf + i * REC;
-            rec[i].len = fr_gen_next(g, buf + i * REC, REC - 64, &truth[i]);
-        }
-        double t1 = fr_cli_now(); /* generation is not timed */
-        if (fr_scorer_run(s, rec, n, 1, res) != 0) {
-            rc = FR_EXIT_RUNTIME;
-            goto out;
-        }
-        score_s += fr_cli_now() - t1;
-        for (size_t i = 0; i < n; i++) {
-            if (res[i].reject != FR_REJ_NONE) {
-                rejected++;
-                continue;
-            }
-            if (res[i].is_fraud && truth[i]) {
-                tp++;
-                if (res[i].score > example_score && res[i].len < sizeof example) {
-                    example_score = res[i].score;
-                    memcpy(example, res[i].text, res[i].len + 1);
-                }
-            } else if (res[i].is_fraud) fp++;
-            else if (truth[i]) fn++;
-            else tn++;
-        }
-        done += n;
-    }
-    printf("  records scored      %zu (%zu rejected)\n", done - rejected, rejected);
-    printf("  flagged             %zu (%.3f%%)\n", tp + fp, 100.0 * (double)(tp + fp) / (double)(done ? done : 1));
-    printf("  injected anomalies  %zu caught, %zu missed (recall %.1f%%)\n", tp, fn,
-           tp + fn ? 100.0 * (double)tp / (double)(tp + fn) : 0.0);
-    printf("  normal flagged      %zu of %zu (false positive rate %.3f%%)\n", fp, fp + tn,
-           fp + tn ? 100.0 * (double)fp / (double)(fp + tn) : 0.0);
-    printf("  scoring throughput  %.0f records/s on one thread (decode+features+model+encode, %.0f ns/record)\n",
-           score_s > 0 ? (double)done / score_s : 0.0, score_s > 0 ? 1e9 * score_s / (double)done : 0.0);
-    if (example[0]) printf("  most anomalous      %s\n", example);
-out:
-    fr_scorer_free(s);
-    fr_gen_free(g);
-    fr_model_free(m);
-    free(buf);
-    free(rec);
-    free(truth);
-    free(res);
     return rc;
 }

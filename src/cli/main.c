@@ -1,5 +1,7 @@
 /* fraudd entry point: reads the subcommand and hands over.
  *
+ *   fraudd run        the streaming daemon: Kafka in, score, Kafka out
+ *   fraudd check-config  validate a YAML config and print the effective values
  *   fraudd score      offline scoring of a file of JSON transactions
  *   fraudd inspect    what a model file holds and how it compiles
  *   fraudd generate   the sample transaction stream
@@ -19,6 +21,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } cmds[] = {
+    {"run", fr_cmd_run, "run the streaming daemon (Kafka in, scores and dead letters out)"},
+    {"check-config", fr_cmd_check_config, "validate a YAML config file and print the effective values"},
     {"score", fr_cmd_score, "score JSON transactions from a file or stdin"},
     {"inspect", fr_cmd_inspect, "show a model's inputs, features, compiled layers, threshold"},
     {"generate", fr_cmd_generate, "write sample JSON transactions (with injected anomalies)"},
@@ -27,7 +31,7 @@ static const struct {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: fraudd <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) fprintf(f, "  %-13s %s\n", cmds[i].name, cmds[i].summary);
     fprintf(f, "\n'fraudd <command> --help' describes each command.\n"
                "  --version   print the version\n  --help      this text\n"
                "exit codes: 0 ok, 1 runtime error, 2 usage error, 3 model error, 4 some records rejected\n");

@@ -1,0 +1,119 @@
+/* fraudd configuration: one YAML file drives `fraudd run`.
+ *
+ * One table (src/config/config.c) lists every option: its YAML path, type,
+ * bounds, default, where it is stored and its help text. Parsing, defaults,
+ * validation, `fraudd check-config` and the commented example in
+ * config/fraudd.yaml all follow from that table.
+ *
+ * Rules:
+ *  - the file is one YAML mapping of sections (kafka, pipeline, model, http,
+ *    logging); unknown keys anywhere are errors;
+ *  - scalars may contain ${VAR} or ${VAR:-default}, replaced from the
+ *    environment before the value is read ($$ is a literal $); an unset VAR
+ *    without a default is an error;
+ *  - every error names file:line:column and what was expected, e.g.
+ *      fraudd.yaml:12:14: pipeline.workers: expected an integer in 0..1024, got "many"
+ *  - kafka.properties / kafka.consumer / kafka.producer are maps of
+ *    librdkafka properties passed through as strings (security.protocol,
+ *    sasl.*, ssl.*, ...); their values may be secrets and are never printed
+ *    by fr_config_dump (shown as "[redacted]").
+ *
+ * Thread safety: a loaded fr_config is immutable and may be shared.
+ */
+#ifndef FRAUDD_CONFIG_H
+#define FRAUDD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_ordering {
+    FR_ORDER_KEY = 0,    /* same key -> same worker, in order (default) */
+    FR_ORDER_PARTITION,  /* same partition -> same worker, in order */
+    FR_ORDER_UNORDERED   /* any worker; offsets still commit in order */
+} fr_ordering;
+
+typedef enum fr_log_format { FR_LOGFMT_JSON = 0, FR_LOGFMT_TEXT } fr_log_format;
+typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN, FR_LOG_ERROR } fr_log_level;
+
+/* One librdkafka property, "name" = "value" (both owned by the config). */
+typedef struct fr_kv {
+    char *key;
+    char *value;
+} fr_kv;
+
+typedef struct fr_kv_list {
+    fr_kv *items;
+    size_t n;
+} fr_kv_list;
+
+typedef struct fr_config {
+    char *path;                  /* file it was loaded from ("<defaults>" if none) */
+    struct {
+        char *bootstrap_servers; /* required */
+        char *group_id;          /* default "fraudd" */
+        char *input_topic;       /* required */
+        char *output_topic;      /* required */
+        char *dead_letter_topic; /* required */
+        fr_kv_list properties;   /* both clients (security.protocol, sasl.*, ssl.*) */
+        fr_kv_list consumer;     /* consumer only, applied after properties */
+        fr_kv_list producer;     /* producer only, applied after properties */
+        int produce_retries;     /* re-sends of a failed result/dead letter, 0..100, default 3 */
+    } kafka;
+    struct {
+        int workers;             /* 0 = CPUs this process may use (cgroup quota honoured) */
+        int ring_capacity;       /* records per worker ring, power of two, 16..1048576, default 1024 */
+        int batch_size;          /* records per model call, 1..256, default 64 */
+        fr_ordering ordering;    /* key | partition | unordered, default key */
+        int max_in_flight;       /* records consumed but not yet acknowledged, 0 = 2 x workers x ring_capacity */
+        int shutdown_timeout_ms; /* drain bound on SIGTERM, 100..600000, default 10000 */
+        int passthrough;         /* benchmark baseline: copy input to output, no scoring; default false */
+    } pipeline;
+    struct {
+        char *path;              /* NULL = the embedded default model */
+        double threshold;        /* NaN = the model's own */
+        char **passthrough;      /* dotted fields copied into each result */
+        size_t n_passthrough;
+        int emit_output;         /* results carry the raw model outputs; default false */
+        int max_record_bytes;    /* larger records are dead-lettered, 64..67108864, default 1048576 */
+    } model;
+    struct {
+        int port;                /* 0 = off, 1..65535, default 8080 */
+        char *bind;              /* default "0.0.0.0" */
+    } http;
+    struct {
+        fr_log_format format;    /* json | text, default json */
+        fr_log_level level;      /* debug | info | warn | error, default info */
+        int warn_interval_ms;    /* per-record warnings: at most one per interval per kind, default 1000 */
+    } logging;
+} fr_config;
+
+/* Loads and validates path. Returns 0 and a new config in *out, or a
+ * negative fr_err code with "file:line:column: what was expected" in err.
+ * env_lookup (NULL = getenv) resolves ${VAR}. */
+int fr_config_load(const char *path, char *(*env_lookup)(const char *), fr_config **out, char *err,
+                   size_t errlen);
+/* Same, from a buffer; name is used in error messages. */
+int fr_config_load_mem(const char *name, const char *buf, size_t len, char *(*env_lookup)(const char *),
+                       fr_config **out, char *err, size_t errlen);
+/* The defaults alone (required strings left NULL). */
+fr_config *fr_config_defaults(void);
+void fr_config_free(fr_config *c);
+
+/* Writes the effective configuration as YAML, secrets redacted. */
+void fr_config_dump(const fr_config *c, FILE *f);
+/* Nonzero if a librdkafka property name may hold a secret (sasl.password,
+ * ssl.key.password, *.secret, ...): such values are never logged. */
+int fr_config_is_secret(const char *key);
+
+const char *fr_ordering_name(fr_ordering o);
+const char *fr_log_level_name(fr_log_level l);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,118 @@
+/* fraudd pipeline: the streaming daemon behind `fraudd run`.
+ *
+ *   Kafka input topic
+ *      | source (src/source): librdkafka consumer group, cooperative-sticky;
+ *      |   one thread (the caller of fr_pipeline_run) polls it, dispatches
+ *      |   each record to a worker by key / partition / round-robin, and owns
+ *      |   every partition's offset tracker
+ *      v
+ *   ring per worker (src/ring): bounded lock-free SPSC; when a ring or the
+ *      |   in-flight pool is full the source pauses its partitions
+ *      v
+ *   workers (src/worker): N threads, micro-batches through fr_scorer
+ *      |   (decode -> model -> score -> encode), then produce
+ *      v
+ *   sink (src/sink): idempotent producer; results to the output topic,
+ *      |   rejects to the dead-letter topic; delivery reports run on the
+ *      |   source thread, which marks the record done in its partition's
+ *      |   tracker and stores the contiguous prefix's offset
+ *      v
+ *   Kafka output and dead-letter topics
+ *
+ * Delivery: at least once. An input offset is stored (and later committed)
+ * only when its record and every earlier record of the partition have
+ * their result or dead letter acknowledged by the broker. A clean shutdown
+ * or rebalance drains in-flight records first, so it produces no
+ * duplicates; a crash re-delivers at most the uncommitted tail.
+ *
+ * Thread safety: fr_pipeline_run runs on one thread; fr_pipeline_stats may
+ * be called from any thread; stopping is by the flag passed in opts.
+ */
+#ifndef FRAUDD_PIPELINE_H
+#define FRAUDD_PIPELINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fraudd/config.h"
+#include "fraudd/model.h"
+#include "fraudd/record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Why a record went to the dead-letter topic (header fraudd.error.class). */
+typedef enum fr_err_class {
+    FR_EC_DECODE = 0, /* not JSON, not an object, duplicate key, too large */
+    FR_EC_FEATURE,    /* a feature missing, null, of the wrong type, not finite */
+    FR_EC_MODEL,      /* the model could not score it (preprocessing domain) */
+    FR_EC_PRODUCE,    /* its result could not be delivered after retries */
+    FR_EC__COUNT
+} fr_err_class;
+
+const char *fr_err_class_name(fr_err_class c);
+fr_err_class fr_err_class_of(fr_reject r);
+
+#define FR_LAT_BUCKETS 128
+
+typedef struct fr_pipeline_stats {
+    uint64_t consumed;                    /* records dispatched to workers */
+    uint64_t results;                     /* results acknowledged by the broker */
+    uint64_t flagged;                     /* ... of which over the threshold */
+    uint64_t dead_letters;                /* dead letters acknowledged */
+    uint64_t dead_by_class[FR_EC__COUNT];
+    uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* worker rejections by reason */
+    uint64_t produce_retries;             /* re-sends after a failed delivery */
+    uint64_t in_flight;                   /* dispatched, not yet acknowledged */
+    uint64_t pauses;                      /* times backpressure paused the input */
+    uint64_t assigned_partitions;         /* partitions owned now */
+    uint64_t rebalances;                  /* assignment changes seen */
+    /* dispatch -> broker acknowledgement, per record: bucket i counts
+     * latencies <= fr_latency_bucket_upper_ns(i) */
+    uint64_t latency[FR_LAT_BUCKETS];
+} fr_pipeline_stats;
+
+int64_t fr_latency_bucket_upper_ns(int i);
+/* q in (0,1]: upper bound of the bucket holding that quantile; 0 if empty. */
+int64_t fr_latency_quantile_ns(const uint64_t *buckets, double q);
+
+typedef struct fr_pipeline fr_pipeline;
+
+typedef struct fr_pipeline_opts {
+    volatile sig_atomic_t *stop;          /* set (e.g. by a signal handler) to shut down */
+    /* called on the run thread about once per tick_ms (0 = never) */
+    void (*on_tick)(fr_pipeline *p, void *user);
+    void *user;
+    int tick_ms;
+    /* extra librdkafka properties applied last to both clients (the demo
+     * points them at its in-process cluster); may be NULL */
+    const fr_kv_list *override;
+} fr_pipeline_opts;
+
+/* Builds the clients, rings and workers (threads start in run). The config
+ * and model must outlive the pipeline. Returns 0 or a negative fr_err with
+ * a sentence in err (bad librdkafka property, ...). */
+int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opts *o, fr_pipeline **out,
+                    char *err, size_t errlen);
+/* Runs until *opts.stop is set or a fatal error, then drains, commits and
+ * leaves the group within pipeline.shutdown_timeout_ms. Returns 0 after a
+ * clean drain; FR_EIO after a fatal Kafka error or if the drain timed out
+ * (offsets are still committed up to what was delivered). */
+int fr_pipeline_run(fr_pipeline *p);
+void fr_pipeline_free(fr_pipeline *p);
+
+void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *out);
+int fr_pipeline_workers(const fr_pipeline *p);
+
+/* CPUs this process may use: the affinity mask, capped by a cgroup v2
+ * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.
+ * cgroup_root is normally "/sys/fs/cgroup" (a parameter for tests). */
+int fr_cpu_count(const char *cgroup_root);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

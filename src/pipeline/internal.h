@@ -1,0 +1,138 @@
+/* Shared state of the pipeline stages (source, ring, worker, sink).
+ *
+ * Ownership and threads:
+ *  - the run thread (source) owns parts[], the job pool, the held queue and
+ *    the consumer handle; delivery reports run on it too (it polls the
+ *    producer), so completing a job needs no lock;
+ *  - a job belongs to the run thread until it is pushed on a ring, then to
+ *    that ring's worker until the worker's produce call succeeds, then to the
+ *    producer until its delivery report hands it back to the run thread;
+ *  - counters that workers bump are atomics, added once per batch.
+ */
+#ifndef FR_PIPELINE_INTERNAL_H
+#define FR_PIPELINE_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "fraudd/offsets.h"
+#include "fraudd/pipeline.h"
+#include "fraudd/ring.h"
+#include "fraudd/scorer.h"
+
+typedef struct fr_part {
+    int32_t id;          /* partition number */
+    int assigned;        /* ours now: records of it may be dispatched */
+    int dirty;           /* committable moved since the last store */
+    int64_t stored;      /* last offset handed to rd_kafka_offsets_store, -1 none */
+    fr_otrack track;     /* dispatched offsets and their completion */
+} fr_part;
+
+typedef struct fr_job {
+    rd_kafka_message_t *msg;   /* the input record; destroyed when the job ends */
+    fr_part *part;
+    uint64_t seq;              /* handle in part->track */
+    int64_t t_dispatch_ns;     /* fr_now_ns() at dispatch */
+    uint32_t tries;            /* produce attempts of the current message */
+    uint8_t dead;              /* the message in flight is a dead letter */
+    uint8_t err_class;         /* fr_err_class, when dead */
+    uint8_t flagged;           /* result over the threshold */
+    struct fr_job *next_free;
+} fr_job;
+
+typedef struct fr_worker {
+    struct fr_pipeline *p;
+    int id;
+    pthread_t thread;
+    int started;
+    fr_ring *ring;
+    fr_scorer *scorer;
+    /* sleeping protocol: see src/worker/worker.c */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic int sleeping;
+    /* per-batch scratch, allocated once */
+    fr_job **jobs;
+    fr_slice *slices;
+    fr_scored *scored;
+} fr_worker;
+
+typedef struct fr_counters {
+    _Atomic uint64_t rejects[FR_REJ_PREPROCESS + 1];
+    _Atomic uint64_t produced_results; /* handed to the producer by workers */
+    _Atomic uint64_t produced_dead;
+} fr_counters;
+
+struct fr_pipeline {
+    const fr_config *cfg;
+    const fr_model *model;
+    fr_pipeline_opts opts;
+    char model_version[128];
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *out_topic;
+    rd_kafka_topic_t *dlq_topic;
+    int n_workers;
+    fr_worker *workers;
+    size_t batch;
+    /* partitions of the input topic, indexed by number (run thread only) */
+    fr_part **parts;
+    size_t n_parts;
+    /* job pool (run thread only) */
+    fr_job *jobs;
+    fr_job *free_jobs;
+    size_t n_jobs;
+    size_t in_flight;
+    /* records polled but not yet dispatched, oldest first (run thread only) */
+    rd_kafka_message_t **held;
+    size_t held_cap, held_head, held_n;
+    int paused;                 /* input partitions paused for backpressure */
+    uint64_t rr;                /* round-robin cursor */
+    uint32_t wake_mask_words;
+    uint64_t *to_wake;          /* workers pushed to since the last wake-up */
+    _Atomic int workers_stop;   /* workers exit once their ring is empty */
+    _Atomic int fatal;          /* a record could not be delivered at all */
+    /* statistics */
+    fr_counters c;
+    _Atomic uint64_t st_consumed, st_results, st_flagged, st_dead, st_retries, st_in_flight, st_pauses,
+        st_assigned, st_rebalances;
+    _Atomic uint64_t st_dead_class[FR_EC__COUNT];
+    _Atomic uint64_t st_latency[FR_LAT_BUCKETS];
+};
+
+/* source (src/source/consumer.c) */
+int fr_source_new(struct fr_pipeline *p, char *err, size_t errlen);
+void fr_source_poll(struct fr_pipeline *p, int timeout_ms);
+void fr_source_store_offsets(struct fr_pipeline *p);
+void fr_source_pause(struct fr_pipeline *p, int pause);
+void fr_source_drop_held(struct fr_pipeline *p);
+int fr_source_flush_held(struct fr_pipeline *p);
+/* waits (polling the producer) until the parts in list have nothing in flight */
+int fr_source_wait_parts(struct fr_pipeline *p, const rd_kafka_topic_partition_list_t *list, int64_t deadline_ns);
+void fr_source_wake_workers(struct fr_pipeline *p);
+
+/* sink (src/sink/producer.c) */
+int fr_sink_new(struct fr_pipeline *p, char *err, size_t errlen);
+/* worker side: send a result / dead letter for job; never fails silently:
+ * on an immediate error the job goes to the dead-letter path, and if even
+ * that fails the pipeline is marked fatal */
+void fr_sink_result(struct fr_pipeline *p, fr_job *job, const char *text, size_t len);
+void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, fr_err_class cls, const char *reason,
+                         const char *message);
+/* run thread: finishes a job (delivery acknowledged) */
+void fr_job_complete(struct fr_pipeline *p, fr_job *job);
+
+/* workers (src/worker/worker.c) */
+int fr_workers_start(struct fr_pipeline *p, char *err, size_t errlen);
+void fr_workers_stop(struct fr_pipeline *p);
+void fr_worker_wake(fr_worker *w);
+
+/* librdkafka configuration shared by both clients */
+int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char *what, char *err, size_t errlen);
+int fr_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err, size_t errlen);
+void fr_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+void fr_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
+#endif

@@ -1,0 +1,310 @@
+/* Pipeline assembly and lifecycle (include/fraudd/pipeline.h has the map).
+ *
+ * fr_pipeline_run is the run thread: it starts the workers, then loops
+ * fr_source_poll (consume, dispatch, delivery reports), storing offsets and
+ * calling the tick hook, until the stop flag or a fatal error. Shutdown:
+ *   1. pause the input and give back records not yet dispatched;
+ *   2. wait for every in-flight record's delivery report (workers keep
+ *      scoring, the producer keeps sending), bounded by shutdown_timeout_ms;
+ *   3. stop the workers, flush the producer;
+ *   4. store the final offsets and commit them synchronously;
+ *   5. close the consumer (leaves the group; the revoke finds nothing left).
+ */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fraudd/err.h"
+#include "fraudd/log.h"
+#include "pipeline/internal.h"
+
+/* ---- librdkafka glue ---- */
+
+int fr_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err, size_t errlen) {
+    char e[512];
+    if (rd_kafka_conf_set(conf, key, value, e, sizeof e) != RD_KAFKA_CONF_OK)
+        return fr_set_err(err, errlen, FR_EINVAL, "librdkafka property %s: %s", key, e);
+    return 0;
+}
+
+int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char *what, char *err, size_t errlen) {
+    if (!kv) return 0;
+    for (size_t i = 0; i < kv->n; i++) {
+        char e[512];
+        if (rd_kafka_conf_set(conf, kv->items[i].key, kv->items[i].value, e, sizeof e) != RD_KAFKA_CONF_OK)
+            /* e never quotes the value, so secrets stay out of the message */
+            return fr_set_err(err, errlen, FR_EINVAL, "%s.%s: %s", what, kv->items[i].key, e);
+    }
+    return 0;
+}
+
+void fr_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    fr_log_level l = level <= LOG_ERR ? FR_LOG_ERROR : level <= LOG_WARNING ? FR_LOG_WARN
+                                                      : level <= LOG_INFO    ? FR_LOG_INFO
+                                                                             : FR_LOG_DEBUG;
+    fr_log(l, "librdkafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+void fr_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    fr_pipeline *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
+        fr_log(FR_LOG_ERROR, "kafka_fatal", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig), why);
+        atomic_store(&p->fatal, 1);
+        return;
+    }
+    static fr_log_limiter lim;
+    fr_log_limited(&lim, FR_LOG_WARN, "kafka_error", "%s: %s: %s", rd_kafka_name(rk),
+                   rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- CPUs ---- */
+
+static int read_text(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return (int)n;
+}
+
+int fr_cpu_count(const char *root) {
+    int n = 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    else {
+        long k = sysconf(_SC_NPROCESSORS_ONLN);
+        n = k > 0 ? (int)k : 1;
+    }
+    char path[512], buf[128];
+    double quota = -1, period = -1;
+    /* cgroup v2: "<quota|max> <period>" */
+    snprintf(path, sizeof path, "%s/cpu.max", root);
+    if (read_text(path, buf, sizeof buf) > 0) {
+        char q[32];
+        if (sscanf(buf, "%31s %lf", q, &period) == 2 && strcmp(q, "max") != 0) quota = strtod(q, NULL);
+    } else {
+        /* cgroup v1 */
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_quota_us", root);
+        if (read_text(path, buf, sizeof buf) > 0) quota = strtod(buf, NULL);
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_period_us", root);
+        if (read_text(path, buf, sizeof buf) > 0) period = strtod(buf, NULL);
+    }
+    if (quota > 0 && period > 0) {
+        int q = (int)ceil(quota / period);
+        if (q < n) n = q;
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* ---- lifecycle ---- */
+
+int fr_pipeline_workers(const fr_pipeline *p) { return p->n_workers; }
+
+static int build_workers(fr_pipeline *p, char *err, size_t errlen) {
+    const fr_config *c = p->cfg;
+    p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
+    p->wake_mask_words = (uint32_t)((p->n_workers + 63) / 64);
+    p->to_wake = calloc(p->wake_mask_words, sizeof *p->to_wake);
+    if (!p->workers || !p->to_wake) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (workers)");
+    fr_scorer_opts so = {.passthrough = (const char *const *)c->model.passthrough,
+                         .np = c->model.n_passthrough,
+                         .threshold = c->model.threshold,
+                         .max_batch = p->batch,
+                         .max_record_bytes = (size_t)c->model.max_record_bytes,
+                         .emit_output = c->model.emit_output};
+    for (int i = 0; i < p->n_workers; i++) {
+        fr_worker *w = &p->workers[i];
+        w->p = p;
+        w->id = i;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        atomic_init(&w->sleeping, 0);
+        w->ring = fr_ring_new((size_t)c->pipeline.ring_capacity);
+        w->jobs = calloc(p->batch, sizeof *w->jobs);
+        w->slices = calloc(p->batch, sizeof *w->slices);
+        w->scored = calloc(p->batch, sizeof *w->scored);
+        if (!w->ring || !w->jobs || !w->slices || !w->scored)
+            return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (worker %d)", i);
+        if (!c->pipeline.passthrough) {
+            w->scorer = fr_scorer_new(p->model, &so, err, errlen);
+            if (!w->scorer) return FR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opts *o, fr_pipeline **out, char *err,
+                    size_t errlen) {
+    int rc = 0;
+    fr_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory");
+    p->cfg = c;
+    p->model = m;
+    if (o) p->opts = *o;
+    snprintf(p->model_version, sizeof p->model_version, "%s", fr_model_version(m));
+    p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count("/sys/fs/cgroup");
+    p->batch = (size_t)c->pipeline.batch_size;
+    size_t ring = (size_t)c->pipeline.ring_capacity;
+    p->n_jobs = c->pipeline.max_in_flight > 0 ? (size_t)c->pipeline.max_in_flight : 2 * (size_t)p->n_workers * ring;
+    if (p->n_jobs < (size_t)p->n_workers * ring) p->n_jobs = (size_t)p->n_workers * ring;
+    p->jobs = calloc(p->n_jobs, sizeof *p->jobs);
+    p->held_cap = 4096;
+    p->held = calloc(p->held_cap, sizeof *p->held);
+    if (!p->jobs || !p->held) {
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (%zu in-flight records)", p->n_jobs);
+        goto out;
+    }
+    for (size_t i = p->n_jobs; i-- > 0;) {
+        p->jobs[i].next_free = p->free_jobs;
+        p->free_jobs = &p->jobs[i];
+    }
+    if ((rc = build_workers(p, err, errlen))) goto out;
+    if ((rc = fr_sink_new(p, err, errlen))) goto out;
+    if ((rc = fr_source_new(p, err, errlen))) goto out;
+out:
+    if (rc) {
+        fr_pipeline_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return rc;
+}
+
+void fr_pipeline_free(fr_pipeline *p) {
+    if (!p) return;
+    fr_workers_stop(p);
+    if (p->consumer) rd_kafka_destroy(p->consumer);
+    if (p->out_topic) rd_kafka_topic_destroy(p->out_topic);
+    if (p->dlq_topic) rd_kafka_topic_destroy(p->dlq_topic);
+    if (p->producer) {
+        /* anything still queued here is abandoned: its offset was never stored */
+        rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(p->producer);
+    }
+    for (size_t i = 0; p->held && i < p->held_n; i++) rd_kafka_message_destroy(p->held[(p->held_head + i) % p->held_cap]);
+    for (size_t i = 0; p->jobs && i < p->n_jobs; i++)
+        if (p->jobs[i].msg) rd_kafka_message_destroy(p->jobs[i].msg);
+    for (int i = 0; p->workers && i < p->n_workers; i++) {
+        fr_worker *w = &p->workers[i];
+        fr_ring_free(w->ring);
+        fr_scorer_free(w->scorer);
+        free(w->jobs);
+        free(w->slices);
+        free(w->scored);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    for (size_t i = 0; i < p->n_parts; i++)
+        if (p->parts[i]) {
+            fr_otrack_free(&p->parts[i]->track);
+            free(p->parts[i]);
+        }
+    free(p->parts);
+    free(p->workers);
+    free(p->to_wake);
+    free(p->jobs);
+    free(p->held);
+    free(p);
+}
+
+void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
+    memset(s, 0, sizeof *s);
+#define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+    s->consumed = LD(p->st_consumed);
+    s->results = LD(p->st_results);
+    s->flagged = LD(p->st_flagged);
+    s->dead_letters = LD(p->st_dead);
+    for (int i = 0; i < FR_EC__COUNT; i++) s->dead_by_class[i] = LD(p->st_dead_class[i]);
+    for (int i = 0; i <= FR_REJ_PREPROCESS; i++) s->rejects[i] = LD(p->c.rejects[i]);
+    s->produce_retries = LD(p->st_retries);
+    s->in_flight = LD(p->st_in_flight);
+    s->pauses = LD(p->st_pauses);
+    s->assigned_partitions = LD(p->st_assigned);
+    s->rebalances = LD(p->st_rebalances);
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) s->latency[i] = LD(p->st_latency[i]);
+#undef LD
+}
+
+static void shutdown_drain(fr_pipeline *p, int64_t deadline, int *timed_out) {
+    /* 1. no new records: pause, give back what was not dispatched */
+    fr_source_pause(p, 1);
+    fr_source_drop_held(p);
+    /* 2. wait for the in-flight ones */
+    while (p->in_flight && fr_now_ns() < deadline) {
+        fr_source_wake_workers(p);
+        rd_kafka_poll(p->producer, 5);
+        /* keep the group session served; records fetched before the pause are
+         * given back (their offsets are not stored, so they are re-read) */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
+        if (m) rd_kafka_message_destroy(m);
+    }
+    /* 3. workers are idle now (or the deadline passed); stop them, flush */
+    fr_workers_stop(p);
+    int64_t left_ms = (deadline - fr_now_ns()) / 1000000;
+    rd_kafka_flush(p->producer, (int)(left_ms > 0 ? left_ms : 0));
+    rd_kafka_poll(p->producer, 0);
+    if (p->in_flight) *timed_out = 1;
+}
+
+int fr_pipeline_run(fr_pipeline *p) {
+    char err[256];
+    int rc = fr_workers_start(p, err, sizeof err);
+    if (rc) {
+        fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
+        return rc;
+    }
+    fr_log(FR_LOG_INFO, "started",
+           "consuming %s as group %s; results to %s, dead letters to %s; %d workers, ring %d, batch %zu, ordering %s%s",
+           p->cfg->kafka.input_topic, p->cfg->kafka.group_id, p->cfg->kafka.output_topic,
+           p->cfg->kafka.dead_letter_topic, p->n_workers, p->cfg->pipeline.ring_capacity, p->batch,
+           fr_ordering_name(p->cfg->pipeline.ordering), p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
+    int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
+    while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->fatal)) {
+        fr_source_poll(p, p->in_flight ? 2 : 50);
+        int64_t now = fr_now_ns();
+        if (now >= next_store) {
+            fr_source_store_offsets(p);
+            next_store = now + 20 * 1000000;
+        }
+        if (p->opts.on_tick && p->opts.tick_ms > 0 && now >= next_tick) {
+            p->opts.on_tick(p, p->opts.user);
+            next_tick = now + (int64_t)p->opts.tick_ms * 1000000;
+        }
+    }
+    int fatal = atomic_load(&p->fatal);
+    int64_t t0 = fr_now_ns();
+    int64_t deadline = t0 + (int64_t)p->cfg->pipeline.shutdown_timeout_ms * 1000000;
+    fr_log(FR_LOG_INFO, "shutdown_started", "%s; draining %zu in-flight records (bound %d ms)",
+           fatal ? "fatal error" : "stop requested", p->in_flight, p->cfg->pipeline.shutdown_timeout_ms);
+    int timed_out = 0;
+    shutdown_drain(p, deadline, &timed_out);
+    /* 4. store and commit what was delivered */
+    for (size_t i = 0; i < p->n_parts; i++)
+        if (p->parts[i]) p->parts[i]->dirty = 1;
+    fr_source_store_offsets(p);
+    rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        fr_log(FR_LOG_WARN, "commit_failed", "final commit: %s", rd_kafka_err2str(e));
+    /* 5. leave the group */
+    e = rd_kafka_consumer_close(p->consumer);
+    if (e) fr_log(FR_LOG_WARN, "close_failed", "%s", rd_kafka_err2str(e));
+    fr_pipeline_stats s;
+    fr_pipeline_get_stats(p, &s);
+    fr_log(timed_out || fatal ? FR_LOG_ERROR : FR_LOG_INFO, "shutdown_complete",
+           "in %.0f ms; %" PRIu64 " records consumed, %" PRIu64 " results (%" PRIu64 " flagged), %" PRIu64
+           " dead letters, %zu left in flight%s",
+           (double)(fr_now_ns() - t0) / 1e6, s.consumed, s.results, s.flagged, s.dead_letters, p->in_flight,
+           timed_out ? " (drain timed out: they will be redelivered)" : "");
+    return timed_out || fatal ? FR_EIO : 0;
+}

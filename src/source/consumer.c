@@ -1,0 +1,425 @@
+/* Source: the librdkafka consumer, dispatch to workers, offsets, rebalances.
+ *
+ * Everything here runs on the run thread (the caller of fr_pipeline_run):
+ * polling the consumer, dispatching, the rebalance callback and, because
+ * the run thread also polls the producer, delivery reports. So partition
+ * state, the job pool and the held queue need no locks.
+ *
+ * Dispatch: a record gets a job from the pool, a sequence number in its
+ * partition's tracker, and a place on one worker's ring:
+ *   key        hash(key) % workers (records without a key: round-robin)
+ *   partition  partition % workers
+ *   unordered  round-robin, skipping full rings
+ * If the pool or the chosen ring is full, the record waits at the tail of
+ * the held queue, the input partitions are paused (librdkafka stops
+ * fetching them) and later records queue behind it, so order is kept; once
+ * the held queue is empty again the partitions resume. Memory is bounded by
+ * the pool (max_in_flight), the rings, the held queue (records fetched before
+ * the pause took effect) and librdkafka's own prefetch limits.
+ *
+ * Offsets: a job's delivery report marks it done in its partition tracker;
+ * the contiguous done prefix is stored with rd_kafka_offsets_store (auto
+ * commit sends stored offsets every auto.commit.interval.ms).
+ *
+ * Revocation (cooperative): stop dispatching the revoked partitions, drop
+ * their held records (never dispatched, they will be fetched again by the
+ * new owner), wait for their in-flight jobs (bounded by the shutdown
+ * timeout), store and synchronously commit their offsets, then unassign.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fraudd/err.h"
+#include "fraudd/log.h"
+#include "pipeline/internal.h"
+
+/* ---- partitions ---- */
+
+static fr_part *part_get(fr_pipeline *p, int32_t id, int create) {
+    if (id < 0) return NULL;
+    if ((size_t)id < p->n_parts && p->parts[id]) return p->parts[id];
+    if (!create) return NULL;
+    if ((size_t)id >= p->n_parts) {
+        size_t n = p->n_parts ? p->n_parts : 16;
+        while (n <= (size_t)id) n *= 2;
+        fr_part **np = realloc(p->parts, n * sizeof *np);
+        if (!np) return NULL;
+        memset(np + p->n_parts, 0, (n - p->n_parts) * sizeof *np);
+        p->parts = np;
+        p->n_parts = n;
+    }
+    fr_part *part = calloc(1, sizeof *part);
+    if (!part) return NULL;
+    part->id = id;
+    part->stored = -1;
+    fr_otrack_init(&part->track);
+    p->parts[id] = part;
+    return part;
+}
+
+/* ---- offsets ---- */
+
+void fr_source_store_offsets(fr_pipeline *p) {
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t i = 0; i < p->n_parts; i++) {
+        fr_part *part = p->parts[i];
+        if (!part || !part->dirty) continue;
+        part->dirty = 0;
+        if (!part->assigned || part->track.committable < 0 || part->track.committable == part->stored) continue;
+        if (!list) list = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(list, p->cfg->kafka.input_topic, part->id)->offset =
+            part->track.committable;
+        part->stored = part->track.committable;
+    }
+    if (!list) return;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(p->consumer, list);
+    if (e)
+        fr_log(FR_LOG_WARN, "offset_store_failed", "%s: %s", p->cfg->kafka.input_topic, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* ---- pause / resume ---- */
+
+void fr_source_pause(fr_pipeline *p, int pause) {
+    if (p->paused == pause) return;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(p->consumer, &list) || !list) return;
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(p->consumer, list)
+                                  : rd_kafka_resume_partitions(p->consumer, list);
+    if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "%s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(list);
+    p->paused = pause;
+    if (pause) atomic_fetch_add_explicit(&p->st_pauses, 1, memory_order_relaxed);
+    fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", p->in_flight, p->held_n);
+}
+
+/* ---- dispatch ---- */
+
+static uint64_t hash_bytes(const void *data, size_t len) {
+    /* FNV-1a, 64 bit: cheap and well spread for short keys */
+    const unsigned char *b = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static fr_worker *pick_worker(fr_pipeline *p, const rd_kafka_message_t *m) {
+    unsigned n = (unsigned)p->n_workers;
+    switch (p->cfg->pipeline.ordering) {
+    case FR_ORDER_KEY:
+        if (m->key && m->key_len) return &p->workers[hash_bytes(m->key, m->key_len) % n];
+        return &p->workers[p->rr++ % n];
+    case FR_ORDER_PARTITION:
+        return &p->workers[(unsigned)m->partition % n];
+    case FR_ORDER_UNORDERED:
+    default:
+        for (unsigned i = 0; i < n; i++) {
+            fr_worker *w = &p->workers[(p->rr + i) % n];
+            if (fr_ring_free_slots(w->ring)) {
+                p->rr += i + 1;
+                return w;
+            }
+        }
+        return &p->workers[p->rr++ % n];
+    }
+}
+
+enum { DISPATCHED = 0, BLOCKED = 1 };
+
+static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
+    fr_part *part = part_get(p, m->partition, 0);
+    if (!part || !part->assigned) { /* revoked meanwhile: the new owner reads it */
+        rd_kafka_message_destroy(m);
+        return DISPATCHED;
+    }
+    if (!p->free_jobs) return BLOCKED;
+    fr_worker *w = pick_worker(p, m);
+    if (!fr_ring_free_slots(w->ring)) return BLOCKED;
+    fr_job *job = p->free_jobs;
+    uint64_t seq;
+    int rc = fr_otrack_push(&part->track, m->offset, &seq);
+    if (rc) {
+        /* an offset at or below one already dispatched: librdkafka re-fetched
+         * after a seek; the earlier copy is in flight, so drop this one */
+        fr_log(FR_LOG_WARN, "offset_out_of_order", "%s [%d] offset %lld after %lld: dropped",
+               p->cfg->kafka.input_topic, (int)m->partition, (long long)m->offset,
+               (long long)part->track.last_pushed);
+        rd_kafka_message_destroy(m);
+        return DISPATCHED;
+    }
+    p->free_jobs = job->next_free;
+    job->next_free = NULL;
+    job->msg = m;
+    job->part = part;
+    job->seq = seq;
+    job->t_dispatch_ns = fr_now_ns();
+    job->tries = 0;
+    job->dead = 0;
+    job->err_class = 0;
+    job->flagged = 0;
+    p->in_flight++;
+    void *item = job;
+    /* ownership of job moves to the worker */
+    size_t pushed = fr_ring_push(w->ring, &item, 1);
+    (void)pushed; /* free_slots said there was room and only we push */
+    p->to_wake[w->id / 64] |= (uint64_t)1 << (w->id % 64);
+    atomic_fetch_add_explicit(&p->st_consumed, 1, memory_order_relaxed);
+    atomic_store_explicit(&p->st_in_flight, p->in_flight, memory_order_relaxed);
+    return DISPATCHED;
+}
+
+void fr_source_wake_workers(fr_pipeline *p) {
+    for (uint32_t i = 0; i < p->wake_mask_words; i++) {
+        uint64_t m = p->to_wake[i];
+        p->to_wake[i] = 0;
+        while (m) {
+            int b = __builtin_ctzll(m);
+            m &= m - 1;
+            fr_worker_wake(&p->workers[i * 64 + (uint32_t)b]);
+        }
+    }
+}
+
+static void held_push(fr_pipeline *p, rd_kafka_message_t *m) {
+    p->held[(p->held_head + p->held_n) % p->held_cap] = m;
+    p->held_n++;
+}
+
+/* Dispatches held records in order; returns 1 if the queue is now empty. */
+int fr_source_flush_held(fr_pipeline *p) {
+    while (p->held_n) {
+        if (dispatch(p, p->held[p->held_head]) == BLOCKED) break;
+        p->held_head = (p->held_head + 1) % p->held_cap;
+        p->held_n--;
+    }
+    fr_source_wake_workers(p);
+    return p->held_n == 0;
+}
+
+static void drop_held_if(fr_pipeline *p, const rd_kafka_topic_partition_list_t *parts) {
+    size_t keep = 0;
+    for (size_t i = 0; i < p->held_n; i++) {
+        rd_kafka_message_t *m = p->held[(p->held_head + i) % p->held_cap];
+        int drop = !parts;
+        for (int k = 0; parts && k < parts->cnt; k++)
+            if (parts->elems[k].partition == m->partition) drop = 1;
+        if (drop)
+            rd_kafka_message_destroy(m);
+        else
+            p->held[(p->held_head + keep++) % p->held_cap] = m;
+    }
+    p->held_n = keep;
+}
+
+void fr_source_drop_held(fr_pipeline *p) { drop_held_if(p, NULL); }
+
+static void handle_message(fr_pipeline *p, rd_kafka_message_t *m) {
+    if (m->err) {
+        static fr_log_limiter lim;
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            fr_log_limited(&lim, FR_LOG_WARN, "consumer_error", "%s [%d]: %s",
+                           m->rkt ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition, rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (p->held_n || dispatch(p, m) == BLOCKED) {
+        held_push(p, m);
+        fr_source_pause(p, 1);
+    }
+}
+
+/* One round: serve delivery reports, retry held records, then take up to a
+ * few hundred new records (waiting up to timeout_ms for the first). */
+void fr_source_poll(fr_pipeline *p, int timeout_ms) {
+    rd_kafka_poll(p->producer, 0);
+    if (p->held_n && !fr_source_flush_held(p)) {
+        /* still blocked: keep the group session alive and take what was
+         * fetched before the pause, as long as the held queue has room */
+        if (p->held_n < p->held_cap) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
+            if (m) handle_message(p, m);
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    if (p->paused) fr_source_pause(p, 0);
+    for (int i = 0; i < 512; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
+        if (!m) break;
+        handle_message(p, m);
+        if (p->held_n) break;
+        if ((i & 63) == 63) fr_source_wake_workers(p);
+    }
+    fr_source_wake_workers(p);
+    rd_kafka_poll(p->producer, 0);
+}
+
+int fr_source_wait_parts(fr_pipeline *p, const rd_kafka_topic_partition_list_t *list, int64_t deadline_ns) {
+    for (;;) {
+        uint64_t busy = 0;
+        for (int i = 0; i < list->cnt; i++) {
+            fr_part *part = part_get(p, list->elems[i].partition, 0);
+            if (part) busy += fr_otrack_in_flight(&part->track);
+        }
+        if (!busy) return 0;
+        if (fr_now_ns() > deadline_ns) return FR_EIO;
+        fr_source_wake_workers(p);
+        rd_kafka_poll(p->producer, 5);
+    }
+}
+
+/* ---- rebalance ---- */
+
+static void list_text(const rd_kafka_topic_partition_list_t *l, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l->cnt && n + 16 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", (int)l->elems[i].partition);
+}
+
+static void on_assign(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+    char txt[512];
+    list_text(parts, txt, sizeof txt);
+    for (int i = 0; i < parts->cnt; i++) {
+        fr_part *part = part_get(p, parts->elems[i].partition, 1);
+        if (!part) {
+            fr_log(FR_LOG_ERROR, "out_of_memory", "assigning partition %d", (int)parts->elems[i].partition);
+            atomic_store(&p->fatal, 1);
+            continue;
+        }
+        fr_otrack_reset(&part->track);
+        part->assigned = 1;
+        part->dirty = 0;
+        part->stored = -1;
+    }
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t e = 0;
+    if (coop)
+        error = rd_kafka_incremental_assign(rk, parts);
+    else
+        e = rd_kafka_assign(rk, parts);
+    if (error) {
+        fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (e) {
+        fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
+    }
+    if (p->paused) rd_kafka_pause_partitions(rk, parts);
+    size_t owned = 0;
+    for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
+    atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->st_rebalances, 1, memory_order_relaxed);
+    fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", p->cfg->kafka.input_topic, txt,
+           coop ? "incremental" : "eager", owned);
+}
+
+static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+    char txt[512];
+    list_text(parts, txt, sizeof txt);
+    int lost = rd_kafka_assignment_lost(rk);
+    int64_t t0 = fr_now_ns();
+    uint64_t waited = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        fr_part *part = part_get(p, parts->elems[i].partition, 0);
+        if (part) waited += fr_otrack_in_flight(&part->track);
+    }
+    /* records of these partitions that were never dispatched go back */
+    drop_held_if(p, parts);
+    /* wait for in-flight ones, so their offsets can be committed now */
+    int timed_out = fr_source_wait_parts(p, parts, t0 + (int64_t)p->cfg->pipeline.shutdown_timeout_ms * 1000000);
+    fr_source_store_offsets(p);
+    rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        fr_part *part = part_get(p, parts->elems[i].partition, 0);
+        if (!part) continue;
+        if (part->assigned && part->track.committable >= 0)
+            rd_kafka_topic_partition_list_add(commit, p->cfg->kafka.input_topic, part->id)->offset =
+                part->track.committable;
+        part->assigned = 0;
+    }
+    if (!lost && commit->cnt) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(rk, commit, 0);
+        if (e) fr_log(FR_LOG_WARN, "commit_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(commit);
+    if (coop) {
+        rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
+        if (error) {
+            fr_log(FR_LOG_ERROR, "unassign_failed", "%s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+    size_t owned = 0;
+    for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
+    atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->st_rebalances, 1, memory_order_relaxed);
+    fr_log(timed_out ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
+           "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", p->cfg->kafka.input_topic,
+           txt, (unsigned long long)waited, (double)(fr_now_ns() - t0) / 1e6,
+           timed_out ? " (timed out: the rest will be redelivered to the new owner)" : "", owned);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    fr_pipeline *p = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        on_assign(p, rk, parts, coop);
+    else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        on_revoke(p, rk, parts, coop);
+    else {
+        fr_log(FR_LOG_ERROR, "rebalance_failed", "%s", rd_kafka_err2str(err));
+        if (coop)
+            on_revoke(p, rk, parts, coop);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- construction ---- */
+
+int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
+    const fr_config *c = p->cfg;
+    char e[512];
+    int rc = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* our defaults first; the user's properties may override the tunables */
+    if ((rc = fr_kafka_conf_set(conf, "client.id", "fraudd", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen)) ||
+        (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
+        (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
+        (rc = fr_kafka_conf_apply(conf, p->opts.override, "override", err, errlen)) ||
+        /* fixed: the delivery guarantee depends on these */
+        (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen)))
+        goto out;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!p->consumer) {
+        rc = fr_set_err(err, errlen, FR_EINVAL, "kafka consumer: %s", e);
+        goto out;
+    }
+    conf = NULL; /* now owned by p->consumer */
+    rd_kafka_poll_set_consumer(p->consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->kafka.input_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t ke = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (ke) rc = fr_set_err(err, errlen, FR_EINVAL, "subscribe to %s: %s", c->kafka.input_topic, rd_kafka_err2str(ke));
+out:
+    if (conf) rd_kafka_conf_destroy(conf);
+    return rc;
+}

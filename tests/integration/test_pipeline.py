@@ -1,0 +1,431 @@
+"""Integration tests of `fraudd run` against a real Kafka broker.
+
+Run by tests/integration/run_all.sh, which starts the broker (scripts/kafka.sh) and sets
+FR_KAFKA_BOOTSTRAP. The test client is confluent-kafka (its own bundled librdkafka), so fraudd
+is checked by an independent client build.
+
+  full        100,000 generated records over 4 partitions: every input has exactly one
+              result, byte-identical to `fraudd score` on the same record, with the input's
+              key and headers naming the source partition/offset and the model version
+  sigterm     SIGTERM mid-stream, restart: no loss, no duplicate
+  sigkill     SIGKILL mid-stream, restart: no loss; duplicates counted and reported
+  malformed   not JSON, missing features, wrong types, 1 MB values: dead-letter topic with
+              the original bytes/key and reason headers; the stream goes on
+  rebalance   two fraudd processes in one group share the partitions; the second joining
+              and then leaving mid-stream loses nothing
+
+usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]
+Every scenario uses its own topics and group. Prints one line per check; exits 1 on failure.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BOOT = os.environ.get("FR_KAFKA_BOOTSTRAP")
+FRAUDD = None
+WORK = tempfile.mkdtemp(prefix="fraudd-it-")
+FAILS = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+    return cond
+
+
+def create_topics(names, partitions=4):
+    admin = AdminClient({"bootstrap.servers": BOOT})
+    fs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1,
+                                       config={"max.message.bytes": "4194304"}) for n in names])
+    for n, f in fs.items():
+        f.result(30)
+    # wait until every partition has a leader
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        md = admin.list_topics(timeout=10)
+        if all(n in md.topics and len(md.topics[n].partitions) == partitions and
+               all(p.leader >= 0 for p in md.topics[n].partitions.values()) for n in names):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("topics not ready: %s" % names)
+
+
+class Loader:
+    """Produces records (value, key) and remembers where each one landed."""
+
+    def __init__(self, topic):
+        self.topic = topic
+        self.p = Producer({"bootstrap.servers": BOOT, "linger.ms": 5, "enable.idempotence": True,
+                           "message.max.bytes": 4000000, "queue.buffering.max.messages": 200000})
+        self.where = {}  # index -> (partition, offset)
+
+    def produce(self, items, rate=None):
+        t0 = time.time()
+        for i, (idx, value, key) in enumerate(items):
+            def cb(err, msg, idx=idx):
+                if err:
+                    raise RuntimeError("produce failed: %s" % err)
+                self.where[idx] = (msg.partition(), msg.offset())
+            while True:
+                try:
+                    self.p.produce(self.topic, value=value, key=key, on_delivery=cb)
+                    break
+                except BufferError:
+                    self.p.poll(0.01)
+            self.p.poll(0)
+            if rate and i % 100 == 99:
+                ahead = (i + 1) / rate - (time.time() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        self.p.flush(60)
+
+
+def read_topic(topic, want, timeout):
+    """Reads a topic from the beginning until it holds results for `want` distinct source
+    positions (fraudd.source.* headers) or the timeout. Returns a list of (value, key, headers)."""
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": "reader-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 8388608})
+    md = c.list_topics(topic, timeout=10)
+    c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    out = []
+    distinct = set()
+    deadline = time.time() + timeout
+    quiet_until = None
+    while time.time() < deadline:
+        msgs = c.consume(10000, 0.5)
+        for m in msgs:
+            if m.error():
+                continue
+            h = {k: v.decode() for k, v in (m.headers() or [])}
+            out.append((m.value(), m.key(), h))
+            distinct.add((h.get("fraudd.source.partition"), h.get("fraudd.source.offset")))
+        if len(distinct) >= want:
+            # linger briefly to catch duplicates arriving just behind
+            if quiet_until is None:
+                quiet_until = time.time() + 2.0
+            if time.time() >= quiet_until:
+                break
+    c.close()
+    return out
+
+
+def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2):
+    inp, out, dlq = topics
+    path = os.path.join(WORK, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(f"""kafka:
+  bootstrap_servers: "${{FR_KAFKA_BOOTSTRAP}}"
+  group_id: {group}
+  input_topic: {inp}
+  output_topic: {out}
+  dead_letter_topic: {dlq}
+  consumer:
+    session.timeout.ms: "10000"
+    heartbeat.interval.ms: "1000"
+pipeline:
+  workers: {workers}
+  shutdown_timeout_ms: 20000
+{extra_pipeline}model:
+  passthrough: [id]
+{extra_model}http:
+  port: 0
+logging:
+  format: json
+  level: info
+""")
+    return path
+
+
+class Daemon:
+    def __init__(self, cfg, name):
+        self.log_path = os.path.join(WORK, name + ".log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([FRAUDD, "run", "--config", cfg], stdout=self.log, stderr=self.log)
+
+    def wait_assigned(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.log_path) as f:
+                if '"event":"assigned"' in f.read():
+                    return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=40):
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = "timeout"
+        self.log.close()
+        return rc
+
+    def events(self):
+        out = []
+        with open(self.log_path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+
+def generate(n, seed):
+    path = os.path.join(WORK, f"gen-{seed}-{n}.jsonl")
+    subprocess.run([FRAUDD, "generate", "--count", str(n), "--seed", str(seed), "--anomaly-rate", "0.01",
+                    "--output", path], check=True)
+    with open(path, "rb") as f:
+        lines = f.read().splitlines()
+    return path, lines
+
+
+def card_key(line):
+    return json.loads(line)["card_id"].encode()
+
+
+def by_source(msgs):
+    """(partition, offset) -> list of messages, from the fraudd.source.* headers."""
+    seen = {}
+    for v, k, h in msgs:
+        seen.setdefault((int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])), []).append((v, k, h))
+    return seen
+
+
+def topics_for(name):
+    t = name + "-" + uuid.uuid4().hex[:8]
+    topics = (t + "-in", t + "-out", t + "-dlq")
+    create_topics(topics)
+    return topics
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario_full():
+    n = 100000
+    topics = topics_for("full")
+    path, lines = generate(n, 7)
+    expected_path = os.path.join(WORK, "full-expected.jsonl")
+    subprocess.run([FRAUDD, "score", "--input", path, "--output", expected_path, "--quiet"], check=True)
+    with open(expected_path, "rb") as f:
+        expected = f.read().splitlines()
+    check(len(expected) == n, "fraudd score scored all %d generated records" % n)
+    ld = Loader(topics[0])
+    ld.produce([(i, lines[i], card_key(lines[i])) for i in range(n)])
+    check(len(ld.where) == n, "loaded %d records into 4 partitions" % n)
+    d = Daemon(write_config("full", "g-" + topics[0], topics), "full")
+    t0 = time.time()
+    out = read_topic(topics[1], n, 300)
+    secs = time.time() - t0
+    rc = d.stop()
+    check(rc == 0, "fraudd exits 0 on SIGTERM (got %s)" % rc)
+    src = by_source(out)
+    pos_to_idx = {v: k for k, v in ld.where.items()}
+    check(len(out) == n, "%d results for %d records (%.1f s)" % (len(out), n, secs))
+    check(set(src) == set(pos_to_idx), "every input position has a result")
+    check(all(len(v) == 1 for v in src.values()), "no input has more than one result")
+    mismatch = keymis = hdr = 0
+    for pos, [(v, k, h)] in ((p, m) for p, m in src.items() if len(m) == 1):
+        i = pos_to_idx.get(pos)
+        if i is None:
+            continue
+        if v != expected[i]:
+            mismatch += 1
+            if mismatch <= 3:
+                print("  result   ", v[:200], "\n  expected ", expected[i][:200])
+        if k != card_key(lines[i]):
+            keymis += 1
+        if h.get("fraudd.model.version") != "ulb-ae-1.1.0" or h.get("fraudd.source.topic") != topics[0]:
+            hdr += 1
+    check(mismatch == 0, "every result is byte-identical to `fraudd score` on the same record (%d differ)" % mismatch)
+    check(keymis == 0, "every result carries its input's key (%d differ)" % keymis)
+    check(hdr == 0, "every result names the model version and source topic in headers (%d wrong)" % hdr)
+    flagged = sum(1 for v, _, _ in out if b'"is_fraud":true' in v)
+    print("  flagged %d of %d (%.2f%%)" % (flagged, n, 100.0 * flagged / n))
+    dl = read_topic(topics[2], 0, 3)
+    check(len(dl) == 0, "no dead letters for valid records")
+
+
+def streaming_restart(name, sig):
+    """Records arrive at a steady rate; fraudd is stopped with `sig` mid-stream and restarted."""
+    n, rate = 60000, 15000
+    topics = topics_for(name)
+    _, lines = generate(n, 11 if sig == signal.SIGTERM else 13)
+    cfg = write_config(name, "g-" + topics[0], topics)
+    ld = Loader(topics[0])
+    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
+    d1 = Daemon(cfg, name + "-1")
+    check(d1.wait_assigned(), name + ": first fraudd got partitions")
+    feeder.start()
+    time.sleep(1.5)  # mid-stream
+    rc1 = d1.stop(sig)
+    check(rc1 == (0 if sig == signal.SIGTERM else -signal.SIGKILL), "%s: first fraudd ended by %s (rc %s)" %
+          (name, signal.Signals(sig).name, rc1))
+    first = [e for e in d1.events() if e.get("event") == "shutdown_complete"]
+    if sig == signal.SIGTERM:
+        check(bool(first), name + ": first fraudd logged shutdown_complete")
+        if first:
+            print("  " + first[0]["msg"])
+    d2 = Daemon(cfg, name + "-2")
+    feeder.join()
+    out = read_topic(topics[1], n, 180)
+    rc2 = d2.stop()
+    check(rc2 == 0, name + ": second fraudd exits 0 on SIGTERM")
+    src = by_source(out)
+    positions = set(ld.where.values())
+    lost = positions - set(src)
+    dups = sum(len(v) - 1 for v in src.values())
+    check(len(positions) == n, name + ": %d records produced" % n)
+    check(not lost, name + ": no record lost (%d without a result)" % len(lost))
+    if sig == signal.SIGTERM:
+        check(dups == 0, name + ": no duplicates after a clean shutdown (%d)" % dups)
+    else:
+        check(True, name + ": duplicates after SIGKILL: %d (at-least-once: the uncommitted tail is redelivered)" % dups)
+        # a duplicate must be an identical result
+        diff = sum(1 for v in src.values() if len(v) > 1 and len({m[0] for m in v}) > 1)
+        check(diff == 0, name + ": duplicates are identical to the first result (%d differ)" % diff)
+    return dups
+
+
+def scenario_sigterm():
+    streaming_restart("sigterm", signal.SIGTERM)
+
+
+def scenario_sigkill():
+    streaming_restart("sigkill", signal.SIGKILL)
+
+
+def scenario_malformed():
+    topics = topics_for("malformed")
+    _, lines = generate(3000, 17)
+    good = [json.loads(l) for l in lines]
+    big = json.dumps(dict(good[0], note="x" * 1000000)).encode()       # 1 MB, valid: too_large
+    bigfeat = json.dumps(dict(good[1], V3="9" * 1000000)).encode()     # 1 MB number string
+    bad = [
+        (b"this is not json", "decode", "not_json"),
+        (b"[1,2,3]", "decode", "not_object"),
+        (json.dumps({k: v for k, v in good[2].items() if k != "V7"}).encode(), "feature", "missing_feature"),
+        (json.dumps(dict(good[3], V4=None)).encode(), "feature", "null_feature"),
+        (json.dumps(dict(good[4], V5="abc")).encode(), "feature", "bad_type"),
+        (json.dumps(dict(good[5], V6=True)).encode(), "feature", "bad_type"),
+        (json.dumps(dict(good[6], Amount=-5)).encode(), "model", "preprocess"),
+        (b'{"id":"trunc","V1":1.0,', "decode", "not_json"),
+        (b"", "decode", "not_json"),
+        (big, "decode", "too_large"),
+        (bigfeat, "decode", "too_large"),
+    ]
+    items = []
+    kinds = {}
+    idx = 0
+    for i, l in enumerate(lines):
+        items.append((idx, l, card_key(l)))
+        idx += 1
+        if i % 250 == 100 and bad:
+            v, cls, reason = bad.pop(0)
+            kinds[idx] = (v, cls, reason)
+            items.append((idx, v, b"bad-%d" % idx))
+            idx += 1
+    total = len(items)
+    cfg = write_config("malformed", "g-" + topics[0], topics, extra_model="  max_record_bytes: 65536\n")
+    ld = Loader(topics[0])
+    ld.produce(items)
+    d = Daemon(cfg, "malformed")
+    out = read_topic(topics[1], total - len(kinds), 120)
+    dl = read_topic(topics[2], len(kinds), 60)
+    rc = d.stop()
+    check(rc == 0, "malformed: fraudd exits 0")
+    check(len(out) == total - len(kinds), "malformed: every valid record has a result (%d of %d)" %
+          (len(out), total - len(kinds)))
+    check(len(dl) == len(kinds), "malformed: every bad record is in the dead-letter topic (%d of %d)" %
+          (len(dl), len(kinds)))
+    pos_to_idx = {v: k for k, v in ld.where.items()}
+    ok = 0
+    for v, k, h in dl:
+        i = pos_to_idx.get((int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])))
+        want = kinds.get(i)
+        if want and v == want[0] and k == b"bad-%d" % i and h.get("fraudd.error.class") == want[1] and \
+                h.get("fraudd.error.reason") == want[2] and h.get("fraudd.error.message") and \
+                h.get("fraudd.model.version") == "ulb-ae-1.1.0" and h.get("fraudd.source.topic") == topics[0]:
+            ok += 1
+        else:
+            print("  unexpected dead letter:", i, v[:80], k, {x: y[:80] for x, y in h.items()})
+    check(ok == len(kinds), "malformed: dead letters carry original bytes and key, class, reason, message, "
+          "source and model version (%d of %d)" % (ok, len(kinds)))
+    last_bad = max(kinds)
+    after = [ld.where[i] for i in range(last_bad + 1, total)]
+    have = set(by_source(out))
+    check(all(p in have for p in after), "malformed: the stream goes on after the last bad record")
+    ev = d.events()
+    warns = [e for e in ev if e.get("event") == "record_rejected"]
+    check(len(warns) >= 1, "malformed: rejections are logged (rate-limited: %d lines for %d records)" %
+          (len(warns), len(kinds)))
+
+
+def scenario_rebalance():
+    n, rate = 60000, 12000
+    topics = topics_for("rebalance")
+    _, lines = generate(n, 19)
+    cfg = write_config("rebalance", "g-" + topics[0], topics, workers=1)
+    ld = Loader(topics[0])
+    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
+    a = Daemon(cfg, "rebalance-a")
+    check(a.wait_assigned(), "rebalance: fraudd A got partitions")
+    feeder.start()
+    time.sleep(1.0)
+    b = Daemon(cfg, "rebalance-b")
+    check(b.wait_assigned(), "rebalance: fraudd B joined the group and got partitions")
+    time.sleep(1.5)
+    rcb = b.stop()  # B leaves mid-stream: its partitions move back to A
+    check(rcb == 0, "rebalance: B leaves cleanly (rc %s)" % rcb)
+    feeder.join()
+    out = read_topic(topics[1], n, 180)
+    rca = a.stop()
+    check(rca == 0, "rebalance: A exits 0")
+    src = by_source(out)
+    lost = set(ld.where.values()) - set(src)
+    dups = sum(len(v) - 1 for v in src.values())
+    check(not lost, "rebalance: no record lost across join and leave (%d missing)" % len(lost))
+    check(dups == 0, "rebalance: no duplicates across cooperative rebalances (%d)" % dups)
+    consumed = {}
+    for name, dmn in (("A", a), ("B", b)):
+        for e in dmn.events():
+            if e.get("event") == "shutdown_complete":
+                consumed[name] = int(e["msg"].split(" records consumed")[0].split()[-1])
+    check(consumed.get("A", 0) > 0 and consumed.get("B", 0) > 0,
+          "rebalance: both processes scored records (A %s, B %s)" % (consumed.get("A"), consumed.get("B")))
+    revokes = [e for e in a.events() + b.events() if e.get("event") == "revoked"]
+    check(len(revokes) >= 1, "rebalance: revocations were drained and logged (%d)" % len(revokes))
+
+
+SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
+             "malformed": scenario_malformed, "rebalance": scenario_rebalance}
+
+if __name__ == "__main__":
+    if not BOOT or len(sys.argv) < 2:
+        sys.exit(__doc__)
+    FRAUDD = os.path.abspath(sys.argv[1])
+    names = sys.argv[2:] or list(SCENARIOS)
+    for s in names:
+        print("=== " + s, flush=True)
+        t = time.time()
+        try:
+            SCENARIOS[s]()
+        except Exception as e:  # a broken scenario is a failure, not a crash of the suite
+            check(False, "%s raised %r" % (s, e))
+        print("  (%.1f s)" % (time.time() - t), flush=True)
+    print("integration: %d failed checks; logs in %s" % (len(FAILS), WORK))
+    sys.exit(1 if FAILS else 0)

@@ -2,8 +2,12 @@
 # The whole test suite: installs what is missing, then
 #   1. release build: unit tests (ctest) and CLI tests
 #   2. ASan+UBSan build: the same suite
-#   3. ONNX Runtime parity: default model and every fixture, 10,000 records each
-#   4. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
+#   3. ThreadSanitizer build: the ring stress test, and the whole pipeline (demo on the
+#      in-process cluster; malformed + rebalance scenarios against the real broker)
+#   4. ONNX Runtime parity: default model and every fixture, 10,000 records each
+#   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
+#      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance)
+#   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +27,14 @@ step "unit tests (release)" ctest_in build/release
 step "build asan+ubsan" scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   step "unit tests (asan+ubsan)" ctest_in build/asan
+step "build tsan" scripts/build.sh tsan
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets"
+# the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
+step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
+step "kafka integration" tests/integration/run_all.sh build/release/fraudd
+step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance
 step "build fuzzers" scripts/build.sh fuzz
 step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
 

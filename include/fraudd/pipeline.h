@@ -86,9 +86,9 @@ typedef struct fr_pipeline_opts {
     void (*on_tick)(fr_pipeline *p, void *user);
     void *user;
     int tick_ms;
-    /* extra librdkafka properties applied last to both clients (the demo
-     * points them at its in-process cluster); may be NULL */
-    const fr_kv_list *override;
+    /* extra librdkafka properties applied last to the consumer (the demo
+     * tunes it for its in-process cluster); may be NULL */
+    const fr_kv_list *consumer_override;
 } fr_pipeline_opts;
 
 /* Builds the clients, rings and workers (threads start in run). The config

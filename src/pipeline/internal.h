@@ -89,6 +89,7 @@ struct fr_pipeline {
     rd_kafka_message_t **held;
     size_t held_cap, held_head, held_n;
     int paused;                 /* input partitions paused for backpressure */
+    int64_t blocked_since;      /* fr_now_ns() when dispatch first found no room; 0 = not blocked */
     uint64_t rr;                /* round-robin cursor */
     uint32_t wake_mask_words;
     uint64_t *to_wake;          /* workers pushed to since the last wake-up */

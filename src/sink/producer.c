@@ -222,7 +222,6 @@ int fr_sink_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "message.max.bytes", "8388608", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.producer, "kafka.producer", err, errlen)) ||
-        (rc = fr_kafka_conf_apply(conf, p->opts.override, "override", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)))
         goto out;

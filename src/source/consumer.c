@@ -11,9 +11,10 @@
  *   partition  partition % workers
  *   unordered  round-robin, skipping full rings
  * If the pool or the chosen ring is full, the record waits at the tail of
- * the held queue, the input partitions are paused (librdkafka stops
- * fetching them) and later records queue behind it, so order is kept; once
- * the held queue is empty again the partitions resume. Memory is bounded by
+ * the held queue and later records queue behind it, so order is kept; if
+ * that lasts, the input partitions are paused (librdkafka stops fetching
+ * them) until the held queue is empty and the rings half drained (see
+ * fr_source_poll). Memory is bounded by
  * the pool (max_in_flight), the rings, the held queue (records fetched before
  * the pause took effect) and librdkafka's own prefetch limits.
  *
@@ -224,28 +225,52 @@ static void handle_message(fr_pipeline *p, rd_kafka_message_t *m) {
         rd_kafka_message_destroy(m);
         return;
     }
-    if (p->held_n || dispatch(p, m) == BLOCKED) {
-        held_push(p, m);
-        fr_source_pause(p, 1);
-    }
+    if (p->held_n || dispatch(p, m) == BLOCKED) held_push(p, m);
+}
+
+/* Resume only with room to spare, so a saturated pipeline pauses rarely:
+ * every pause drops librdkafka's prefetched records and re-fetches them. */
+static int can_resume(fr_pipeline *p) {
+    if (p->held_n || p->in_flight > p->n_jobs / 2) return 0;
+    for (int i = 0; i < p->n_workers; i++)
+        if (fr_ring_count(p->workers[i].ring) > fr_ring_capacity(p->workers[i].ring) / 2) return 0;
+    return 1;
 }
 
 /* One round: serve delivery reports, retry held records, then take up to a
- * few hundred new records (waiting up to timeout_ms for the first). */
+ * few hundred new records (waiting up to timeout_ms for the first).
+ *
+ * Backpressure: a record that finds its ring or the job pool full is held
+ * and the consumer is not polled for records (librdkafka's prefetch queue is
+ * bounded by queued.max.messages.kbytes). Short stalls, such as the pool
+ * waiting for a batch of acknowledgements, end there. A stall longer than
+ * FR_PAUSE_AFTER_MS pauses the partitions, and the consumer is polled again
+ * to keep the group session and rebalances served; records fetched before
+ * the pause took effect queue behind the held one. */
+#define FR_PAUSE_AFTER_MS 50
 void fr_source_poll(fr_pipeline *p, int timeout_ms) {
     rd_kafka_poll(p->producer, 0);
     if (p->held_n && !fr_source_flush_held(p)) {
-        /* still blocked: keep the group session alive and take what was
-         * fetched before the pause, as long as the held queue has room */
-        if (p->held_n < p->held_cap) {
+        int64_t now = fr_now_ns();
+        if (!p->blocked_since) p->blocked_since = now;
+        if (!p->paused && now - p->blocked_since > (int64_t)FR_PAUSE_AFTER_MS * 1000000) fr_source_pause(p, 1);
+        if (p->paused && p->held_n < p->held_cap) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
             if (m) handle_message(p, m);
         }
-        struct timespec ts = {0, 200000};
-        nanosleep(&ts, NULL);
+        rd_kafka_poll(p->producer, 1); /* wait up to 1 ms for acknowledgements */
         return;
     }
-    if (p->paused) fr_source_pause(p, 0);
+    p->blocked_since = 0;
+    if (p->paused) {
+        if (!can_resume(p)) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
+            if (m) handle_message(p, m);
+            rd_kafka_poll(p->producer, 1);
+            return;
+        }
+        fr_source_pause(p, 0);
+    }
     for (int i = 0; i < 512; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
         if (!m) break;
@@ -397,7 +422,7 @@ int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
-        (rc = fr_kafka_conf_apply(conf, p->opts.override, "override", err, errlen)) ||
+        (rc = fr_kafka_conf_apply(conf, p->opts.consumer_override, "consumer override", err, errlen)) ||
         /* fixed: the delivery guarantee depends on these */
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||

@@ -1,0 +1,146 @@
+"""End-to-end benchmark of `fraudd run` through a real Kafka broker.
+
+usage: FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD [--records N] [--rate R] [--repeat K]
+
+For each configuration, in the same run, on the same broker:
+  passthrough   the same consumer, rings, workers and producer, but workers copy the input
+                to the output without scoring (pipeline.passthrough: true): the baseline
+  scoring       the real pipeline (decode, model, encode)
+with 1 and 2 workers:
+  throughput    N records are loaded into a fresh 4-partition topic first; fraudd starts
+                and drains them. records/s = N / (last - first output CreateTime), both
+                stamped by fraudd's producer, so start-up and group join are excluded.
+  latency       a fresh topic is fed at --rate records/s (below capacity) while fraudd runs;
+                per record: output CreateTime - input CreateTime (both ms clocks of this
+                machine), p50 / p99 / max.
+  peak RSS      VmHWM of the fraudd process after the throughput run.
+Prints a Markdown table for docs/BENCHMARKS.md; throughput is also given as the ratio of
+scoring to pass-through in the same run.
+"""
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import test_pipeline as tp  # noqa: E402  (shares the broker helpers)
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+
+def read_timestamps(topic, want, timeout):
+    c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    md = c.list_topics(topic, timeout=10)
+    c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    out = []
+    deadline = time.time() + timeout
+    while len(out) < want and time.time() < deadline:
+        for m in c.consume(10000, 0.5):
+            if m.error():
+                continue
+            h = dict(m.headers() or [])
+            out.append((m.timestamp()[1], int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])))
+    c.close()
+    return out
+
+
+def input_timestamps(topic, n):
+    c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    md = c.list_topics(topic, timeout=10)
+    c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    ts = {}
+    while len(ts) < n:
+        for m in c.consume(10000, 1.0):
+            if not m.error():
+                ts[(m.partition(), m.offset())] = m.timestamp()[1]
+    c.close()
+    return ts
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_one(lines, mode, workers, n, rate):
+    res = {}
+    extra = "  passthrough: true\n" if mode == "passthrough" else ""
+    # throughput: preloaded topic
+    topics = tp.topics_for("bench-%s-%d" % (mode, workers))
+    ld = tp.Loader(topics[0])
+    ld.produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
+    cfg = tp.write_config("bench-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
+                          workers=workers)
+    d = tp.Daemon(cfg, "bench-%s-%d" % (mode, workers))
+    out = read_timestamps(topics[1], n, 600)
+    res["rss_mb"] = vm_hwm_kb(d.proc.pid) / 1024.0
+    d.stop()
+    ts = sorted(t for t, _, _ in out)
+    span = (ts[-1] - ts[0]) / 1000.0 if len(ts) > 1 else float("nan")
+    res["n"] = len(out)
+    res["rps"] = len(out) / span if span > 0 else float("nan")
+    # latency: paced feed
+    topics = tp.topics_for("lat-%s-%d" % (mode, workers))
+    m = int(rate * 8)
+    cfg = tp.write_config("lat-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
+                          workers=workers)
+    d = tp.Daemon(cfg, "lat-%s-%d" % (mode, workers))
+    d.wait_assigned()
+    ld = tp.Loader(topics[0])
+    feeder = threading.Thread(target=ld.produce,
+                              args=([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(m)],
+                                    rate))
+    feeder.start()
+    feeder.join()
+    out = read_timestamps(topics[1], m, 120)
+    d.stop()
+    ins = input_timestamps(topics[0], m)
+    lat = sorted(t - ins[(p, o)] for t, p, o in out if (p, o) in ins)
+    lat = lat[len(lat) // 8:]  # drop the first second (connections warming up)
+    res["p50"] = statistics.median(lat) if lat else float("nan")
+    res["p99"] = lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
+    res["max"] = lat[-1] if lat else float("nan")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("fraudd")
+    ap.add_argument("--records", type=int, default=300000)
+    ap.add_argument("--rate", type=float, default=5000)
+    args = ap.parse_args()
+    if not tp.BOOT:
+        sys.exit("set FR_KAFKA_BOOTSTRAP (tests/integration/run_all.sh or scripts/kafka.sh start)")
+    tp.FRAUDD = os.path.abspath(args.fraudd)
+    _, lines = tp.generate(20000, 5)
+    rows = {}
+    for workers in (1, 2):
+        for mode in ("passthrough", "scoring"):
+            r = run_one(lines, mode, workers, args.records, args.rate)
+            rows[(mode, workers)] = r
+            print("%-11s workers=%d  %9.0f records/s  latency p50 %4.0f ms p99 %4.0f ms max %4.0f ms  peak RSS %.0f MB"
+                  " (%d results)" % (mode, workers, r["rps"], r["p50"], r["p99"], r["max"], r["rss_mb"], r["n"]),
+                  flush=True)
+    print()
+    print("| workers | pipeline | records/s | vs pass-through | latency p50 | p99 | max | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    for workers in (1, 2):
+        base = rows[("passthrough", workers)]["rps"]
+        for mode in ("passthrough", "scoring"):
+            r = rows[(mode, workers)]
+            print("| %d | %s | %.0f | %.2f | %.0f ms | %.0f ms | %.0f ms | %.0f MB |" %
+                  (workers, mode, r["rps"], r["rps"] / base, r["p50"], r["p99"], r["max"], r["rss_mb"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# A real Apache Kafka broker (KRaft, one node that is broker and controller) on 127.0.0.1,
+# fetched from Maven Central, for integration tests and benchmarks (docs/KAFKA.md).
+#
+#   scripts/kafka.sh fetch [VERSION]          resolve the broker's jars (cached; Maven ~/.m2)
+#   scripts/kafka.sh start DIR [VERSION]      start in DIR (free ports, fresh data); prints the
+#                                             bootstrap address as its last line
+#   scripts/kafka.sh stop DIR                 stop it (TERM, then KILL after 20 s); always succeeds
+#   scripts/kafka.sh with VERSION -- CMD...   start in a temp dir, run CMD with FR_KAFKA_BOOTSTRAP
+#                                             and FR_KAFKA_DIR set, always stop and clean up;
+#                                             exits with CMD's status
+# VERSION defaults to $FR_KAFKA_VERSION or 3.9.1. Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+home=${FR_KAFKA_HOME:-$HOME/.cache/fraudd/kafka}
+default_version=${FR_KAFKA_VERSION:-3.9.1}
+log4j_version=2.24.3
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+fetch() { # fetch VERSION -> prints the libs dir
+  local v=$1 dir="$home/$1"
+  if [ -f "$dir/.fetched" ]; then echo "$dir/libs"; return; fi
+  mkdir -p "$dir"
+  # Kafka 3.x logs through slf4j 1.7 (log4j-slf4j-impl), 4.x through slf4j 2 (log4j-slf4j2-impl)
+  local binding=log4j-slf4j-impl
+  case "$v" in 4.*) binding=log4j-slf4j2-impl ;; esac
+  cat > "$dir/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>fraudd.test</groupId><artifactId>kafka-broker</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>$v</version><scope>runtime</scope></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>$log4j_version</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>$binding</artifactId>
+      <version>$log4j_version</version></dependency>
+  </dependencies>
+</project>
+EOF
+  echo "kafka.sh: fetching Kafka $v from Maven Central into $dir/libs" >&2
+  rm -rf "$dir/libs"
+  (cd "$dir" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs" >&2) ||
+    die "maven could not resolve kafka_2.13:$v"
+  touch "$dir/.fetched"
+  echo "$dir/libs"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() { # start DIR VERSION
+  local dir=$1 v=$2 libs port cport id
+  libs=$(fetch "$v")
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null && die "a broker already runs in $dir"
+  rm -rf "$dir/data" "$dir/broker.log" "$dir/server.log"
+  port=$(free_port); cport=$(free_port)
+  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  cat > "$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+background.threads=2
+log.cleaner.enable=false
+EOF
+  cat > "$dir/log4j2.properties" <<EOF
+status = error
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $dir/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.apache.name = org.apache.kafka
+logger.apache.level = warn
+EOF
+  local java=(java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+              -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*")
+  id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+    { cat "$dir/format.log" >&2; die "storage format failed"; }
+  nohup "${java[@]}" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &
+  echo $! > "$dir/pid"
+  echo "127.0.0.1:$port" > "$dir/bootstrap"
+  local t0=$SECONDS
+  until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; do
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      tail -30 "$dir/broker.log" "$dir/server.log" >&2 || true
+      die "broker exited during start-up"
+    fi
+    if (( SECONDS - t0 > 90 )); then stop "$dir"; die "broker not started after 90 s"; fi
+    sleep 0.5
+  done
+  # and it answers a metadata request
+  until kcat -L -b "127.0.0.1:$port" -m 5 >/dev/null 2>&1; do
+    (( SECONDS - t0 > 90 )) && { stop "$dir"; die "broker does not answer metadata requests"; }
+    sleep 0.5
+  done
+  echo "kafka.sh: Kafka $v up at 127.0.0.1:$port in $((SECONDS - t0)) s (logs in $dir)" >&2
+  echo "127.0.0.1:$port"
+}
+
+stop() { # stop DIR
+  local dir=$1 pid i
+  [ -f "$dir/pid" ] || return 0
+  pid=$(cat "$dir/pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/pid"
+}
+
+cmd=${1:-}; shift || true
+case "$cmd" in
+  fetch) fetch "${1:-$default_version}" >/dev/null ;;
+  start) [ $# -ge 1 ] || die "usage: start DIR [VERSION]"; start "$1" "${2:-$default_version}" ;;
+  stop)  [ $# -ge 1 ] || die "usage: stop DIR"; stop "$1" ;;
+  with)
+    v=${1:-$default_version}; shift || true
+    [ "${1:-}" = "--" ] && shift
+    [ $# -ge 1 ] || die "usage: with VERSION -- CMD..."
+    tmp=$(mktemp -d /tmp/fraudd-kafka.XXXXXX)
+    trap 'stop "$tmp"; rm -rf "$tmp"' EXIT INT TERM
+    FR_KAFKA_BOOTSTRAP=$(start "$tmp" "$v" | tail -1)
+    export FR_KAFKA_BOOTSTRAP FR_KAFKA_DIR=$tmp
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    exit $rc ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac

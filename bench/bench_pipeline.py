@@ -8,8 +8,9 @@ For each configuration, in the same run, on the same broker:
   scoring       the real pipeline (decode, model, encode)
 with 1 and 2 workers:
   throughput    N records are loaded into a fresh 4-partition topic first; fraudd starts
-                and drains them. records/s = N / (last - first output CreateTime), both
-                stamped by fraudd's producer, so start-up and group join are excluded.
+                and drains them while the script only polls the output's end offsets.
+                records/s = N / (last - first output CreateTime), both stamped by fraudd's
+                producer, so start-up and group join are excluded.
   latency       a fresh topic is fed at --rate records/s (below capacity) while fraudd runs;
                 per record: output CreateTime - input CreateTime (both ms clocks of this
                 machine), p50 / p99 / max.
@@ -50,6 +51,20 @@ def read_timestamps(topic, want, timeout):
     return out
 
 
+def wait_for_end_offsets(topic, want, timeout):
+    """Waits (cheaply: one watermark query per partition a second) until the topic holds
+    `want` messages, so no reader competes with fraudd and the broker for the 2 cores."""
+    c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex})
+    parts = list(c.list_topics(topic, timeout=10).topics[topic].partitions)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        total = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+        if total >= want:
+            break
+        time.sleep(1.0)
+    c.close()
+
+
 def input_timestamps(topic, n):
     c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
@@ -82,9 +97,10 @@ def run_one(lines, mode, workers, n, rate):
     cfg = tp.write_config("bench-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
                           workers=workers)
     d = tp.Daemon(cfg, "bench-%s-%d" % (mode, workers))
-    out = read_timestamps(topics[1], n, 600)
+    wait_for_end_offsets(topics[1], n, 600)
     res["rss_mb"] = vm_hwm_kb(d.proc.pid) / 1024.0
     d.stop()
+    out = read_timestamps(topics[1], n, 600)
     ts = sorted(t for t, _, _ in out)
     span = (ts[-1] - ts[0]) / 1000.0 if len(ts) > 1 else float("nan")
     res["n"] = len(out)

@@ -42,8 +42,8 @@ fetch() { # fetch VERSION -> prints the libs dir
 EOF
   echo "kafka.sh: fetching Kafka $v from Maven Central into $dir/libs" >&2
   rm -rf "$dir/libs"
-  (cd "$dir" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs" >&2) ||
-    die "maven could not resolve kafka_2.13:$v"
+  (cd "$dir" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs" \
+     >"$dir/mvn.log" 2>&1) || { tail -20 "$dir/mvn.log" >&2; die "maven could not resolve kafka_2.13:$v"; }
   touch "$dir/.fetched"
   echo "$dir/libs"
 }

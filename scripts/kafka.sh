@@ -22,9 +22,14 @@ fetch() { # fetch VERSION -> prints the libs dir
   local v=$1 dir="$home/$1"
   if [ -f "$dir/.fetched" ]; then echo "$dir/libs"; return; fi
   mkdir -p "$dir"
-  # Kafka 3.x logs through slf4j 1.7 (log4j-slf4j-impl), 4.x through slf4j 2 (log4j-slf4j2-impl)
-  local binding=log4j-slf4j-impl
-  case "$v" in 4.*) binding=log4j-slf4j2-impl ;; esac
+  # Kafka 3.x logs through slf4j 1.7 (binding log4j-slf4j-impl); 4.x needs slf4j 2, which has to
+  # be declared directly, or Maven's nearest-wins picks a 1.7 that a transitive dependency brings
+  local logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>$log4j_version</version></dependency>"
+  case "$v" in 4.*) logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
+      <version>$log4j_version</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>2.0.17</version></dependency>" ;;
+  esac
   cat > "$dir/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -35,8 +40,7 @@ fetch() { # fetch VERSION -> prints the libs dir
       <version>$v</version><scope>runtime</scope></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>$log4j_version</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>$binding</artifactId>
-      <version>$log4j_version</version></dependency>
+    $logdeps
   </dependencies>
 </project>
 EOF
@@ -100,7 +104,8 @@ logger.apache.level = warn
 EOF
   local java=(java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
               -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*")
-  id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  # a cluster id is 16 random bytes, base64url without padding (what StorageTool random-uuid prints)
+  id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
   "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; die "storage format failed"; }
   nohup "${java[@]}" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &

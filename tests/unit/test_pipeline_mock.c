@@ -1,0 +1,283 @@
+/* Proves pipeline behaviours that need a broker to misbehave on purpose,
+ * using librdkafka's in-process mock cluster (fault injection; the real
+ * broker tests are in tests/integration):
+ *  - every record gets exactly one result or one dead letter, and with
+ *    ordering "key" each key's results come out in input-offset order,
+ *    with two workers;
+ *  - a result whose delivery fails is re-sent kafka.produce_retries times
+ *    and then delivered (a transient failure costs nothing but a retry);
+ *  - a result that keeps failing goes to the dead-letter topic with class
+ *    "produce" and its offset still completes, so the stream goes on;
+ *  - the pipeline shuts down with exit status 0 and nothing in flight.
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "fraudd/config.h"
+#include "fraudd/gen.h"
+#include "fraudd/log.h"
+#include "fraudd/model.h"
+#include "fraudd/pipeline.h"
+
+typedef struct env {
+    rd_kafka_t *host; /* producer of the inputs; hosts the mock cluster */
+    rd_kafka_mock_cluster_t *mc;
+    fr_config *cfg;
+    fr_model *m;
+    fr_pipeline *p;
+    pthread_t thread;
+    volatile sig_atomic_t stop;
+    int rc;
+} env;
+
+static void set(char **dst, const char *v) {
+    free(*dst);
+    *dst = strdup(v);
+}
+
+static env *env_new(int workers, int retries) {
+    env *e = calloc(1, sizeof *e);
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    e->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(e->host);
+    e->mc = rd_kafka_handle_mock_cluster(e->host);
+    assert_non_null(e->mc);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "in", 2, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "out", 2, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "dlq", 1, 1), 0);
+    e->cfg = fr_config_defaults();
+    set(&e->cfg->kafka.bootstrap_servers, rd_kafka_mock_cluster_bootstraps(e->mc));
+    set(&e->cfg->kafka.group_id, "test");
+    set(&e->cfg->kafka.input_topic, "in");
+    set(&e->cfg->kafka.output_topic, "out");
+    set(&e->cfg->kafka.dead_letter_topic, "dlq");
+    e->cfg->kafka.produce_retries = retries;
+    e->cfg->pipeline.workers = workers;
+    e->cfg->pipeline.shutdown_timeout_ms = 10000;
+    assert_int_equal(fr_model_load_default(&e->m, err, sizeof err), 0);
+    return e;
+}
+
+static void produce(env *e, const char *val, size_t len, const char *key) {
+    assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_END),
+                     0);
+    rd_kafka_poll(e->host, 0);
+}
+
+static void *run_thread(void *arg) {
+    env *e = arg;
+    e->rc = fr_pipeline_run(e->p);
+    return NULL;
+}
+
+static void start(env *e) {
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    char err[512];
+    fr_pipeline_opts po = {.stop = &e->stop};
+    fr_kv kv[] = {{"fetch.wait.max.ms", "10"}};
+    fr_kv_list props = {kv, 1};
+    po.consumer_override = &props;
+    assert_int_equal(fr_pipeline_new(e->cfg, e->m, &po, &e->p, err, sizeof err), 0);
+    assert_int_equal(pthread_create(&e->thread, NULL, run_thread, e), 0);
+}
+
+/* Waits until n records are acknowledged (results + dead letters), then
+ * stops the pipeline and returns its final statistics. */
+static fr_pipeline_stats finish(env *e, uint64_t n) {
+    fr_pipeline_stats s;
+    for (int i = 0; i < 3000; i++) {
+        fr_pipeline_get_stats(e->p, &s);
+        if (s.results + s.dead_letters >= n) break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    e->stop = 1;
+    pthread_join(e->thread, NULL);
+    fr_pipeline_get_stats(e->p, &s);
+    return s;
+}
+
+typedef struct msg {
+    char key[32];
+    int64_t src_offset;
+    int32_t src_partition;
+    char cls[32];
+} msg;
+
+/* Reads n messages of topic from the start (no group). */
+static msg *read_topic(env *e, const char *topic, int parts, size_t n) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "reader", err, sizeof err); /* assign() needs one; nothing is committed */
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(c, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    msg *out = calloc(n + 1, sizeof *out);
+    size_t got = 0;
+    for (int i = 0; got < n && i < 3000; i++) { /* up to ~60 s */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 20);
+        if (!m) continue;
+        if (!m->err) {
+            msg *o = &out[got++];
+            snprintf(o->key, sizeof o->key, "%.*s", (int)m->key_len, m->key ? (const char *)m->key : "");
+            rd_kafka_headers_t *h = NULL;
+            const void *v;
+            size_t vl;
+            char buf[64];
+            if (!rd_kafka_message_headers(m, &h)) {
+                if (!rd_kafka_header_get_last(h, "fraudd.source.offset", &v, &vl)) {
+                    snprintf(buf, sizeof buf, "%.*s", (int)vl, (const char *)v);
+                    o->src_offset = atoll(buf);
+                }
+                if (!rd_kafka_header_get_last(h, "fraudd.source.partition", &v, &vl)) {
+                    snprintf(buf, sizeof buf, "%.*s", (int)vl, (const char *)v);
+                    o->src_partition = atoi(buf);
+                }
+                if (!rd_kafka_header_get_last(h, "fraudd.error.class", &v, &vl))
+                    snprintf(o->cls, sizeof o->cls, "%.*s", (int)vl, (const char *)v);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(got, n);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return out;
+}
+
+static void env_free(env *e) {
+    fr_pipeline_free(e->p);
+    rd_kafka_destroy(e->host);
+    fr_model_free(e->m);
+    fr_config_free(e->cfg);
+    free(e);
+}
+
+static void every_record_once_and_each_key_in_order(void **state) {
+    (void)state;
+    enum { N = 3000, KEYS = 7 };
+    env *e = env_new(2, 3);
+    fr_gen_opts go = {.seed = 3, .anomaly_rate = 0.01, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048], key[16];
+    size_t bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%d", i % KEYS);
+        if (i % 100 == 50) {
+            produce(e, "{\"id\":\"broken\"", 14, key);
+            bad++;
+        } else {
+            int anomaly;
+            size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+            produce(e, rec, len, key);
+        }
+    }
+    fr_gen_free(g);
+    start(e);
+    fr_pipeline_stats s = finish(e, N);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.results, N - bad);
+    assert_int_equal(s.dead_letters, bad);
+    assert_int_equal(s.dead_by_class[FR_EC_DECODE], bad);
+    assert_int_equal(s.in_flight, 0);
+    msg *out = read_topic(e, "out", 2, N - bad);
+    /* per key: source offsets strictly increase in output order (a key lives
+     * on one input partition and one output partition) */
+    int64_t last[KEYS];
+    for (int k = 0; k < KEYS; k++) last[k] = -1;
+    for (size_t i = 0; i < N - bad; i++) {
+        int k = atoi(out[i].key + 1);
+        assert_true(k >= 0 && k < KEYS);
+        assert_true(out[i].src_offset > last[k]);
+        last[k] = out[i].src_offset;
+    }
+    free(out);
+    msg *dl = read_topic(e, "dlq", 1, bad);
+    for (size_t i = 0; i < bad; i++) assert_string_equal(dl[i].cls, "decode");
+    free(dl);
+    env_free(e);
+}
+
+static void one_failed_delivery_is_retried_and_delivered(void **state) {
+    (void)state;
+    env *e = env_new(1, 3);
+    fr_gen_opts go = {.seed = 5, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    int anomaly;
+    size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+    fr_gen_free(g);
+    produce(e, rec, len, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    /* the next Produce request, fraudd's result, fails once for good */
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    start(e);
+    fr_pipeline_stats s = finish(e, 1);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.produce_retries, 1);
+    assert_int_equal(s.results, 1);
+    assert_int_equal(s.dead_letters, 0);
+    env_free(e);
+}
+
+static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **state) {
+    (void)state;
+    env *e = env_new(1, 2);
+    fr_gen_opts go = {.seed = 6, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    int anomaly;
+    size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+    produce(e, rec, len, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    /* first send + 2 retries fail; the dead letter goes through */
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    start(e);
+    fr_pipeline_stats s = finish(e, 1);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.produce_retries, 2);
+    assert_int_equal(s.results, 0);
+    assert_int_equal(s.dead_letters, 1);
+    assert_int_equal(s.dead_by_class[FR_EC_PRODUCE], 1);
+    msg *dl = read_topic(e, "dlq", 1, 1);
+    assert_string_equal(dl[0].cls, "produce");
+    assert_string_equal(dl[0].key, "card");
+    free(dl);
+    fr_gen_free(g);
+    env_free(e);
+}
+
+int main(void) {
+    fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_record_once_and_each_key_in_order),
+        cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
+        cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -25,8 +25,8 @@
  * or rebalance drains in-flight records first, so it produces no
  * duplicates; a crash re-delivers at most the uncommitted tail.
  *
- * Thread safety: fr_pipeline_run runs on one thread; fr_pipeline_stats may
- * be called from any thread; stopping is by the flag passed in opts.
+ * Thread safety: fr_pipeline_run runs on one thread; fr_pipeline_get_stats
+ * and fr_pipeline_stop may be called from any thread.
  */
 #ifndef FRAUDD_PIPELINE_H
 #define FRAUDD_PIPELINE_H
@@ -102,6 +102,10 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
  * (offsets are still committed up to what was delivered). */
 int fr_pipeline_run(fr_pipeline *p);
 void fr_pipeline_free(fr_pipeline *p);
+/* Asks fr_pipeline_run to shut down, from any thread (opts.stop is for
+ * signal handlers: signals reach only the run thread, because fraudd's and
+ * librdkafka's threads start with every signal blocked). */
+void fr_pipeline_stop(fr_pipeline *p);
 
 void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *out);
 int fr_pipeline_workers(const fr_pipeline *p);

@@ -49,6 +49,7 @@ typedef struct demo {
     double duration;           /* seconds, 0 = until count / Ctrl-C */
     _Atomic uint64_t produced; /* generator -> input topic, acknowledged or not */
     _Atomic int gen_done;
+    _Atomic int gen_stop;      /* set by the main thread when the pipeline is done */
     int64_t t0;
     uint64_t last_done;
     int64_t last_t;
@@ -59,13 +60,13 @@ static void *generator(void *arg) {
     fr_gen *g = fr_gen_new(&d->go);
     char rec[2048], key[32];
     fr_pipeline_stats st;
-    for (uint64_t i = 0; g && !g_stop; i++) {
+    for (uint64_t i = 0; g && !atomic_load(&d->gen_stop); i++) {
         if (d->count && i >= d->count) break;
         if (d->duration > 0 && (double)(fr_now_ns() - d->t0) / 1e9 >= d->duration) break;
         /* pace by the pipeline: never more than FR_DEMO_MAX_LAG ahead */
         for (;;) {
             fr_pipeline_get_stats(d->p, &st);
-            if (atomic_load(&d->produced) - st.consumed < FR_DEMO_MAX_LAG || g_stop) break;
+            if (atomic_load(&d->produced) - st.consumed < FR_DEMO_MAX_LAG || atomic_load(&d->gen_stop)) break;
             rd_kafka_poll(d->host, 1);
         }
         int anomaly;
@@ -79,13 +80,15 @@ static void *generator(void *arg) {
             memcpy(key, card, klen);
         }
         for (;;) {
+            if (atomic_load(&d->gen_stop)) break;
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 d->host, RD_KAFKA_V_TOPIC("transactions"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE(rec, len), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_END);
             if (!e) break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 fprintf(stderr, "fraudd demo: produce: %s\n", rd_kafka_err2str(e));
-                g_stop = 1;
+                fr_pipeline_stop(d->p);
+                atomic_store(&d->gen_stop, 1);
                 break;
             }
             rd_kafka_poll(d->host, 5);
@@ -259,10 +262,16 @@ int fr_cmd_demo(int argc, char **argv) {
     printf("  the same binary runs against a real cluster with: fraudd run --config config/fraudd.yaml\n");
     fflush(stdout);
     d.t0 = d.last_t = fr_now_ns();
-    if (pthread_create(&gen_thread, NULL, generator, &d)) goto out;
+    /* the generator starts with signals blocked: Ctrl-C reaches this (the run) thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int perr = pthread_create(&gen_thread, NULL, generator, &d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (perr) goto out;
     gen_started = 1;
     int prc = fr_pipeline_run(d.p);
-    g_stop = 1;
+    atomic_store(&d.gen_stop, 1);
     pthread_join(gen_thread, NULL);
     gen_started = 0;
     fr_pipeline_stats s;
@@ -281,7 +290,7 @@ int fr_cmd_demo(int argc, char **argv) {
                 produced - (s.results + s.dead_letters), produced);
 out:
     if (gen_started) {
-        g_stop = 1;
+        atomic_store(&d.gen_stop, 1);
         pthread_join(gen_thread, NULL);
     }
     fr_pipeline_free(d.p);

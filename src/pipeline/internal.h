@@ -95,6 +95,7 @@ struct fr_pipeline {
     uint64_t *to_wake;          /* workers pushed to since the last wake-up */
     _Atomic int workers_stop;   /* workers exit once their ring is empty */
     _Atomic int fatal;          /* a record could not be delivered at all */
+    _Atomic int stop_requested; /* fr_pipeline_stop */
     /* statistics */
     fr_counters c;
     _Atomic uint64_t st_consumed, st_results, st_flagged, st_dead, st_retries, st_in_flight, st_pauses,

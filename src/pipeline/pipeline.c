@@ -257,6 +257,8 @@ static void shutdown_drain(fr_pipeline *p, int64_t deadline, int *timed_out) {
     if (p->in_flight) *timed_out = 1;
 }
 
+void fr_pipeline_stop(fr_pipeline *p) { atomic_store(&p->stop_requested, 1); }
+
 int fr_pipeline_run(fr_pipeline *p) {
     char err[256];
     int rc = fr_workers_start(p, err, sizeof err);
@@ -270,7 +272,7 @@ int fr_pipeline_run(fr_pipeline *p) {
            p->cfg->kafka.dead_letter_topic, p->n_workers, p->cfg->pipeline.ring_capacity, p->batch,
            fr_ordering_name(p->cfg->pipeline.ordering), p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
     int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
-    while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->fatal)) {
+    while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->stop_requested) && !atomic_load(&p->fatal)) {
         fr_source_poll(p, p->in_flight ? 2 : 50);
         int64_t now = fr_now_ns();
         if (now >= next_store) {

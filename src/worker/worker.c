@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,13 +128,22 @@ static void *worker_main(void *arg) {
 }
 
 int fr_workers_start(fr_pipeline *p, char *err, size_t errlen) {
-    for (int i = 0; i < p->n_workers; i++) {
+    /* workers start with every signal blocked, so SIGTERM/SIGINT reach the
+     * run thread, whose loop reads the flag the handler sets */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < p->n_workers && !rc; i++) {
         fr_worker *w = &p->workers[i];
-        int rc = pthread_create(&w->thread, NULL, worker_main, w);
-        if (rc) return fr_set_err(err, errlen, FR_ENOMEM, "starting worker %d: %s", i, strerror(rc));
-        w->started = 1;
+        int e = pthread_create(&w->thread, NULL, worker_main, w);
+        if (e)
+            rc = fr_set_err(err, errlen, FR_ENOMEM, "starting worker %d: %s", i, strerror(e));
+        else
+            w->started = 1;
     }
-    return 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 void fr_workers_stop(fr_pipeline *p) {

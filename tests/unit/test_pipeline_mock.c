@@ -39,7 +39,6 @@ typedef struct env {
     fr_model *m;
     fr_pipeline *p;
     pthread_t thread;
-    volatile sig_atomic_t stop;
     int rc;
 } env;
 
@@ -91,7 +90,7 @@ static void *run_thread(void *arg) {
 static void start(env *e) {
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     char err[512];
-    fr_pipeline_opts po = {.stop = &e->stop};
+    fr_pipeline_opts po = {0};
     fr_kv kv[] = {{"fetch.wait.max.ms", "10"}};
     fr_kv_list props = {kv, 1};
     po.consumer_override = &props;
@@ -109,7 +108,7 @@ static fr_pipeline_stats finish(env *e, uint64_t n) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
-    e->stop = 1;
+    fr_pipeline_stop(e->p);
     pthread_join(e->thread, NULL);
     fr_pipeline_get_stats(e->p, &s);
     return s;

@@ -15,6 +15,8 @@ with 1 and 2 workers:
                 per record: output CreateTime - input CreateTime (both ms clocks of this
                 machine), p50 / p99 / max.
   peak RSS      VmHWM of the fraudd process after the throughput run.
+  CPU/record    fraudd's user+system CPU time over the throughput run / N (start-up included):
+                what scoring costs fraudd itself, whatever the broker's share of the cores.
 Prints a Markdown table for docs/BENCHMARKS.md; throughput is also given as the ratio of
 scoring to pass-through in the same run.
 """
@@ -79,6 +81,13 @@ def input_timestamps(topic, n):
     return ts
 
 
+def cpu_seconds(pid):
+    """user + system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -99,6 +108,7 @@ def run_one(lines, mode, workers, n, rate):
     d = tp.Daemon(cfg, "bench-%s-%d" % (mode, workers))
     wait_for_end_offsets(topics[1], n, 600)
     res["rss_mb"] = vm_hwm_kb(d.proc.pid) / 1024.0
+    res["cpu_us"] = cpu_seconds(d.proc.pid) * 1e6 / n
     d.stop()
     out = read_timestamps(topics[1], n, 600)
     ts = sorted(t for t, _, _ in out)
@@ -145,17 +155,17 @@ def main():
             r = run_one(lines, mode, workers, args.records, args.rate)
             rows[(mode, workers)] = r
             print("%-11s workers=%d  %9.0f records/s  latency p50 %4.0f ms p99 %4.0f ms max %4.0f ms  peak RSS %.0f MB"
-                  " (%d results)" % (mode, workers, r["rps"], r["p50"], r["p99"], r["max"], r["rss_mb"], r["n"]),
-                  flush=True)
+                  "  CPU %.2f us/record (%d results)" % (mode, workers, r["rps"], r["p50"], r["p99"], r["max"],
+                                                         r["rss_mb"], r["cpu_us"], r["n"]), flush=True)
     print()
-    print("| workers | pipeline | records/s | vs pass-through | latency p50 | p99 | max | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| workers | pipeline | records/s | vs pass-through | fraudd CPU/record | latency p50 | p99 | max | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for workers in (1, 2):
         base = rows[("passthrough", workers)]["rps"]
         for mode in ("passthrough", "scoring"):
             r = rows[(mode, workers)]
-            print("| %d | %s | %.0f | %.2f | %.0f ms | %.0f ms | %.0f ms | %.0f MB |" %
-                  (workers, mode, r["rps"], r["rps"] / base, r["p50"], r["p99"], r["max"], r["rss_mb"]))
+            print("| %d | %s | %.0f | %.2f | %.2f us | %.0f ms | %.0f ms | %.0f ms | %.0f MB |" %
+                  (workers, mode, r["rps"], r["rps"] / base, r["cpu_us"], r["p50"], r["p99"], r["max"], r["rss_mb"]))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char 
     for (size_t i = 0; i < kv->n; i++) {
         char e[512];
         if (rd_kafka_conf_set(conf, kv->items[i].key, kv->items[i].value, e, sizeof e) != RD_KAFKA_CONF_OK)
-            /* e never quotes the value, so secrets stay out of the message */
-            return fr_set_err(err, errlen, FR_EINVAL, "%s.%s: %s", what, kv->items[i].key, e);
+            /* librdkafka's message may quote the value: not for secrets */
+            return fr_set_err(err, errlen, FR_EINVAL, "%s.%s: %s", what, kv->items[i].key,
+                              fr_config_is_secret(kv->items[i].key) ? "rejected by librdkafka (value not shown: secret)" : e);
     }
     return 0;
 }

@@ -134,11 +134,17 @@ static const fr__opt opts[] = {
      "sasl.password: ${KAFKA_SASL_PASSWORD}\n"
      "ssl.ca.location: /etc/fraudd/ca.pem"},
     {"kafka", "consumer", FR__T_KV, 0, 0, 0, NULL, NULL, NULL, OFF(kafka.consumer),
-     "librdkafka properties for the consumer only, applied after properties.",
+     "librdkafka properties for the consumer only, applied after properties.\n"
+     "fraudd's own defaults, which these override: partition.assignment.strategy\n"
+     "cooperative-sticky, auto.offset.reset earliest, enable.auto.commit true,\n"
+     "auto.commit.interval.ms 1000, queued.max.messages.kbytes 16384, client.id fraudd.",
      "fetch.max.bytes: \"52428800\"\n"
      "session.timeout.ms: \"45000\""},
     {"kafka", "producer", FR__T_KV, 0, 0, 0, NULL, NULL, NULL, OFF(kafka.producer),
-     "librdkafka properties for the producer only, applied after properties.",
+     "librdkafka properties for the producer only, applied after properties.\n"
+     "fraudd's own defaults, which these override: linger.ms 5,\n"
+     "queue.buffering.max.messages 200000, message.max.bytes 8388608 (dead letters\n"
+     "carry the input unchanged; the dead-letter topic's max.message.bytes must allow it).",
      "compression.type: lz4\n"
      "linger.ms: \"10\""},
     {"kafka", "produce_retries", FR__T_INT, 0, 0, 100, NULL, "3", NULL, OFF(kafka.produce_retries),

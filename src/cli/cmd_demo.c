@@ -124,7 +124,7 @@ static void on_tick(fr_pipeline *p, void *user) {
 
 static void demo_usage(FILE *f) {
     fprintf(f, "usage: fraudd demo [--duration SECONDS] [--count N] [--workers N] [--anomaly-rate R] [--seed S]\n"
-               "                   [--model F] [--log-level L]\n"
+               "                   [--model F] [--log-level L] [--ordering key|partition|unordered]\n"
                "  Runs the streaming pipeline against an in-process Kafka: generated transactions\n"
                "  in, scores out. Default: 10 seconds. Ctrl-C stops early.\n");
 }
@@ -143,6 +143,7 @@ int fr_cmd_demo(int argc, char **argv) {
                                          {"seed", required_argument, 0, 's'},
                                          {"model", required_argument, 0, 'm'},
                                          {"log-level", required_argument, 0, 'l'},
+                                         {"ordering", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     demo d = {.go = {.seed = 42, .anomaly_rate = 0.01, .first_id = 1, .rate_per_s = 1000}, .duration = 0};
@@ -150,6 +151,7 @@ int fr_cmd_demo(int argc, char **argv) {
     size_t workers = 0, seed;
     const char *model_path = NULL;
     fr_log_level level = FR_LOG_WARN;
+    fr_ordering ordering = FR_ORDER_KEY;
     int c, have_count = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -179,6 +181,15 @@ int fr_cmd_demo(int argc, char **argv) {
             else if (!strcmp(optarg, "error")) level = FR_LOG_ERROR;
             else {
                 fprintf(stderr, "fraudd demo: --log-level: expected debug, info, warn or error\n");
+                return FR_EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            if (!strcmp(optarg, "key")) ordering = FR_ORDER_KEY;
+            else if (!strcmp(optarg, "partition")) ordering = FR_ORDER_PARTITION;
+            else if (!strcmp(optarg, "unordered")) ordering = FR_ORDER_UNORDERED;
+            else {
+                fprintf(stderr, "fraudd demo: --ordering: expected key, partition or unordered\n");
                 return FR_EXIT_USAGE;
             }
             break;
@@ -230,6 +241,7 @@ int fr_cmd_demo(int argc, char **argv) {
         goto out;
     }
     cfg->pipeline.workers = (int)workers;
+    cfg->pipeline.ordering = ordering;
     cfg->pipeline.shutdown_timeout_ms = 10000;
     m = fr_cli_load_model(cfg->model.path);
     if (!m) {
@@ -251,10 +263,10 @@ int fr_cmd_demo(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     printf("fraudd demo: in-process Kafka at %s; topics transactions -> scores (dead letters: scores-dlq)\n"
-           "  model %s, threshold %g, %d workers, %.2f%% injected anomalies; ",
+           "  model %s, threshold %g, %d workers, ordering %s, %.2f%% injected anomalies; ",
            cfg->kafka.bootstrap_servers, fr_model_version(m),
            isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold, fr_pipeline_workers(d.p),
-           100 * d.go.anomaly_rate);
+           fr_ordering_name(ordering), 100 * d.go.anomaly_rate);
     if (d.count)
         printf("%zu records\n", d.count);
     else

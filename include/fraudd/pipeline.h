@@ -56,6 +56,11 @@ const char *fr_err_class_name(fr_err_class c);
 fr_err_class fr_err_class_of(fr_reject r);
 
 #define FR_LAT_BUCKETS 128
+/* score histogram: bucket i counts scores <= fr_score_bucket_upper(i);
+ * log-spaced, 4 per factor of two from 2^-10 to 2^20, last one +Inf */
+#define FR_SCORE_BUCKETS 122
+double fr_score_bucket_upper(int i);
+int fr_score_bucket(double score);
 
 typedef struct fr_pipeline_stats {
     uint64_t consumed;                    /* records dispatched to workers */
@@ -72,7 +77,19 @@ typedef struct fr_pipeline_stats {
     /* dispatch -> broker acknowledgement, per record: bucket i counts
      * latencies <= fr_latency_bucket_upper_ns(i) */
     uint64_t latency[FR_LAT_BUCKETS];
+    /* record timestamp (set by its producer) -> delivery of its result */
+    uint64_t e2e_latency[FR_LAT_BUCKETS];
+    uint64_t queue_wait[FR_LAT_BUCKETS];     /* dispatch -> a worker takes it */
+    uint64_t inference[FR_LAT_BUCKETS];      /* per batch */
+    uint64_t scores[FR_SCORE_BUCKETS];
+    uint64_t scored;                         /* results handed to the producer */
+    uint64_t batches;
+    uint64_t delivery_errors;                /* failed delivery reports */
+    uint64_t dead_by_reason[FR_REJ_PREPROCESS + 3]; /* acknowledged dead letters by fr_reject;
+                                                       [+1] scorer_failed, [+2] delivery_failed */
 } fr_pipeline_stats;
+
+
 
 int64_t fr_latency_bucket_upper_ns(int i);
 /* q in (0,1]: upper bound of the bucket holding that quantile; 0 if empty. */
@@ -109,6 +126,17 @@ void fr_pipeline_stop(fr_pipeline *p);
 
 void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *out);
 int fr_pipeline_workers(const fr_pipeline *p);
+
+/* Per worker, for ring depth and busy ratio. */
+typedef struct fr_worker_stats {
+    uint64_t ring_depth, ring_capacity;
+    uint64_t busy_ns;
+    int64_t heartbeat_ns;
+} fr_worker_stats;
+void fr_pipeline_worker_stats(fr_pipeline *p, int i, fr_worker_stats *out);
+/* Liveness: the run loop iterated, and every worker with queued records
+ * made progress, within max_age_ns. Thread safe. */
+int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns);
 
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2
  * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.

@@ -39,8 +39,33 @@ typedef struct fr_job {
     uint8_t dead;              /* the message in flight is a dead letter */
     uint8_t err_class;         /* fr_err_class, when dead */
     uint8_t flagged;           /* result over the threshold */
+    uint8_t dead_reason;       /* index into st_dead_reason, when dead */
     struct fr_job *next_free;
 } fr_job;
+
+/* A counter with one writer: the owning thread adds with a relaxed load and
+ * store (no read-modify-write, no lock), any thread may read it. Scrapes sum
+ * the per-thread copies. */
+static inline void fr_ctr_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline uint64_t fr_ctr_get(const _Atomic uint64_t *c) {
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+int fr_lat_bucket(int64_t ns);
+
+/* Written only by its worker (fr_ctr_add); read by scrapes. */
+typedef struct fr_wcounters {
+    _Atomic uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* records rejected, by reason */
+    _Atomic uint64_t scored;        /* records scored (results handed to the producer) */
+    _Atomic uint64_t flagged;       /* ... of which over the threshold */
+    _Atomic uint64_t batches;       /* model calls */
+    _Atomic uint64_t busy_ns;       /* time spent processing batches */
+    _Atomic uint64_t queue_wait[FR_LAT_BUCKETS]; /* dispatch -> popped by the worker, per record */
+    _Atomic uint64_t inference[FR_LAT_BUCKETS];  /* fr_scorer_run per batch */
+    _Atomic uint64_t scores[FR_SCORE_BUCKETS];   /* score distribution (fr_score_bucket) */
+    _Atomic int64_t heartbeat_ns;   /* last time the worker was alive (fr_now_ns) */
+} fr_wcounters;
 
 typedef struct fr_worker {
     struct fr_pipeline *p;
@@ -53,17 +78,12 @@ typedef struct fr_worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic int sleeping;
+    fr_wcounters wc;
     /* per-batch scratch, allocated once */
     fr_job **jobs;
     fr_slice *slices;
     fr_scored *scored;
 } fr_worker;
-
-typedef struct fr_counters {
-    _Atomic uint64_t rejects[FR_REJ_PREPROCESS + 1];
-    _Atomic uint64_t produced_results; /* handed to the producer by workers */
-    _Atomic uint64_t produced_dead;
-} fr_counters;
 
 struct fr_pipeline {
     const fr_config *cfg;
@@ -96,8 +116,11 @@ struct fr_pipeline {
     _Atomic int workers_stop;   /* workers exit once their ring is empty */
     _Atomic int fatal;          /* a record could not be delivered at all */
     _Atomic int stop_requested; /* fr_pipeline_stop */
-    /* statistics */
-    fr_counters c;
+    /* statistics written by the run thread only (fr_ctr_add) */
+    _Atomic uint64_t st_delivery_errors;
+    _Atomic uint64_t st_dead_reason[FR_REJ_PREPROCESS + 3]; /* by fr_reject; +1 scorer_failed, +2 delivery_failed */
+    _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];      /* Kafka record timestamp -> delivery */
+    _Atomic int64_t heartbeat_ns;                 /* last run-loop iteration */
     _Atomic uint64_t st_consumed, st_results, st_flagged, st_dead, st_retries, st_in_flight, st_pauses,
         st_assigned, st_rebalances;
     _Atomic uint64_t st_dead_class[FR_EC__COUNT];
@@ -121,7 +144,10 @@ int fr_sink_new(struct fr_pipeline *p, char *err, size_t errlen);
  * on an immediate error the job goes to the dead-letter path, and if even
  * that fails the pipeline is marked fatal */
 void fr_sink_result(struct fr_pipeline *p, fr_job *job, const char *text, size_t len);
-void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, fr_err_class cls, const char *reason,
+/* reason_idx: an fr_reject, FR_DEAD_SCORER or FR_DEAD_DELIVERY (metrics label) */
+#define FR_DEAD_SCORER (FR_REJ_PREPROCESS + 1)
+#define FR_DEAD_DELIVERY (FR_REJ_PREPROCESS + 2)
+void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx, const char *reason,
                          const char *message);
 /* run thread: finishes a job (delivery acknowledged) */
 void fr_job_complete(struct fr_pipeline *p, fr_job *job);

@@ -221,20 +221,65 @@ void fr_pipeline_free(fr_pipeline *p) {
 
 void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
     memset(s, 0, sizeof *s);
-#define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
-    s->consumed = LD(p->st_consumed);
-    s->results = LD(p->st_results);
-    s->flagged = LD(p->st_flagged);
-    s->dead_letters = LD(p->st_dead);
-    for (int i = 0; i < FR_EC__COUNT; i++) s->dead_by_class[i] = LD(p->st_dead_class[i]);
-    for (int i = 0; i <= FR_REJ_PREPROCESS; i++) s->rejects[i] = LD(p->c.rejects[i]);
-    s->produce_retries = LD(p->st_retries);
-    s->in_flight = LD(p->st_in_flight);
-    s->pauses = LD(p->st_pauses);
-    s->assigned_partitions = LD(p->st_assigned);
-    s->rebalances = LD(p->st_rebalances);
-    for (int i = 0; i < FR_LAT_BUCKETS; i++) s->latency[i] = LD(p->st_latency[i]);
-#undef LD
+    s->consumed = fr_ctr_get(&p->st_consumed);
+    s->results = fr_ctr_get(&p->st_results);
+    s->flagged = fr_ctr_get(&p->st_flagged);
+    s->dead_letters = fr_ctr_get(&p->st_dead);
+    for (int i = 0; i < FR_EC__COUNT; i++) s->dead_by_class[i] = fr_ctr_get(&p->st_dead_class[i]);
+    for (int i = 0; i < FR_REJ_PREPROCESS + 3; i++) s->dead_by_reason[i] = fr_ctr_get(&p->st_dead_reason[i]);
+    s->produce_retries = fr_ctr_get(&p->st_retries);
+    s->delivery_errors = fr_ctr_get(&p->st_delivery_errors);
+    s->in_flight = fr_ctr_get(&p->st_in_flight);
+    s->pauses = fr_ctr_get(&p->st_pauses);
+    s->assigned_partitions = fr_ctr_get(&p->st_assigned);
+    s->rebalances = fr_ctr_get(&p->st_rebalances);
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) {
+        s->latency[i] = fr_ctr_get(&p->st_latency[i]);
+        s->e2e_latency[i] = fr_ctr_get(&p->st_e2e[i]);
+    }
+    /* per-worker counters, summed here rather than shared on the hot path */
+    for (int w = 0; p->workers && w < p->n_workers; w++) {
+        const fr_wcounters *wc = &p->workers[w].wc;
+        for (int i = 0; i <= FR_REJ_PREPROCESS; i++) s->rejects[i] += fr_ctr_get(&wc->rejects[i]);
+        s->scored += fr_ctr_get(&wc->scored);
+        s->batches += fr_ctr_get(&wc->batches);
+        for (int i = 0; i < FR_LAT_BUCKETS; i++) {
+            s->queue_wait[i] += fr_ctr_get(&wc->queue_wait[i]);
+            s->inference[i] += fr_ctr_get(&wc->inference[i]);
+        }
+        for (int i = 0; i < FR_SCORE_BUCKETS; i++) s->scores[i] += fr_ctr_get(&wc->scores[i]);
+    }
+}
+
+void fr_pipeline_worker_stats(fr_pipeline *p, int i, fr_worker_stats *out) {
+    fr_worker *w = &p->workers[i];
+    out->ring_depth = fr_ring_count(w->ring);
+    out->ring_capacity = fr_ring_capacity(w->ring);
+    out->busy_ns = fr_ctr_get(&w->wc.busy_ns);
+    out->heartbeat_ns = atomic_load_explicit(&w->wc.heartbeat_ns, memory_order_relaxed);
+}
+
+int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns) {
+    int64_t now = fr_now_ns();
+    if (now - atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed) > max_age_ns) return 0;
+    for (int i = 0; i < p->n_workers; i++) {
+        fr_worker_stats ws;
+        fr_pipeline_worker_stats(p, i, &ws);
+        if (ws.heartbeat_ns && now - ws.heartbeat_ns > max_age_ns) return 0;
+    }
+    return 1;
+}
+
+double fr_score_bucket_upper(int i) {
+    if (i >= FR_SCORE_BUCKETS - 1) return INFINITY;
+    return exp2(-10.0 + i / 4.0);
+}
+
+int fr_score_bucket(double score) {
+    if (!(score > 0x1p-10)) return 0;
+    double k = ceil(4.0 * (log2(score) + 10.0) - 1e-9);
+    if (!(k < FR_SCORE_BUCKETS - 1)) return FR_SCORE_BUCKETS - 1;
+    return (int)k;
 }
 
 static void shutdown_drain(fr_pipeline *p, int64_t deadline, int *timed_out) {
@@ -272,10 +317,12 @@ int fr_pipeline_run(fr_pipeline *p) {
            p->cfg->kafka.input_topic, p->cfg->kafka.group_id, p->cfg->kafka.output_topic,
            p->cfg->kafka.dead_letter_topic, p->n_workers, p->cfg->pipeline.ring_capacity, p->batch,
            fr_ordering_name(p->cfg->pipeline.ordering), p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
+    atomic_store_explicit(&p->heartbeat_ns, fr_now_ns(), memory_order_relaxed);
     int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
     while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->stop_requested) && !atomic_load(&p->fatal)) {
         fr_source_poll(p, p->in_flight ? 2 : 50);
         int64_t now = fr_now_ns();
+        atomic_store_explicit(&p->heartbeat_ns, now, memory_order_relaxed);
         if (now >= next_store) {
             fr_source_store_offsets(p);
             next_store = now + 20 * 1000000;

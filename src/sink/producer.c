@@ -85,8 +85,8 @@ static void mark_fatal(fr_pipeline *p, fr_job *job, const char *why) {
     atomic_store(&p->fatal, 1);
 }
 
-static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, const char *reason,
-                                            const char *message) {
+static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx,
+                                            const char *reason, const char *message) {
     rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h;
     if (rd_kafka_message_headers(job->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
@@ -99,15 +99,17 @@ static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_
     rd_kafka_header_add(h, "fraudd.error.message", -1, message, -1);
     job->dead = 1;
     job->err_class = (uint8_t)cls;
+    job->dead_reason = (uint8_t)reason_idx;
     rd_kafka_resp_err_t e =
         send_msg(p, p->dlq_topic, job->msg->payload, job->msg->len, job->msg->key, job->msg->key_len, h, job);
     if (e) rd_kafka_headers_destroy(h);
     return e;
 }
 
-void fr_sink_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, const char *reason, const char *message) {
+void fr_sink_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx, const char *reason,
+                         const char *message) {
     job->tries = 0;
-    rd_kafka_resp_err_t e = send_dead_letter(p, job, cls, reason, message);
+    rd_kafka_resp_err_t e = send_dead_letter(p, job, cls, reason_idx, reason, message);
     if (e) mark_fatal(p, job, rd_kafka_err2str(e));
 }
 
@@ -120,12 +122,12 @@ void fr_sink_result(fr_pipeline *p, fr_job *job, const char *text, size_t len) {
     if (!e) return;
     rd_kafka_headers_destroy(h);
     /* refused locally (too large for message.max.bytes, ...): dead letter it */
-    fr_sink_dead_letter(p, job, FR_EC_PRODUCE, rd_kafka_err2name(e), rd_kafka_err2str(e));
+    fr_sink_dead_letter(p, job, FR_EC_PRODUCE, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
 }
 
 /* ---- delivery reports (run thread) ---- */
 
-static int lat_bucket(int64_t ns) {
+int fr_lat_bucket(int64_t ns) {
     /* 4 buckets per power of two from 1 us: bucket upper = 2^(e) * (1 + (s+1)/4) us */
     int64_t us = ns / 1000;
     if (us < 1) return 0;
@@ -160,13 +162,20 @@ void fr_job_complete(fr_pipeline *p, fr_job *job) {
     fr_part *part = job->part;
     if (fr_otrack_done(&part->track, job->seq)) part->dirty = 1;
     int64_t lat = fr_now_ns() - job->t_dispatch_ns;
-    atomic_fetch_add_explicit(&p->st_latency[lat_bucket(lat)], 1, memory_order_relaxed);
+    fr_ctr_add(&p->st_latency[fr_lat_bucket(lat)], 1);
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts_ms = rd_kafka_message_timestamp(job->msg, &tt);
+    if (ts_ms > 0) {
+        int64_t e2e = fr_wall_ms() - ts_ms;
+        fr_ctr_add(&p->st_e2e[fr_lat_bucket(e2e > 0 ? e2e * 1000000 : 0)], 1);
+    }
     if (job->dead) {
-        atomic_fetch_add_explicit(&p->st_dead, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&p->st_dead_class[job->err_class], 1, memory_order_relaxed);
+        fr_ctr_add(&p->st_dead, 1);
+        fr_ctr_add(&p->st_dead_class[job->err_class], 1);
+        fr_ctr_add(&p->st_dead_reason[job->dead_reason], 1);
     } else {
-        atomic_fetch_add_explicit(&p->st_results, 1, memory_order_relaxed);
-        if (job->flagged) atomic_fetch_add_explicit(&p->st_flagged, 1, memory_order_relaxed);
+        fr_ctr_add(&p->st_results, 1);
+        if (job->flagged) fr_ctr_add(&p->st_flagged, 1);
     }
     rd_kafka_message_destroy(job->msg);
     job->msg = NULL;
@@ -184,13 +193,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         fr_job_complete(p, job);
         return;
     }
+    fr_ctr_add(&p->st_delivery_errors, 1);
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_WARN, "delivery_failed", "%s for %s [%" PRId32 "] offset %" PRId64 " (%s, attempt %u)",
                    rd_kafka_err2str(m->err), p->cfg->kafka.input_topic, job->msg->partition, job->msg->offset,
                    job->dead ? "dead letter" : "result", job->tries + 1);
     if ((int)job->tries < p->cfg->kafka.produce_retries) {
         job->tries++;
-        atomic_fetch_add_explicit(&p->st_retries, 1, memory_order_relaxed);
+        fr_ctr_add(&p->st_retries, 1);
         const rd_kafka_headers_t *h0 = NULL;
         rd_kafka_headers_t *h = NULL;
         if (rd_kafka_message_headers(m, (rd_kafka_headers_t **)&h0) == RD_KAFKA_RESP_ERR_NO_ERROR && h0)
@@ -204,7 +214,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (!job->dead) {
         job->tries = 0;
-        if (!send_dead_letter(p, job, FR_EC_PRODUCE, rd_kafka_err2name(m->err), rd_kafka_err2str(m->err))) return;
+        if (!send_dead_letter(p, job, FR_EC_PRODUCE, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
+                              rd_kafka_err2str(m->err)))
+            return;
     }
     mark_fatal(p, job, rd_kafka_err2str(m->err));
 }

@@ -92,7 +92,7 @@ void fr_source_pause(fr_pipeline *p, int pause) {
     if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "%s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
     p->paused = pause;
-    if (pause) atomic_fetch_add_explicit(&p->st_pauses, 1, memory_order_relaxed);
+    if (pause) fr_ctr_add(&p->st_pauses, 1);
     fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", p->in_flight, p->held_n);
 }
 
@@ -166,7 +166,7 @@ static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
     size_t pushed = fr_ring_push(w->ring, &item, 1);
     (void)pushed; /* free_slots said there was room and only we push */
     p->to_wake[w->id / 64] |= (uint64_t)1 << (w->id % 64);
-    atomic_fetch_add_explicit(&p->st_consumed, 1, memory_order_relaxed);
+    fr_ctr_add(&p->st_consumed, 1);
     atomic_store_explicit(&p->st_in_flight, p->in_flight, memory_order_relaxed);
     return DISPATCHED;
 }
@@ -336,7 +336,7 @@ static void on_assign(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
     size_t owned = 0;
     for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
     atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->st_rebalances, 1, memory_order_relaxed);
+    fr_ctr_add(&p->st_rebalances, 1);
     fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", p->cfg->kafka.input_topic, txt,
            coop ? "incremental" : "eager", owned);
 }
@@ -382,7 +382,7 @@ static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
     size_t owned = 0;
     for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
     atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->st_rebalances, 1, memory_order_relaxed);
+    fr_ctr_add(&p->st_rebalances, 1);
     fr_log(timed_out ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
            "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", p->cfg->kafka.input_topic,
            txt, (unsigned long long)waited, (double)(fr_now_ns() - t0) / 1e6,

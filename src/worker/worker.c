@@ -59,12 +59,16 @@ static void worker_sleep(fr_worker *w) {
 
 static void process(fr_worker *w, size_t n) {
     fr_pipeline *p = w->p;
+    fr_wcounters *wc = &w->wc;
+    int64_t t0 = fr_now_ns();
+    for (size_t i = 0; i < n; i++) fr_ctr_add(&wc->queue_wait[fr_lat_bucket(t0 - w->jobs[i]->t_dispatch_ns)], 1);
     if (p->cfg->pipeline.passthrough) {
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = w->jobs[i]->msg;
             fr_sink_result(p, w->jobs[i], m->payload, m->len);
         }
-        atomic_fetch_add_explicit(&p->c.produced_results, n, memory_order_relaxed);
+        fr_ctr_add(&wc->scored, n);
+        fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -73,37 +77,42 @@ static void process(fr_worker *w, size_t n) {
         w->slices[i].len = m->payload ? m->len : 0;
     }
     int rc = fr_scorer_run(w->scorer, w->slices, n, 0, w->scored);
+    int64_t t1 = fr_now_ns();
+    fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
+    fr_ctr_add(&wc->batches, 1);
     if (rc) {
         /* out of memory or a result over its size bound: never drop the
          * records, dead-letter them with the reason */
         for (size_t i = 0; i < n; i++)
-            fr_sink_dead_letter(p, w->jobs[i], FR_EC_MODEL, "scorer_failed", fr_strerror(rc));
-        atomic_fetch_add_explicit(&p->c.produced_dead, n, memory_order_relaxed);
+            fr_sink_dead_letter(p, w->jobs[i], FR_EC_MODEL, FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
+        fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
         return;
     }
     uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
-    uint64_t results = 0, dead = 0;
+    uint64_t results = 0, flagged = 0;
     for (size_t i = 0; i < n; i++) {
         fr_job *job = w->jobs[i];
         const fr_scored *s = &w->scored[i];
         if (s->reject == FR_REJ_NONE) {
             job->flagged = (uint8_t)(s->is_fraud != 0);
+            flagged += job->flagged;
+            fr_ctr_add(&wc->scores[fr_score_bucket(s->score)], 1);
             fr_sink_result(p, job, s->text, s->len);
             results++;
         } else {
             rej[s->reject]++;
-            dead++;
             static fr_log_limiter lim;
             fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
                            p->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
                            fr_reject_name(s->reject), s->text);
-            fr_sink_dead_letter(p, job, fr_err_class_of(s->reject), fr_reject_name(s->reject), s->text);
+            fr_sink_dead_letter(p, job, fr_err_class_of(s->reject), (int)s->reject, fr_reject_name(s->reject), s->text);
         }
     }
     for (int r = 0; r <= FR_REJ_PREPROCESS; r++)
-        if (rej[r]) atomic_fetch_add_explicit(&p->c.rejects[r], rej[r], memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->c.produced_results, results, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->c.produced_dead, dead, memory_order_relaxed);
+        if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
+    fr_ctr_add(&wc->scored, results);
+    fr_ctr_add(&wc->flagged, flagged);
+    fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
 }
 
 static void *worker_main(void *arg) {
@@ -111,6 +120,7 @@ static void *worker_main(void *arg) {
     fr_pipeline *p = w->p;
     int idle = 0;
     for (;;) {
+        atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);
         size_t n = fr_ring_pop(w->ring, (void **)w->jobs, p->batch);
         if (n) {
             process(w, n);

@@ -8,14 +8,17 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Build: compiler, CMake, protobuf-c (ONNX decoding, code generated from
 # libonnx-dev's onnx.proto), simdjson (per-record JSON), jansson (all other
 # JSON), cmocka (unit tests), clang + its runtime (libFuzzer targets),
-# librdkafka (Kafka clients), libyaml (config).
+# librdkafka (Kafka clients), libyaml (config), libmicrohttpd (metrics and
+# health endpoints); libcurl (tests' HTTP client) and prometheus (promtool and
+# a real Prometheus server for the metrics tests).
 # Integration tests: a JRE and Maven fetch and run a real Kafka broker from
 # Maven Central (scripts/kafka.sh); kcat is a second, independent client.
 pkgs=(build-essential cmake ninja-build pkg-config
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libsimdjson-dev libjansson-dev libcmocka-dev
       clang libclang-rt-14-dev
-      librdkafka-dev libyaml-dev
+      librdkafka-dev libyaml-dev libmicrohttpd-dev
+      libcurl4-openssl-dev prometheus curl
       openjdk-17-jre-headless maven kcat)
 
 # shellcheck source=lib.sh

@@ -82,6 +82,8 @@ typedef struct fr_pipeline_stats {
     uint64_t queue_wait[FR_LAT_BUCKETS];     /* dispatch -> a worker takes it */
     uint64_t inference[FR_LAT_BUCKETS];      /* per batch */
     uint64_t scores[FR_SCORE_BUCKETS];
+    uint64_t latency_sum_ns, e2e_sum_ns, queue_wait_sum_ns, inference_sum_ns;
+    double score_sum;
     uint64_t scored;                         /* results handed to the producer */
     uint64_t batches;
     uint64_t delivery_errors;                /* failed delivery reports */
@@ -137,6 +139,9 @@ void fr_pipeline_worker_stats(fr_pipeline *p, int i, fr_worker_stats *out);
 /* Liveness: the run loop iterated, and every worker with queued records
  * made progress, within max_age_ns. Thread safe. */
 int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns);
+/* Readiness of the pipeline part: partitions are assigned and the brokers
+ * are not all down. If not, writes why. Thread safe. */
+int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen);
 
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2
  * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.

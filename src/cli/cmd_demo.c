@@ -29,6 +29,7 @@
 #include "cli/cli.h"
 #include "fraudd/config.h"
 #include "fraudd/gen.h"
+#include "fraudd/http.h"
 #include "fraudd/log.h"
 #include "fraudd/pipeline.h"
 
@@ -125,8 +126,10 @@ static void on_tick(fr_pipeline *p, void *user) {
 static void demo_usage(FILE *f) {
     fprintf(f, "usage: fraudd demo [--duration SECONDS] [--count N] [--workers N] [--anomaly-rate R] [--seed S]\n"
                "                   [--model F] [--log-level L] [--ordering key|partition|unordered]\n"
+               "                   [--http-port N]\n"
                "  Runs the streaming pipeline against an in-process Kafka: generated transactions\n"
-               "  in, scores out. Default: 10 seconds. Ctrl-C stops early.\n");
+               "  in, scores out. Default: 10 seconds. Ctrl-C stops early. /metrics, /healthz and\n"
+               "  /readyz are served on --http-port (default 8080; 0: off; in use: a warning).\n");
 }
 
 static int set_str(char **dst, const char *v) {
@@ -144,11 +147,13 @@ int fr_cmd_demo(int argc, char **argv) {
                                          {"model", required_argument, 0, 'm'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"ordering", required_argument, 0, 'o'},
+                                         {"http-port", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     demo d = {.go = {.seed = 42, .anomaly_rate = 0.01, .first_id = 1, .rate_per_s = 1000}, .duration = 0};
     d.go.start_ms = (int64_t)time(NULL) * 1000;
-    size_t workers = 0, seed;
+    size_t workers = 0, seed, http_port = 8080;
+    fr_http *http = NULL;
     const char *model_path = NULL;
     fr_log_level level = FR_LOG_WARN;
     fr_ordering ordering = FR_ORDER_KEY;
@@ -192,6 +197,9 @@ int fr_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "fraudd demo: --ordering: expected key, partition or unordered\n");
                 return FR_EXIT_USAGE;
             }
+            break;
+        case 'p':
+            if (fr_cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
             break;
         case 'h': demo_usage(stdout); return FR_EXIT_OK;
         default: demo_usage(stderr); return FR_EXIT_USAGE;
@@ -257,6 +265,12 @@ int fr_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "fraudd demo: %s\n", err);
         goto out;
     }
+    if (http_port > 0) {
+        fr_metrics_src ms = {.pipeline = d.p, .model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3,
+                             .threshold = isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold};
+        if (fr_http_start("127.0.0.1", (int)http_port, &ms, &http, err, sizeof err))
+            fprintf(stderr, "fraudd demo: %s; going on without the HTTP endpoints\n", err);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -272,6 +286,7 @@ int fr_cmd_demo(int argc, char **argv) {
     else
         printf("%.0f seconds (Ctrl-C stops)\n", d.duration);
     printf("  the same binary runs against a real cluster with: fraudd run --config config/fraudd.yaml\n");
+    if (http) printf("  metrics: http://127.0.0.1:%d/metrics (also /healthz, /readyz)\n", fr_http_port(http));
     fflush(stdout);
     d.t0 = d.last_t = fr_now_ns();
     /* the generator starts with signals blocked: Ctrl-C reaches this (the run) thread */
@@ -301,6 +316,7 @@ int fr_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "fraudd demo: %" PRIu64 " of %" PRIu64 " records without a result\n",
                 produced - (s.results + s.dead_letters), produced);
 out:
+    fr_http_stop(http);
     if (gen_started) {
         atomic_store(&d.gen_stop, 1);
         pthread_join(gen_thread, NULL);

@@ -64,6 +64,8 @@ typedef struct fr_wcounters {
     _Atomic uint64_t queue_wait[FR_LAT_BUCKETS]; /* dispatch -> popped by the worker, per record */
     _Atomic uint64_t inference[FR_LAT_BUCKETS];  /* fr_scorer_run per batch */
     _Atomic uint64_t scores[FR_SCORE_BUCKETS];   /* score distribution (fr_score_bucket) */
+    _Atomic uint64_t queue_wait_sum_ns, inference_sum_ns;
+    _Atomic uint64_t score_sum_micro;            /* sum of scores x 1e6 (histogram _sum) */
     _Atomic int64_t heartbeat_ns;   /* last time the worker was alive (fr_now_ns) */
 } fr_wcounters;
 
@@ -116,10 +118,12 @@ struct fr_pipeline {
     _Atomic int workers_stop;   /* workers exit once their ring is empty */
     _Atomic int fatal;          /* a record could not be delivered at all */
     _Atomic int stop_requested; /* fr_pipeline_stop */
+    _Atomic int brokers_down;   /* librdkafka said all brokers are down; cleared by the next record or ack */
     /* statistics written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_delivery_errors;
     _Atomic uint64_t st_dead_reason[FR_REJ_PREPROCESS + 3]; /* by fr_reject; +1 scorer_failed, +2 delivery_failed */
     _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];      /* Kafka record timestamp -> delivery */
+    _Atomic uint64_t st_e2e_sum_ns, st_latency_sum_ns;
     _Atomic int64_t heartbeat_ns;                 /* last run-loop iteration */
     _Atomic uint64_t st_consumed, st_results, st_flagged, st_dead, st_retries, st_in_flight, st_pauses,
         st_assigned, st_rebalances;

@@ -62,6 +62,7 @@ void fr_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque
         atomic_store(&p->fatal, 1);
         return;
     }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) atomic_store(&p->brokers_down, 1);
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_WARN, "kafka_error", "%s: %s: %s", rd_kafka_name(rk),
                    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
@@ -233,6 +234,8 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
     s->pauses = fr_ctr_get(&p->st_pauses);
     s->assigned_partitions = fr_ctr_get(&p->st_assigned);
     s->rebalances = fr_ctr_get(&p->st_rebalances);
+    s->latency_sum_ns = fr_ctr_get(&p->st_latency_sum_ns);
+    s->e2e_sum_ns = fr_ctr_get(&p->st_e2e_sum_ns);
     for (int i = 0; i < FR_LAT_BUCKETS; i++) {
         s->latency[i] = fr_ctr_get(&p->st_latency[i]);
         s->e2e_latency[i] = fr_ctr_get(&p->st_e2e[i]);
@@ -243,6 +246,9 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
         for (int i = 0; i <= FR_REJ_PREPROCESS; i++) s->rejects[i] += fr_ctr_get(&wc->rejects[i]);
         s->scored += fr_ctr_get(&wc->scored);
         s->batches += fr_ctr_get(&wc->batches);
+        s->queue_wait_sum_ns += fr_ctr_get(&wc->queue_wait_sum_ns);
+        s->inference_sum_ns += fr_ctr_get(&wc->inference_sum_ns);
+        s->score_sum += (double)fr_ctr_get(&wc->score_sum_micro) / 1e6;
         for (int i = 0; i < FR_LAT_BUCKETS; i++) {
             s->queue_wait[i] += fr_ctr_get(&wc->queue_wait[i]);
             s->inference[i] += fr_ctr_get(&wc->inference[i]);
@@ -267,6 +273,19 @@ int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns) {
         fr_pipeline_worker_stats(p, i, &ws);
         if (ws.heartbeat_ns && now - ws.heartbeat_ns > max_age_ns) return 0;
     }
+    return 1;
+}
+
+int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen) {
+    if (atomic_load(&p->brokers_down)) {
+        snprintf(why, whylen, "all brokers are down");
+        return 0;
+    }
+    if (fr_ctr_get(&p->st_assigned) == 0) {
+        snprintf(why, whylen, "no partitions assigned (yet)");
+        return 0;
+    }
+    snprintf(why, whylen, "ready");
     return 1;
 }
 

@@ -163,11 +163,13 @@ void fr_job_complete(fr_pipeline *p, fr_job *job) {
     if (fr_otrack_done(&part->track, job->seq)) part->dirty = 1;
     int64_t lat = fr_now_ns() - job->t_dispatch_ns;
     fr_ctr_add(&p->st_latency[fr_lat_bucket(lat)], 1);
+    fr_ctr_add(&p->st_latency_sum_ns, (uint64_t)(lat > 0 ? lat : 0));
     rd_kafka_timestamp_type_t tt;
     int64_t ts_ms = rd_kafka_message_timestamp(job->msg, &tt);
     if (ts_ms > 0) {
         int64_t e2e = fr_wall_ms() - ts_ms;
         fr_ctr_add(&p->st_e2e[fr_lat_bucket(e2e > 0 ? e2e * 1000000 : 0)], 1);
+        fr_ctr_add(&p->st_e2e_sum_ns, (uint64_t)(e2e > 0 ? e2e * 1000000 : 0));
     }
     if (job->dead) {
         fr_ctr_add(&p->st_dead, 1);
@@ -190,6 +192,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     fr_pipeline *p = opaque;
     fr_job *job = m->_private;
     if (!m->err) {
+        if (atomic_load_explicit(&p->brokers_down, memory_order_relaxed)) atomic_store(&p->brokers_down, 0);
         fr_job_complete(p, job);
         return;
     }

@@ -225,6 +225,7 @@ static void handle_message(fr_pipeline *p, rd_kafka_message_t *m) {
         rd_kafka_message_destroy(m);
         return;
     }
+    if (atomic_load_explicit(&p->brokers_down, memory_order_relaxed)) atomic_store(&p->brokers_down, 0);
     if (p->held_n || dispatch(p, m) == BLOCKED) held_push(p, m);
 }
 

@@ -61,7 +61,13 @@ static void process(fr_worker *w, size_t n) {
     fr_pipeline *p = w->p;
     fr_wcounters *wc = &w->wc;
     int64_t t0 = fr_now_ns();
-    for (size_t i = 0; i < n; i++) fr_ctr_add(&wc->queue_wait[fr_lat_bucket(t0 - w->jobs[i]->t_dispatch_ns)], 1);
+    uint64_t wait_sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t wait = t0 - w->jobs[i]->t_dispatch_ns;
+        fr_ctr_add(&wc->queue_wait[fr_lat_bucket(wait)], 1);
+        wait_sum += (uint64_t)(wait > 0 ? wait : 0);
+    }
+    fr_ctr_add(&wc->queue_wait_sum_ns, wait_sum);
     if (p->cfg->pipeline.passthrough) {
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = w->jobs[i]->msg;
@@ -79,6 +85,7 @@ static void process(fr_worker *w, size_t n) {
     int rc = fr_scorer_run(w->scorer, w->slices, n, 0, w->scored);
     int64_t t1 = fr_now_ns();
     fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
+    fr_ctr_add(&wc->inference_sum_ns, (uint64_t)(t1 - t0));
     fr_ctr_add(&wc->batches, 1);
     if (rc) {
         /* out of memory or a result over its size bound: never drop the
@@ -89,7 +96,7 @@ static void process(fr_worker *w, size_t n) {
         return;
     }
     uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
-    uint64_t results = 0, flagged = 0;
+    uint64_t results = 0, flagged = 0, score_micro = 0;
     for (size_t i = 0; i < n; i++) {
         fr_job *job = w->jobs[i];
         const fr_scored *s = &w->scored[i];
@@ -97,6 +104,7 @@ static void process(fr_worker *w, size_t n) {
             job->flagged = (uint8_t)(s->is_fraud != 0);
             flagged += job->flagged;
             fr_ctr_add(&wc->scores[fr_score_bucket(s->score)], 1);
+            score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
             fr_sink_result(p, job, s->text, s->len);
             results++;
         } else {
@@ -112,6 +120,7 @@ static void process(fr_worker *w, size_t n) {
         if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
     fr_ctr_add(&wc->scored, results);
     fr_ctr_add(&wc->flagged, flagged);
+    fr_ctr_add(&wc->score_sum_micro, score_micro);
     fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
 }
 

@@ -1,0 +1,256 @@
+/* Prometheus exposition (include/fraudd/metrics.h has the contract).
+ *
+ * Histograms: the pipeline keeps latencies in 128 log buckets (4 per factor
+ * of two, from 1 us); the exposition keeps every fourth boundary, i.e. powers
+ * of two from 1 us to ~36 min, which is fine enough for p50/p99 and keeps a
+ * scrape small. Scores keep their 4-per-octave buckets from 2^-10 to 2^20.
+ */
+#include "fraudd/metrics.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fraudd/log.h"
+#include "fraudd/record.h"
+
+#ifndef FRAUDD_VERSION
+#define FRAUDD_VERSION "0"
+#endif
+
+void fr_buf_printf(fr_buf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = b->cap ? b->cap * 2 : 16384;
+        while (ncap - b->len <= (size_t)n) ncap *= 2;
+        char *d = realloc(b->data, ncap);
+        if (!d) {
+            b->oom = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = ncap;
+    }
+}
+
+void fr_buf_free(fr_buf *b) {
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+static void head(fr_buf *b, const char *name, const char *type, const char *help) {
+    fr_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(fr_buf *b, const char *name, const char *help, double v) {
+    head(b, name, "counter", help);
+    fr_buf_printf(b, "%s %.15g\n", name, v);
+}
+
+static void gauge(fr_buf *b, const char *name, const char *help, double v) {
+    head(b, name, "gauge", help);
+    fr_buf_printf(b, "%s %.15g\n", name, v);
+}
+
+/* Latency histogram from the pipeline's 128 log buckets, in seconds. */
+static void lat_hist(fr_buf *b, const char *name, const char *help, const uint64_t *bk, uint64_t sum_ns) {
+    head(b, name, "histogram", help);
+    uint64_t acc = 0, total = 0;
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) total += bk[i];
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) {
+        acc += bk[i];
+        /* bucket 0 ends at 1 us, bucket 4k+4 at 2^(k+1) us */
+        if (i == 0 || (i >= 4 && i % 4 == 0))
+            fr_buf_printf(b, "%s_bucket{le=\"%.9g\"} %llu\n", name, (double)fr_latency_bucket_upper_ns(i) / 1e9,
+                          (unsigned long long)acc);
+    }
+    fr_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", name, (unsigned long long)total, name,
+                  (double)sum_ns / 1e9, name, (unsigned long long)total);
+}
+
+static int read_proc_stat(unsigned long long *ticks, unsigned long long *start_ticks, unsigned long long *vsize,
+                          long long *rss_pages) {
+    char buf[2048];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    /* fields after ")": 3 state ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss */
+    unsigned long long ut = 0, st = 0;
+    int k = sscanf(p + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld",
+                   &ut, &st, start_ticks, vsize, rss_pages);
+    *ticks = ut + st;
+    return k == 5 ? 0 : -1;
+}
+
+static double boot_time(void) {
+    char line[256];
+    double bt = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %lf", &bt) == 1) break;
+    fclose(f);
+    return bt;
+}
+
+static void process_metrics(fr_buf *b) {
+    unsigned long long ticks = 0, start = 0, vsize = 0;
+    long long rss = 0;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    if (read_proc_stat(&ticks, &start, &vsize, &rss) == 0) {
+        counter(b, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", (double)ticks / hz);
+        gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+              (double)rss * (double)sysconf(_SC_PAGESIZE));
+        gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", (double)vsize);
+        gauge(b, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+              boot_time() + (double)start / hz);
+    }
+    int fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') fds++;
+        closedir(d);
+        gauge(b, "process_open_fds", "Number of open file descriptors.", fds - 1); /* minus the dir itself */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        gauge(b, "process_max_fds", "Maximum number of open file descriptors.", (double)rl.rlim_cur);
+}
+
+static const char *const dead_reason_names[FR_REJ_PREPROCESS + 3] = {
+    NULL, "not_json", "not_object", "missing_feature", "null_feature", "bad_type", "non_finite",
+    "duplicate_key", "too_large", "preprocess", "scorer_failed", "delivery_failed"};
+
+static const char *dead_reason_class(int i) {
+    if (i == FR_REJ_PREPROCESS + 1) return "model";
+    if (i == FR_REJ_PREPROCESS + 2) return "produce";
+    return fr_err_class_name(fr_err_class_of((fr_reject)i));
+}
+
+static void label_escape(fr_buf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fr_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            fr_buf_printf(b, "\\n");
+        else
+            fr_buf_printf(b, "%c", *s);
+    }
+}
+
+void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
+    head(b, "fraudd_build_info", "gauge", "Build information; always 1.");
+    fr_buf_printf(b, "fraudd_build_info{version=\"%s\"} 1\n", FRAUDD_VERSION);
+    if (src->model) {
+        const char *version = fr_model_version(src->model);
+        head(b, "fraudd_model_info", "gauge", "The loaded model; always 1.");
+        fr_buf_printf(b, "fraudd_model_info{version=\"");
+        label_escape(b, version);
+        fr_buf_printf(b, "\"} 1\n");
+        gauge(b, "fraudd_model_features", "Input features of the loaded model.", (double)fr_model_n_features(src->model));
+        gauge(b, "fraudd_model_threshold", "Score above which a record is flagged.", src->threshold);
+        gauge(b, "fraudd_model_loaded_timestamp_seconds", "When the model was loaded, seconds since the epoch.",
+              src->model_loaded_unix);
+    }
+    fr_pipeline *p = src->pipeline;
+    if (p) {
+        fr_pipeline_stats s;
+        fr_pipeline_get_stats(p, &s);
+        counter(b, "fraudd_records_consumed_total", "Records taken from the input topic and dispatched to workers.",
+                (double)s.consumed);
+        counter(b, "fraudd_records_scored_total", "Records scored by the model (results handed to the producer).",
+                (double)s.scored);
+        counter(b, "fraudd_records_flagged_total", "Delivered results whose score is above the threshold.",
+                (double)s.flagged);
+        counter(b, "fraudd_results_produced_total", "Results acknowledged by the broker on the output topic.",
+                (double)s.results);
+        head(b, "fraudd_dead_letters_total", "counter",
+             "Records acknowledged on the dead-letter topic, by error class and reason.");
+        for (int i = 1; i < FR_REJ_PREPROCESS + 3; i++)
+            fr_buf_printf(b, "fraudd_dead_letters_total{class=\"%s\",reason=\"%s\"} %llu\n", dead_reason_class(i),
+                          dead_reason_names[i], (unsigned long long)s.dead_by_reason[i]);
+        counter(b, "fraudd_delivery_errors_total", "Failed delivery reports from the producer (before retries).",
+                (double)s.delivery_errors);
+        counter(b, "fraudd_produce_retries_total", "Results or dead letters sent again after a failed delivery.",
+                (double)s.produce_retries);
+        gauge(b, "fraudd_records_in_flight", "Records dispatched but not yet acknowledged.", (double)s.in_flight);
+        counter(b, "fraudd_input_pauses_total", "Times backpressure paused the input partitions.", (double)s.pauses);
+        gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)s.assigned_partitions);
+        counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)s.rebalances);
+        counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)s.batches);
+        lat_hist(b, "fraudd_end_to_end_latency_seconds",
+                 "From the input record's Kafka timestamp to the broker acknowledging its result or dead letter.",
+                 s.e2e_latency, s.e2e_sum_ns);
+        lat_hist(b, "fraudd_processing_latency_seconds",
+                 "From dispatch to a worker to the broker acknowledging the result or dead letter.", s.latency,
+                 s.latency_sum_ns);
+        lat_hist(b, "fraudd_queue_wait_seconds", "Time a record waits in its worker's ring.", s.queue_wait,
+                 s.queue_wait_sum_ns);
+        lat_hist(b, "fraudd_inference_seconds", "Time of one micro-batch through decode, model, score and encode.",
+                 s.inference, s.inference_sum_ns);
+        if (src->model) {
+            head(b, "fraudd_score", "histogram", "Scores of scored records, by model version (drift).");
+            uint64_t acc = 0;
+            char ver[160];
+            snprintf(ver, sizeof ver, "%s", fr_model_version(src->model));
+            for (char *c = ver; *c; c++)
+                if (*c == '"' || *c == '\\' || *c == '\n') *c = '_';
+            for (int i = 0; i < FR_SCORE_BUCKETS - 1; i++) {
+                acc += s.scores[i];
+                fr_buf_printf(b, "fraudd_score_bucket{model_version=\"%s\",le=\"%.9g\"} %llu\n", ver,
+                              fr_score_bucket_upper(i), (unsigned long long)acc);
+            }
+            acc += s.scores[FR_SCORE_BUCKETS - 1];
+            fr_buf_printf(b,
+                          "fraudd_score_bucket{model_version=\"%s\",le=\"+Inf\"} %llu\n"
+                          "fraudd_score_sum{model_version=\"%s\"} %.9g\n"
+                          "fraudd_score_count{model_version=\"%s\"} %llu\n",
+                          ver, (unsigned long long)acc, ver, s.score_sum, ver, (unsigned long long)acc);
+        }
+        int nw = fr_pipeline_workers(p);
+        fr_worker_stats *ws = calloc((size_t)(nw > 0 ? nw : 1), sizeof *ws);
+        if (!ws) {
+            b->oom = 1;
+            return;
+        }
+        for (int i = 0; i < nw; i++) fr_pipeline_worker_stats(p, i, &ws[i]);
+        head(b, "fraudd_ring_depth", "gauge", "Records queued in a worker's ring.");
+        for (int i = 0; i < nw; i++)
+            fr_buf_printf(b, "fraudd_ring_depth{worker=\"%d\"} %llu\n", i, (unsigned long long)ws[i].ring_depth);
+        head(b, "fraudd_ring_capacity", "gauge", "Capacity of a worker's ring.");
+        for (int i = 0; i < nw; i++)
+            fr_buf_printf(b, "fraudd_ring_capacity{worker=\"%d\"} %llu\n", i, (unsigned long long)ws[i].ring_capacity);
+        head(b, "fraudd_worker_busy_seconds_total", "counter",
+             "Time a worker spent processing batches; its rate is the worker's busy ratio.");
+        for (int i = 0; i < nw; i++)
+            fr_buf_printf(b, "fraudd_worker_busy_seconds_total{worker=\"%d\"} %.9f\n", i, (double)ws[i].busy_ns / 1e9);
+        gauge(b, "fraudd_workers", "Worker threads.", nw);
+        free(ws);
+    }
+    process_metrics(b);
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# A live scrape of `fraudd demo` (the streaming pipeline on the in-process cluster) passes
+# Prometheus' own linter, `promtool check metrics`; /readyz turns 200 once partitions are
+# assigned, /healthz is 200 while records flow, and the counters move.
+set -euo pipefail
+fraudd=$1
+fail() { echo "FAIL: $*"; exit 1; }
+command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus; scripts/setup.sh)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+log=$(mktemp)
+"$fraudd" demo --duration 12 --http-port "$port" >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f "$log" "$log.m"' EXIT
+for _ in $(seq 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
+  sleep 0.2
+done
+[ "$(curl -s "http://127.0.0.1:$port/readyz")" = ready ] || fail "/readyz never became ready"
+sleep 2
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] || fail "/healthz not 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || fail "unknown path not 404"
+curl -sf "http://127.0.0.1:$port/metrics" >"$log.m" || fail "/metrics"
+lint=$(promtool check metrics <"$log.m" 2>&1) || fail "promtool check metrics: $lint"
+[ -z "$lint" ] || fail "promtool check metrics warnings: $lint"
+consumed=$(awk '$1 == "fraudd_records_consumed_total" {print $2}' "$log.m")
+produced=$(awk '$1 == "fraudd_results_produced_total" {print $2}' "$log.m")
+[ "${consumed%%.*}" -gt 0 ] && [ "${produced%%.*}" -gt 0 ] || fail "counters did not move ($consumed, $produced)"
+grep -q '^fraudd_score_bucket{model_version="ulb-ae-1.1.0",le="+Inf"}' "$log.m" || fail "score histogram"
+grep -q '^fraudd_end_to_end_latency_seconds_count ' "$log.m" || fail "latency histogram"
+wait $pid || fail "demo exit status"
+echo "metrics: promtool clean, $consumed consumed / $produced produced at scrape time"

@@ -29,7 +29,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   step "unit tests (asan+ubsan)" ctest_in build/asan
 step "build tsan" scripts/build.sh tsan
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
-step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock"
+step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http"
 # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
 step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd

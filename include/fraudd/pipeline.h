@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "fraudd/config.h"
+#include "fraudd/kstats.h"
 #include "fraudd/model.h"
 #include "fraudd/record.h"
 
@@ -142,6 +143,8 @@ int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns);
 /* Readiness of the pipeline part: partitions are assigned and the brokers
  * are not all down. If not, writes why. Thread safe. */
 int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen);
+/* The latest librdkafka statistics (lag, producer queue). Thread safe. */
+void fr_pipeline_kafka_stats(fr_pipeline *p, fr_kstats *out);
 
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2
  * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.

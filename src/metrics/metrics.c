@@ -250,6 +250,26 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
         for (int i = 0; i < nw; i++)
             fr_buf_printf(b, "fraudd_worker_busy_seconds_total{worker=\"%d\"} %.9f\n", i, (double)ws[i].busy_ns / 1e9);
         gauge(b, "fraudd_workers", "Worker threads.", nw);
+        fr_kstats *ks = malloc(sizeof *ks);
+        if (ks) {
+            fr_pipeline_kafka_stats(p, ks);
+            if (ks->have_consumer) {
+                head(b, "fraudd_consumer_lag_records", "gauge",
+                     "Records of an assigned input partition not yet consumed (librdkafka statistics).");
+                for (size_t i = 0; i < ks->n_lag; i++)
+                    fr_buf_printf(b, "fraudd_consumer_lag_records{partition=\"%d\"} %lld\n", (int)ks->lag_partition[i],
+                                  (long long)ks->lag[i]);
+                counter(b, "fraudd_consumer_group_rebalances_total",
+                        "Consumer group rebalances seen by librdkafka.", (double)ks->rebalances);
+            }
+            if (ks->have_producer) {
+                gauge(b, "fraudd_producer_queue_messages", "Messages waiting in the producer's queues.",
+                      (double)ks->producer_queue_msgs);
+                gauge(b, "fraudd_producer_queue_bytes", "Bytes waiting in the producer's queues.",
+                      (double)ks->producer_queue_bytes);
+            }
+            free(ks);
+        }
         free(ws);
     }
     process_metrics(b);

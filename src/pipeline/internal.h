@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "fraudd/kstats.h"
 #include "fraudd/offsets.h"
 #include "fraudd/pipeline.h"
 #include "fraudd/ring.h"
@@ -118,6 +119,11 @@ struct fr_pipeline {
     _Atomic int workers_stop;   /* workers exit once their ring is empty */
     _Atomic int fatal;          /* a record could not be delivered at all */
     _Atomic int stop_requested; /* fr_pipeline_stop */
+    /* librdkafka statistics: written by the stats callback on the run thread
+     * with trylock (skipped if a scrape holds the lock: never waits), read
+     * by scrapes under the lock */
+    pthread_mutex_t kstats_mu;
+    fr_kstats kstats;
     _Atomic int brokers_down;   /* librdkafka said all brokers are down; cleared by the next record or ack */
     /* statistics written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_delivery_errors;
@@ -166,5 +172,6 @@ int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char 
 int fr_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err, size_t errlen);
 void fr_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 void fr_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+int fr_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 #endif

@@ -68,6 +68,22 @@ void fr_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque
                    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+int fr_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    fr_pipeline *p = opaque;
+    if (pthread_mutex_trylock(&p->kstats_mu) == 0) {
+        fr_kstats_parse(json, len, p->cfg->kafka.input_topic, &p->kstats);
+        pthread_mutex_unlock(&p->kstats_mu);
+    }
+    return 0; /* librdkafka frees json */
+}
+
+void fr_pipeline_kafka_stats(fr_pipeline *p, fr_kstats *out) {
+    pthread_mutex_lock(&p->kstats_mu);
+    *out = p->kstats;
+    pthread_mutex_unlock(&p->kstats_mu);
+}
+
 /* ---- CPUs ---- */
 
 static int read_text(const char *path, char *buf, size_t cap) {
@@ -153,6 +169,7 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
     if (!p) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory");
     p->cfg = c;
     p->model = m;
+    pthread_mutex_init(&p->kstats_mu, NULL);
     if (o) p->opts = *o;
     snprintf(p->model_version, sizeof p->model_version, "%s", fr_model_version(m));
     p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count("/sys/fs/cgroup");
@@ -217,6 +234,7 @@ void fr_pipeline_free(fr_pipeline *p) {
     free(p->to_wake);
     free(p->jobs);
     free(p->held);
+    pthread_mutex_destroy(&p->kstats_mu);
     free(p);
 }
 

@@ -231,6 +231,7 @@ int fr_sink_new(fr_pipeline *p, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if ((rc = fr_kafka_conf_set(conf, "client.id", "fraudd", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "linger.ms", "5", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "queue.buffering.max.messages", "200000", err, errlen)) ||
         /* dead letters carry the input unchanged, which may be larger than the
          * 1 MB default (the topic's max.message.bytes must allow it too) */
@@ -243,6 +244,7 @@ int fr_sink_new(fr_pipeline *p, char *err, size_t errlen) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
     rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
+    rd_kafka_conf_set_stats_cb(conf, fr_kafka_stats_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!p->producer) {

@@ -421,6 +421,7 @@ int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, p->opts.consumer_override, "consumer override", err, errlen)) ||
@@ -432,6 +433,7 @@ int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
     rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
+    rd_kafka_conf_set_stats_cb(conf, fr_kafka_stats_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!p->consumer) {

@@ -1,0 +1,73 @@
+/* Proves fr_kstats_parse (include/fraudd/kstats.h) on statistics documents
+ * shaped like librdkafka's (STATISTICS.md):
+ *  - a consumer document gives the lag of the input topic's partitions with a
+ *    known lag (partition -1 and lag -1 skipped, other topics ignored) and the
+ *    group's rebalance count, and keeps the producer fields;
+ *  - a producer document gives the queue depth and keeps the consumer fields;
+ *  - anything else is FR_EPARSE and leaves the value unchanged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fraudd/err.h"
+#include "fraudd/kstats.h"
+
+static const char consumer_json[] =
+    "{\"name\":\"fraudd#consumer-2\",\"type\":\"consumer\",\"msg_cnt\":0,"
+    "\"topics\":{\"tx\":{\"topic\":\"tx\",\"partitions\":{"
+    "\"0\":{\"partition\":0,\"consumer_lag\":12},"
+    "\"1\":{\"partition\":1,\"consumer_lag\":-1},"
+    "\"2\":{\"partition\":2,\"consumer_lag\":0},"
+    "\"-1\":{\"partition\":-1,\"consumer_lag\":-1}}},"
+    "\"other\":{\"partitions\":{\"0\":{\"consumer_lag\":99}}}},"
+    "\"cgrp\":{\"state\":\"up\",\"rebalance_cnt\":3}}";
+
+static const char producer_json[] =
+    "{\"name\":\"fraudd#producer-1\",\"type\":\"producer\",\"msg_cnt\":250,\"msg_size\":64000,\"topics\":{}}";
+
+static void consumer_and_producer_documents_fill_their_fields(void **state) {
+    (void)state;
+    static fr_kstats k;
+    memset(&k, 0, sizeof k);
+    assert_int_equal(fr_kstats_parse(producer_json, sizeof producer_json - 1, "tx", &k), 0);
+    assert_true(k.have_producer);
+    assert_int_equal(k.producer_queue_msgs, 250);
+    assert_int_equal(k.producer_queue_bytes, 64000);
+    assert_int_equal(fr_kstats_parse(consumer_json, sizeof consumer_json - 1, "tx", &k), 0);
+    assert_true(k.have_consumer);
+    assert_int_equal(k.n_lag, 2);
+    int64_t lag0 = -1, lag2 = -1;
+    for (size_t i = 0; i < k.n_lag; i++) {
+        if (k.lag_partition[i] == 0) lag0 = k.lag[i];
+        if (k.lag_partition[i] == 2) lag2 = k.lag[i];
+    }
+    assert_int_equal(lag0, 12);
+    assert_int_equal(lag2, 0);
+    assert_int_equal(k.rebalances, 3);
+    assert_int_equal(k.producer_queue_msgs, 250); /* kept */
+}
+
+static void other_documents_are_refused_and_change_nothing(void **state) {
+    (void)state;
+    static fr_kstats k;
+    memset(&k, 0, sizeof k);
+    k.rebalances = 7;
+    assert_int_equal(fr_kstats_parse("not json", 8, "tx", &k), FR_EPARSE);
+    assert_int_equal(fr_kstats_parse("[1]", 3, "tx", &k), FR_EPARSE);
+    assert_int_equal(fr_kstats_parse("{\"type\":\"admin\"}", 16, "tx", &k), FR_EPARSE);
+    assert_int_equal(k.rebalances, 7);
+    assert_false(k.have_consumer);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(consumer_and_producer_documents_fill_their_fields),
+        cmocka_unit_test(other_documents_are_refused_and_change_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -32,6 +32,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/
 step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http"
 # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
 step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
+step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
 step "kafka integration" tests/integration/run_all.sh build/release/fraudd
 step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance

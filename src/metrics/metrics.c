@@ -181,6 +181,9 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
     if (p) {
         fr_pipeline_stats s;
         fr_pipeline_get_stats(p, &s);
+        char why[128];
+        gauge(b, "fraudd_ready", "1 when /readyz answers 200: model loaded, partitions assigned, brokers up.",
+              src->model && fr_pipeline_ready(p, why, sizeof why) ? 1 : 0);
         counter(b, "fraudd_records_consumed_total", "Records taken from the input topic and dispatched to workers.",
                 (double)s.consumed);
         counter(b, "fraudd_records_scored_total", "Records scored by the model (results handed to the producer).",

@@ -13,6 +13,8 @@ is checked by an independent client build.
               the original bytes/key and reason headers; the stream goes on
   rebalance   two fraudd processes in one group share the partitions; the second joining
               and then leaving mid-stream loses nothing
+  prometheus  a real Prometheus server (Debian's) scrapes fraudd's /metrics while records flow:
+              the counted records equal what was sent and the consumer lag returns to 0
 
 usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]
 Every scenario uses its own topics and group. Prints one line per check; exits 1 on failure.
@@ -147,11 +149,20 @@ logging:
     return path
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class Daemon:
-    def __init__(self, cfg, name):
+    def __init__(self, cfg, name, args=()):
         self.log_path = os.path.join(WORK, name + ".log")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([FRAUDD, "run", "--config", cfg], stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([FRAUDD, "run", "--config", cfg, *args], stdout=self.log, stderr=self.log)
 
     def wait_assigned(self, timeout=60):
         deadline = time.time() + timeout
@@ -411,8 +422,63 @@ def scenario_rebalance():
     check(len(revokes) >= 1, "rebalance: revocations were drained and logged (%d)" % len(revokes))
 
 
+def prom_query(port, q):
+    import urllib.parse
+    import urllib.request
+    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (port, urllib.parse.quote(q))
+    with urllib.request.urlopen(url, timeout=10) as r:
+        res = json.load(r)["data"]["result"]
+    return float(res[0]["value"][1]) if res else None
+
+
+def scenario_prometheus():
+    n = 20000
+    topics = topics_for("prometheus")
+    _, lines = generate(n, 23)
+    ld = Loader(topics[0])
+    ld.produce([(i, lines[i], card_key(lines[i])) for i in range(n)])
+    http_port, prom_port = free_port(), free_port()
+    d = Daemon(write_config("prometheus", "g-" + topics[0], topics), "prometheus",
+               ["--http-port", str(http_port)])
+    pdir = os.path.join(WORK, "prometheus")
+    os.makedirs(pdir, exist_ok=True)
+    with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
+        f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fraudd\n"
+                "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % http_port)
+    plog = open(os.path.join(pdir, "prometheus.log"), "wb")
+    prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(pdir, "prometheus.yml"),
+                             "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+                             "--web.listen-address=127.0.0.1:%d" % prom_port], stdout=plog, stderr=plog)
+    try:
+        out = read_topic(topics[1], n, 120)
+        check(len(out) == n, "prometheus: %d results for %d records" % (len(out), n))
+        want = {"fraudd_records_consumed_total": n, "fraudd_results_produced_total": n,
+                "sum(fraudd_consumer_lag_records)": 0, "fraudd_ready": 1, "up": 1}
+        got = {}
+        deadline = time.time() + 40  # lag comes from 5 s librdkafka statistics
+        while time.time() < deadline:
+            try:
+                got = {q: prom_query(prom_port, q) for q in want}
+            except OSError:
+                got = {}
+            if got == {q: float(v) for q, v in want.items()}:
+                break
+            time.sleep(1)
+        for q, v in want.items():
+            check(got.get(q) == v, "prometheus: %s = %s (want %s)" % (q, got.get(q), v))
+        dead = prom_query(prom_port, "sum(fraudd_dead_letters_total)")
+        check(dead == 0, "prometheus: no dead letters counted (%s)" % dead)
+    finally:
+        prom.terminate()
+        prom.wait(20)
+        plog.close()
+        rc = d.stop()
+    check(rc == 0, "prometheus: fraudd exits 0")
+
+
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
-             "malformed": scenario_malformed, "rebalance": scenario_rebalance}
+             "malformed": scenario_malformed, "rebalance": scenario_rebalance,
+             "prometheus": scenario_prometheus}
 
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # A live scrape of `fraudd demo` (the streaming pipeline on the in-process cluster) passes
 # Prometheus' own linter, `promtool check metrics`; /readyz turns 200 once partitions are
-# assigned, /healthz is 200 while records flow, and the counters move.
+# assigned, /healthz is 200 while records flow, and the counters move. Every metric that the
+# Grafana dashboard and the alert rules in monitoring/ use exists in that scrape.
 set -euo pipefail
 fraudd=$1
 fail() { echo "FAIL: $*"; exit 1; }
 command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus; scripts/setup.sh)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 log=$(mktemp)
-"$fraudd" demo --duration 12 --http-port "$port" >"$log" 2>&1 &
+"$fraudd" demo --duration 20 --http-port "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log" "$log.m"' EXIT
 for _ in $(seq 100); do
@@ -16,7 +17,11 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 [ "$(curl -s "http://127.0.0.1:$port/readyz")" = ready ] || fail "/readyz never became ready"
-sleep 2
+# wait for the first librdkafka statistics (lag, producer queue; every 5 s)
+for _ in $(seq 60); do
+  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^fraudd_consumer_lag_records{' && break
+  sleep 0.25
+done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] || fail "/healthz not 200"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] || fail "unknown path not 404"
 curl -sf "http://127.0.0.1:$port/metrics" >"$log.m" || fail "/metrics"
@@ -27,5 +32,13 @@ produced=$(awk '$1 == "fraudd_results_produced_total" {print $2}' "$log.m")
 [ "${consumed%%.*}" -gt 0 ] && [ "${produced%%.*}" -gt 0 ] || fail "counters did not move ($consumed, $produced)"
 grep -q '^fraudd_score_bucket{model_version="ulb-ae-1.1.0",le="+Inf"}' "$log.m" || fail "score histogram"
 grep -q '^fraudd_end_to_end_latency_seconds_count ' "$log.m" || fail "latency histogram"
+src=$(cd "$(dirname "$0")/../.." && pwd)
+for f in "$src/monitoring/grafana-dashboard.json" "$src/monitoring/alerts.yaml"; do
+  for name in $(grep -oE '\b(fraudd|process)_[a-z0-9_]+' "$f" | sort -u); do
+    grep -qE "^${name}[ {]" "$log.m" || fail "$(basename "$f") uses $name, which /metrics does not serve"
+  done
+done
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$src/monitoring/grafana-dashboard.json" ||
+  fail "dashboard is not valid JSON"
 wait $pid || fail "demo exit status"
 echo "metrics: promtool clean, $consumed consumed / $produced produced at scrape time"

@@ -96,17 +96,44 @@ def vm_hwm_kb(pid):
     return 0
 
 
+class Scraper(threading.Thread):
+    """Scrapes /metrics every `every` seconds, like a Prometheus server (a 1 s interval is
+    more aggressive than the usual 15-30 s)."""
+
+    def __init__(self, port, every=1.0):
+        super().__init__(daemon=True)
+        self.port, self.every, self.stop, self.count = port, every, threading.Event(), 0
+
+    def run(self):
+        import urllib.request
+        while not self.stop.wait(self.every):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=5) as r:
+                    r.read()
+                self.count += 1
+            except OSError:
+                pass
+
+
 def run_one(lines, mode, workers, n, rate):
     res = {}
+    metrics = mode == "scoring+metrics"
     extra = "  passthrough: true\n" if mode == "passthrough" else ""
     # throughput: preloaded topic
-    topics = tp.topics_for("bench-%s-%d" % (mode, workers))
+    topics = tp.topics_for("bench-%s-%d" % (mode.replace("+", "-"), workers))
     ld = tp.Loader(topics[0])
     ld.produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
     cfg = tp.write_config("bench-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
                           workers=workers)
-    d = tp.Daemon(cfg, "bench-%s-%d" % (mode, workers))
+    port = tp.free_port()
+    d = tp.Daemon(cfg, "bench-%s-%d" % (mode, workers), ["--http-port", str(port)] if metrics else [])
+    scraper = Scraper(port) if metrics else None
+    if scraper:
+        scraper.start()
     wait_for_end_offsets(topics[1], n, 600)
+    if scraper:
+        scraper.stop.set()
+        res["scrapes"] = scraper.count
     res["rss_mb"] = vm_hwm_kb(d.proc.pid) / 1024.0
     res["cpu_us"] = cpu_seconds(d.proc.pid) * 1e6 / n
     d.stop()
@@ -116,7 +143,7 @@ def run_one(lines, mode, workers, n, rate):
     res["n"] = len(out)
     res["rps"] = len(out) / span if span > 0 else float("nan")
     # latency: paced feed
-    topics = tp.topics_for("lat-%s-%d" % (mode, workers))
+    topics = tp.topics_for("lat-%s-%d" % (mode.replace("+", "-"), workers))
     m = int(rate * 8)
     cfg = tp.write_config("lat-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
                           workers=workers)
@@ -144,12 +171,32 @@ def main():
     ap.add_argument("fraudd")
     ap.add_argument("--records", type=int, default=300000)
     ap.add_argument("--rate", type=float, default=5000)
+    ap.add_argument("--metrics-only", action="store_true",
+                    help="only compare scoring with metrics scraped every second against scoring without")
     args = ap.parse_args()
     if not tp.BOOT:
         sys.exit("set FR_KAFKA_BOOTSTRAP (tests/integration/run_all.sh or scripts/kafka.sh start)")
     tp.FRAUDD = os.path.abspath(args.fraudd)
     _, lines = tp.generate(20000, 5)
     rows = {}
+    if args.metrics_only:
+        for rep in range(3):
+            for mode in ("scoring", "scoring+metrics"):
+                r = run_one(lines, mode, 2, args.records, args.rate)
+                rows.setdefault(mode, []).append(r)
+                print("%-16s run %d  %9.0f records/s  CPU %.2f us/record  p99 %4.0f ms  scrapes %s" %
+                      (mode, rep + 1, r["rps"], r["cpu_us"], r["p99"], r.get("scrapes", "-")), flush=True)
+        print()
+        print("| pipeline (2 workers) | records/s, 3 runs | median | vs metrics off | fraudd CPU/record (median) |")
+        print("|---|---|---|---|---|")
+        base = statistics.median(r["rps"] for r in rows["scoring"])
+        for mode in ("scoring", "scoring+metrics"):
+            rps = [r["rps"] for r in rows[mode]]
+            print("| %s | %s | %.0f | %.3f | %.2f us |" % (
+                "metrics off (no HTTP)" if mode == "scoring" else "metrics on, scraped every 1 s",
+                ", ".join("%.0f" % x for x in rps), statistics.median(rps), statistics.median(rps) / base,
+                statistics.median(r["cpu_us"] for r in rows[mode])))
+        return
     for workers in (1, 2):
         for mode in ("passthrough", "scoring"):
             r = run_one(lines, mode, workers, args.records, args.rate)

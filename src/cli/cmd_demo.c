@@ -13,6 +13,7 @@
  * FR_DEMO_MAX_LAG records ahead of what was consumed (about 2.6 MB over 4
  * partitions), which keeps the demo reliable however long it runs.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -58,6 +59,7 @@ typedef struct demo {
 
 static void *generator(void *arg) {
     demo *d = arg;
+    pthread_setname_np(pthread_self(), "fr:generator");
     fr_gen *g = fr_gen_new(&d->go);
     char rec[2048], key[32];
     fr_pipeline_stats st;

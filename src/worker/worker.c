@@ -19,9 +19,11 @@
  * standalone fences: ThreadSanitizer does not model them.)
  * Idle workers sleep, so an idle pod uses no CPU (the HPA scales on CPU).
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,6 +129,9 @@ static void process(fr_worker *w, size_t n) {
 static void *worker_main(void *arg) {
     fr_worker *w = arg;
     fr_pipeline *p = w->p;
+    char name[16];
+    snprintf(name, sizeof name, "fr:worker%d", w->id);
+    pthread_setname_np(pthread_self(), name); /* shows in top -H, perf, /proc/PID/task */
     int idle = 0;
     for (;;) {
         atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);

@@ -6,31 +6,36 @@
 #   scripts/kafka.sh start DIR [VERSION]      start in DIR (free ports, fresh data); prints the
 #                                             bootstrap address as its last line
 #   scripts/kafka.sh stop DIR                 stop it (TERM, then KILL after 20 s); always succeeds
+#   scripts/kafka.sh topic DIR NAME PARTS     create a topic on the broker in DIR, wait for leaders
 #   scripts/kafka.sh with VERSION -- CMD...   start in a temp dir, run CMD with FR_KAFKA_BOOTSTRAP
 #                                             and FR_KAFKA_DIR set, always stop and clean up;
 #                                             exits with CMD's status
-# VERSION defaults to $FR_KAFKA_VERSION or 3.9.1. Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
+#   scripts/kafka.sh latest PREFIX            newest release on Maven Central matching PREFIX
+#                                             (e.g. 3.9 -> 3.9.2, 4 -> newest 4.x)
+# VERSION defaults to $FR_KAFKA_VERSION or 3.9.2. Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 home=${FR_KAFKA_HOME:-$HOME/.cache/fraudd/kafka}
-default_version=${FR_KAFKA_VERSION:-3.9.1}
+default_version=${FR_KAFKA_VERSION:-3.9.2}
 log4j_version=2.24.3
+start_timeout=90
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
 
-fetch() { # fetch VERSION -> prints the libs dir
+fetch() { # fetch VERSION -> prints the libs dir; tools (kafka-tools jar alone) go to VERSION/tools
   local v=$1 dir="$home/$1"
-  if [ -f "$dir/.fetched" ]; then echo "$dir/libs"; return; fi
-  mkdir -p "$dir"
-  # Kafka 3.x logs through slf4j 1.7 (binding log4j-slf4j-impl); 4.x needs slf4j 2, which has to
-  # be declared directly, or Maven's nearest-wins picks a 1.7 that a transitive dependency brings
-  local logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+  [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not a Kafka release version: '$v'"
+  if [ ! -f "$dir/.fetched" ]; then
+    mkdir -p "$dir"
+    # Kafka 3.x logs through slf4j 1.7 (binding log4j-slf4j-impl); 4.x needs slf4j 2, which has
+    # to be declared directly, or Maven's nearest-wins picks a 1.7 a transitive dependency brings
+    local logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
       <version>$log4j_version</version></dependency>"
-  case "$v" in 4.*) logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
+    case "$v" in 4.*) logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
       <version>$log4j_version</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>2.0.17</version></dependency>" ;;
-  esac
-  cat > "$dir/pom.xml" <<EOF
+    esac
+    cat > "$dir/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>fraudd.test</groupId><artifactId>kafka-broker</artifactId><version>1</version>
@@ -44,20 +49,63 @@ fetch() { # fetch VERSION -> prints the libs dir
   </dependencies>
 </project>
 EOF
-  echo "kafka.sh: fetching Kafka $v from Maven Central into $dir/libs" >&2
-  rm -rf "$dir/libs"
-  (cd "$dir" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs" \
-     >"$dir/mvn.log" 2>&1) || { tail -20 "$dir/mvn.log" >&2; die "maven could not resolve kafka_2.13:$v"; }
-  touch "$dir/.fetched"
+    echo "kafka.sh: fetching Kafka $v from Maven Central into $dir/libs" >&2
+    rm -rf "$dir/libs"
+    (cd "$dir" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime \
+       -DoutputDirectory="$dir/libs" >"$dir/mvn.log" 2>&1) ||
+      { tail -20 "$dir/mvn.log" >&2; die "maven could not resolve kafka_2.13:$v"; }
+    touch "$dir/.fetched"
+  fi
+  # TopicCommand is in kafka-tools (not kafka_2.13); its own transitive dependencies (Connect,
+  # Jetty) are not needed for it, everything else it uses is in libs/, so only the one jar
+  if [ ! -f "$dir/.tools-fetched" ]; then
+    rm -rf "$dir/tools"
+    (cd "$dir" && mvn -B -q dependency:copy -Dartifact="org.apache.kafka:kafka-tools:$v" \
+       -DoutputDirectory="$dir/tools" >"$dir/mvn-tools.log" 2>&1) ||
+      { tail -20 "$dir/mvn-tools.log" >&2; die "maven could not resolve kafka-tools:$v"; }
+    touch "$dir/.tools-fetched"
+  fi
   echo "$dir/libs"
+}
+
+latest() { # latest PREFIX: Maven resolves the newest version in a range (a pom-only lookup)
+  local p=$1 lo hi tmp
+  case "$p" in
+    *.*.*) echo "$p"; return ;;
+    *.*)   lo=$p.0; hi=$p.999999 ;;
+    *)     lo=$p.0.0; hi=$p.999999.999999 ;;
+  esac
+  tmp=$(mktemp -d)
+  cat > "$tmp/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>fraudd.test</groupId><artifactId>kafka-latest</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies><dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+    <version>[$lo,$hi]</version><type>pom</type>
+    <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>
+  </dependency></dependencies>
+</project>
+EOF
+  if (cd "$tmp" && mvn -B -q -U dependency:list -DoutputFile="$tmp/out.txt" >"$tmp/mvn.log" 2>&1); then
+    sed -n 's/.*org\.apache\.kafka:kafka_2\.13:pom:\([^:]*\):.*/\1/p' "$tmp/out.txt"
+    rm -rf "$tmp"
+  else
+    tail -5 "$tmp/mvn.log" >&2; rm -rf "$tmp"; die "no kafka_2.13 release matches $p"
+  fi
 }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+answers() { # answers HOST:PORT: a metadata request (kcat) or, without kcat, a TCP connect
+  if have kcat; then kcat -L -b "$1" -m 5 >/dev/null 2>&1
+  else (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; fi
+}
+
 start() { # start DIR VERSION
-  local dir=$1 v=$2 libs port cport id
+  local dir=$1 v=$2 libs port cport id t0
   libs=$(fetch "$v")
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -65,6 +113,7 @@ start() { # start DIR VERSION
   rm -rf "$dir/data" "$dir/broker.log" "$dir/server.log"
   port=$(free_port); cport=$(free_port)
   while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  # Static voters work on 3.9 and 4.x alike (format without --standalone)
   cat > "$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
@@ -81,6 +130,7 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=2
@@ -102,28 +152,39 @@ logger.kafka.level = info
 logger.apache.name = org.apache.kafka
 logger.apache.level = warn
 EOF
+  cat > "$dir/tools-log4j2.properties" <<EOF
+status = error
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+  echo "$v" > "$dir/version"
   local java=(java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
               -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*")
-  # a cluster id is 16 random bytes, base64url without padding (what StorageTool random-uuid prints)
+  # a cluster id is 16 random bytes, base64url without padding (what StorageTool random-uuid
+  # prints), made here to save a JVM start
   id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
   "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; die "storage format failed"; }
+  t0=$SECONDS
   nohup "${java[@]}" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &
   echo $! > "$dir/pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
-  local t0=$SECONDS
   until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; do
     if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
       tail -30 "$dir/broker.log" "$dir/server.log" >&2 || true
-      die "broker exited during start-up"
+      stop "$dir"; die "broker exited during start-up"
     fi
-    if (( SECONDS - t0 > 90 )); then stop "$dir"; die "broker not started after 90 s"; fi
-    sleep 0.5
+    if (( SECONDS - t0 > start_timeout )); then stop "$dir"; die "broker not started after $start_timeout s"; fi
+    sleep 0.25
   done
-  # and it answers a metadata request
-  until kcat -L -b "127.0.0.1:$port" -m 5 >/dev/null 2>&1; do
-    (( SECONDS - t0 > 90 )) && { stop "$dir"; die "broker does not answer metadata requests"; }
-    sleep 0.5
+  until answers "127.0.0.1:$port"; do
+    (( SECONDS - t0 > start_timeout )) && { stop "$dir"; die "broker does not answer metadata requests"; }
+    sleep 0.25
   done
   echo "kafka.sh: Kafka $v up at 127.0.0.1:$port in $((SECONDS - t0)) s (logs in $dir)" >&2
   echo "127.0.0.1:$port"
@@ -135,23 +196,62 @@ stop() { # stop DIR
   pid=$(cat "$dir/pid")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "kafka.sh: broker $pid ignored TERM for 20 s, killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      for i in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
   fi
   rm -f "$dir/pid"
 }
 
+leaders() { # leaders DIR NAME -> number of partitions of NAME that have a leader
+  local b; b=$(cat "$1/bootstrap")
+  if have kcat; then
+    kcat -L -b "$b" -t "$2" -m 5 2>/dev/null | grep -cE '^ +partition [0-9]+, leader [0-9]+,' || true
+  else
+    tool "$1" org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --describe --topic "$2" \
+      2>/dev/null | grep -cE 'Leader: [0-9]+' || true
+  fi
+}
+
+tool() { # tool DIR CLASS ARGS...: a Kafka CLI tool of the broker's version
+  local dir=$1 cls=$2 libs; shift 2
+  [ -f "$dir/version" ] || die "no broker was started in $dir"
+  libs=$(fetch "$(cat "$dir/version")")
+  java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
+    -cp "$libs/*:${libs%/libs}/tools/*" "$cls" "$@"
+}
+
+topic() { # topic DIR NAME PARTITIONS
+  local dir=$1 name=$2 parts=$3 t0=$SECONDS
+  [ -f "$dir/bootstrap" ] || die "no broker was started in $dir"
+  tool "$dir" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(cat "$dir/bootstrap")" \
+    --create --topic "$name" --partitions "$parts" --replication-factor 1 >&2 ||
+    die "could not create topic $name"
+  until [ "$(leaders "$dir" "$name")" -ge "$parts" ]; do
+    (( SECONDS - t0 > 30 )) && die "topic $name: no leader for all $parts partitions after 30 s"
+    sleep 0.25
+  done
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
-  fetch) fetch "${1:-$default_version}" >/dev/null ;;
-  start) [ $# -ge 1 ] || die "usage: start DIR [VERSION]"; start "$1" "${2:-$default_version}" ;;
-  stop)  [ $# -ge 1 ] || die "usage: stop DIR"; stop "$1" ;;
+  fetch)  fetch "${1:-$default_version}" >/dev/null ;;
+  latest) [ $# -ge 1 ] || die "usage: latest PREFIX"; latest "$1" ;;
+  start)  [ $# -ge 1 ] || die "usage: start DIR [VERSION]"; start "$1" "${2:-$default_version}" ;;
+  stop)   [ $# -ge 1 ] || die "usage: stop DIR"; stop "$1" ;;
+  topic)  [ $# -eq 3 ] || die "usage: topic DIR NAME PARTITIONS"; topic "$1" "$2" "$3" ;;
   with)
     v=${1:-$default_version}; shift || true
     [ "${1:-}" = "--" ] && shift
     [ $# -ge 1 ] || die "usage: with VERSION -- CMD..."
-    tmp=$(mktemp -d /tmp/fraudd-kafka.XXXXXX)
-    trap 'stop "$tmp"; rm -rf "$tmp"' EXIT INT TERM
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/fraudd-kafka.XXXXXX")
+    trap 'stop "$tmp"; rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     FR_KAFKA_BOOTSTRAP=$(start "$tmp" "$v" | tail -1)
     export FR_KAFKA_BOOTSTRAP FR_KAFKA_DIR=$tmp
     set +e
@@ -159,5 +259,5 @@ case "$cmd" in
     rc=$?
     set -e
     exit $rc ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

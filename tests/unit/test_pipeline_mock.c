@@ -137,7 +137,10 @@ static msg *read_topic(env *e, const char *topic, int parts, size_t n) {
     rd_kafka_topic_partition_list_destroy(l);
     msg *out = calloc(n + 1, sizeof *out);
     size_t got = 0;
-    for (int i = 0; got < n && i < 3000; i++) { /* up to ~60 s */
+    /* until n messages or 60 s: a count of polls would end early when the
+     * first polls come back empty while the reader connects */
+    time_t deadline = time(NULL) + 60;
+    while (got < n && time(NULL) < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 20);
         if (!m) continue;
         if (!m->err) {

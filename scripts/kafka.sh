@@ -25,8 +25,12 @@ have() { command -v "$1" >/dev/null 2>&1; }
 fetch() { # fetch VERSION -> prints the libs dir; tools (kafka-tools jar alone) go to VERSION/tools
   local v=$1 dir="$home/$1"
   [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not a Kafka release version: '$v'"
+  if [ -f "$dir/.fetched" ] && [ -f "$dir/.tools-fetched" ]; then echo "$dir/libs"; return; fi
+  mkdir -p "$dir"
+  # two fetches of one version at once (parallel test runs) take turns
+  exec 9>"$dir/.lock"
+  flock 9
   if [ ! -f "$dir/.fetched" ]; then
-    mkdir -p "$dir"
     # Kafka 3.x logs through slf4j 1.7 (binding log4j-slf4j-impl); 4.x needs slf4j 2, which has
     # to be declared directly, or Maven's nearest-wins picks a 1.7 a transitive dependency brings
     local logdeps="<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
@@ -65,6 +69,7 @@ EOF
       { tail -20 "$dir/mvn-tools.log" >&2; die "maven could not resolve kafka-tools:$v"; }
     touch "$dir/.tools-fetched"
   fi
+  exec 9>&-
   echo "$dir/libs"
 }
 
@@ -165,9 +170,14 @@ EOF
   echo "$v" > "$dir/version"
   local java=(java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
               -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*")
-  # a cluster id is 16 random bytes, base64url without padding (what StorageTool random-uuid
-  # prints), made here to save a JVM start
-  id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # a cluster id is 16 random bytes, base64url without padding, made here to save a JVM start.
+  # Like Kafka's Uuid.randomUuid (StorageTool random-uuid), never one that starts with "-":
+  # format's argument parser takes "-t -xyz" for a missing argument (1 start in 64 failed so)
+  id=$(python3 -c 'import base64, os
+while True:
+    s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not s.startswith("-"): break
+print(s)')
   "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; die "storage format failed"; }
   t0=$SECONDS
@@ -249,13 +259,20 @@ case "$cmd" in
     [ "${1:-}" = "--" ] && shift
     [ $# -ge 1 ] || die "usage: with VERSION -- CMD..."
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/fraudd-kafka.XXXXXX")
+    child=
     trap 'stop "$tmp"; rm -rf "$tmp"' EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    # on INT/TERM pass the signal on to CMD, then the EXIT trap stops the broker
+    trap '[ -n "$child" ] && kill -INT "$child" 2>/dev/null; exit 130' INT
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 143' TERM
     FR_KAFKA_BOOTSTRAP=$(start "$tmp" "$v" | tail -1)
     export FR_KAFKA_BOOTSTRAP FR_KAFKA_DIR=$tmp
+    # CMD runs as a child that `wait` watches, so a signal to kafka.sh is handled at once
+    # rather than after CMD ends (stdin is passed on explicitly: a background job would get
+    # /dev/null)
     set +e
-    "$@"
+    "$@" <&0 &
+    child=$!
+    wait "$child"
     rc=$?
     set -e
     exit $rc ;;

@@ -320,7 +320,9 @@ static int txn_step(rd_kafka_error_t *e, const char *what) {
 
 /* Reads the topic (1 partition) from the start to its end; counts messages and "commit-" ones. */
 static int read_all(const char *topic, const char *isolation, int *total, int *committed) {
-    const char *kv[] = {"isolation.level", isolation, "enable.partition.eof", "true", NULL};
+    /* consumer_poll needs a group.id even with a manual assignment; nothing is committed */
+    const char *kv[] = {"isolation.level", isolation, "enable.partition.eof", "true", "group.id",
+                        "kafka-probe-reader", "enable.auto.commit", "false", NULL};
     rd_kafka_t *rk = client_new(RD_KAFKA_CONSUMER, conf_new(kv));
     if (!rk) return 0;
     rd_kafka_poll_set_consumer(rk);

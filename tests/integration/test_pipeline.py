@@ -13,6 +13,9 @@ is checked by an independent client build.
               the original bytes/key and reason headers; the stream goes on
   rebalance   two fraudd processes in one group share the partitions; the second joining
               and then leaving mid-stream loses nothing
+  rolling     a rolling update: a second fraudd starts, then the first gets SIGTERM while
+              records flow; no loss; duplicates are counted and reported (see the note in
+              scenario_rolling)
   prometheus  a real Prometheus server (Debian's) scrapes fraudd's /metrics while records flow:
               the counted records equal what was sent and the consumer lag returns to 0
 
@@ -422,6 +425,41 @@ def scenario_rebalance():
     check(len(revokes) >= 1, "rebalance: revocations were drained and logged (%d)" % len(revokes))
 
 
+def scenario_rolling():
+    n, rate = 60000, 12000
+    topics = topics_for("rolling")
+    _, lines = generate(n, 29)
+    cfg = write_config("rolling", "g-" + topics[0], topics, workers=1)
+    ld = Loader(topics[0])
+    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
+    old = Daemon(cfg, "rolling-old")
+    check(old.wait_assigned(), "rolling: the old pod owns the partitions")
+    feeder.start()
+    time.sleep(1.0)
+    new = Daemon(cfg, "rolling-new")  # the new pod comes up ...
+    check(new.wait_assigned(), "rolling: the new pod joined and got partitions")
+    time.sleep(0.5)
+    rc_old = old.stop()  # ... then the old one gets SIGTERM, as in a rolling update
+    check(rc_old == 0, "rolling: the old pod drained and exited 0 (rc %s)" % rc_old)
+    feeder.join()
+    out = read_topic(topics[1], n, 180)
+    rc_new = new.stop()
+    check(rc_new == 0, "rolling: the new pod exits 0")
+    src = by_source(out)
+    lost = set(ld.where.values()) - set(src)
+    dups = sum(len(v) - 1 for v in src.values())
+    check(not lost, "rolling: no record lost (%d missing)" % len(lost))
+    # Known (issue 5): when SIGTERM lands while the group is still finishing the cooperative
+    # rebalance the new pod started, the broker refuses the old pod's final commit
+    # (ILLEGAL_GENERATION, then librdkafka 2.0.2 declares its partitions lost), so the new pod
+    # re-scores what the old one delivered since its last successful commit (~1 s of records).
+    refused = [e for e in old.events() if e.get("event") in ("commit_failed", "partitions_lost")]
+    check(True, "rolling: duplicates across the handover: %d (final commit refused by the broker: %s)" %
+          (dups, "yes" if refused else "no"))
+    if not refused:
+        check(dups == 0, "rolling: no duplicates when the final commit went through (%d)" % dups)
+
+
 def prom_query(port, q):
     import urllib.parse
     import urllib.request
@@ -478,7 +516,7 @@ def scenario_prometheus():
 
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
-             "prometheus": scenario_prometheus}
+             "rolling": scenario_rolling, "prometheus": scenario_prometheus}
 
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:

@@ -56,6 +56,14 @@ typedef enum fr_err_class {
 const char *fr_err_class_name(fr_err_class c);
 fr_err_class fr_err_class_of(fr_reject r);
 
+/* Why a dead letter was written, as counted (metrics label "reason"): an
+ * fr_reject (never FR_REJ_NONE), or one of these two. */
+#define FR_DEAD_SCORER (FR_REJ_PREPROCESS + 1)   /* "scorer_failed": the batch could not be scored */
+#define FR_DEAD_DELIVERY (FR_REJ_PREPROCESS + 2) /* "delivery_failed": result undeliverable */
+#define FR_DEAD__COUNT (FR_REJ_PREPROCESS + 3)
+const char *fr_dead_reason_name(int reason);
+fr_err_class fr_dead_reason_class(int reason);
+
 #define FR_LAT_BUCKETS 128
 /* score histogram: bucket i counts scores <= fr_score_bucket_upper(i);
  * log-spaced, 4 per factor of two from 2^-10 to 2^20, last one +Inf */
@@ -88,8 +96,7 @@ typedef struct fr_pipeline_stats {
     uint64_t scored;                         /* results handed to the producer */
     uint64_t batches;
     uint64_t delivery_errors;                /* failed delivery reports */
-    uint64_t dead_by_reason[FR_REJ_PREPROCESS + 3]; /* acknowledged dead letters by fr_reject;
-                                                       [+1] scorer_failed, [+2] delivery_failed */
+    uint64_t dead_by_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason (FR_DEAD_*) */
 } fr_pipeline_stats;
 
 

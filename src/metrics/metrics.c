@@ -142,16 +142,6 @@ static void process_metrics(fr_buf *b) {
         gauge(b, "process_max_fds", "Maximum number of open file descriptors.", (double)rl.rlim_cur);
 }
 
-static const char *const dead_reason_names[FR_REJ_PREPROCESS + 3] = {
-    NULL, "not_json", "not_object", "missing_feature", "null_feature", "bad_type", "non_finite",
-    "duplicate_key", "too_large", "preprocess", "scorer_failed", "delivery_failed"};
-
-static const char *dead_reason_class(int i) {
-    if (i == FR_REJ_PREPROCESS + 1) return "model";
-    if (i == FR_REJ_PREPROCESS + 2) return "produce";
-    return fr_err_class_name(fr_err_class_of((fr_reject)i));
-}
-
 static void label_escape(fr_buf *b, const char *s) {
     for (; *s; s++) {
         if (*s == '\\' || *s == '"')
@@ -194,9 +184,10 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
                 (double)s.results);
         head(b, "fraudd_dead_letters_total", "counter",
              "Records acknowledged on the dead-letter topic, by error class and reason.");
-        for (int i = 1; i < FR_REJ_PREPROCESS + 3; i++)
-            fr_buf_printf(b, "fraudd_dead_letters_total{class=\"%s\",reason=\"%s\"} %llu\n", dead_reason_class(i),
-                          dead_reason_names[i], (unsigned long long)s.dead_by_reason[i]);
+        for (int i = FR_REJ_NONE + 1; i < FR_DEAD__COUNT; i++)
+            fr_buf_printf(b, "fraudd_dead_letters_total{class=\"%s\",reason=\"%s\"} %llu\n",
+                          fr_err_class_name(fr_dead_reason_class(i)), fr_dead_reason_name(i),
+                          (unsigned long long)s.dead_by_reason[i]);
         counter(b, "fraudd_delivery_errors_total", "Failed delivery reports from the producer (before retries).",
                 (double)s.delivery_errors);
         counter(b, "fraudd_produce_retries_total", "Results or dead letters sent again after a failed delivery.",

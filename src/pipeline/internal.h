@@ -38,9 +38,8 @@ typedef struct fr_job {
     int64_t t_dispatch_ns;     /* fr_now_ns() at dispatch */
     uint32_t tries;            /* produce attempts of the current message */
     uint8_t dead;              /* the message in flight is a dead letter */
-    uint8_t err_class;         /* fr_err_class, when dead */
     uint8_t flagged;           /* result over the threshold */
-    uint8_t dead_reason;       /* index into st_dead_reason, when dead */
+    uint8_t dead_reason;       /* FR_DEAD_* reason, when dead (its class follows from it) */
     struct fr_job *next_free;
 } fr_job;
 
@@ -59,7 +58,6 @@ int fr_lat_bucket(int64_t ns);
 typedef struct fr_wcounters {
     _Atomic uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* records rejected, by reason */
     _Atomic uint64_t scored;        /* records scored (results handed to the producer) */
-    _Atomic uint64_t flagged;       /* ... of which over the threshold */
     _Atomic uint64_t batches;       /* model calls */
     _Atomic uint64_t busy_ns;       /* time spent processing batches */
     _Atomic uint64_t queue_wait[FR_LAT_BUCKETS]; /* dispatch -> popped by the worker, per record */
@@ -127,13 +125,12 @@ struct fr_pipeline {
     _Atomic int brokers_down;   /* librdkafka said all brokers are down; cleared by the next record or ack */
     /* statistics written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_delivery_errors;
-    _Atomic uint64_t st_dead_reason[FR_REJ_PREPROCESS + 3]; /* by fr_reject; +1 scorer_failed, +2 delivery_failed */
+    _Atomic uint64_t st_dead_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason */
     _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];      /* Kafka record timestamp -> delivery */
     _Atomic uint64_t st_e2e_sum_ns, st_latency_sum_ns;
     _Atomic int64_t heartbeat_ns;                 /* last run-loop iteration */
     _Atomic uint64_t st_consumed, st_results, st_flagged, st_dead, st_retries, st_in_flight, st_pauses,
         st_assigned, st_rebalances;
-    _Atomic uint64_t st_dead_class[FR_EC__COUNT];
     _Atomic uint64_t st_latency[FR_LAT_BUCKETS];
 };
 
@@ -154,11 +151,9 @@ int fr_sink_new(struct fr_pipeline *p, char *err, size_t errlen);
  * on an immediate error the job goes to the dead-letter path, and if even
  * that fails the pipeline is marked fatal */
 void fr_sink_result(struct fr_pipeline *p, fr_job *job, const char *text, size_t len);
-/* reason_idx: an fr_reject, FR_DEAD_SCORER or FR_DEAD_DELIVERY (metrics label) */
-#define FR_DEAD_SCORER (FR_REJ_PREPROCESS + 1)
-#define FR_DEAD_DELIVERY (FR_REJ_PREPROCESS + 2)
-void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx, const char *reason,
-                         const char *message);
+/* reason_idx: an fr_reject, FR_DEAD_SCORER or FR_DEAD_DELIVERY; it decides
+ * the error class. reason: the header's short reason text. */
+void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, int reason_idx, const char *reason, const char *message);
 /* run thread: finishes a job (delivery acknowledged) */
 void fr_job_complete(struct fr_pipeline *p, fr_job *job);
 

@@ -244,8 +244,10 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
     s->results = fr_ctr_get(&p->st_results);
     s->flagged = fr_ctr_get(&p->st_flagged);
     s->dead_letters = fr_ctr_get(&p->st_dead);
-    for (int i = 0; i < FR_EC__COUNT; i++) s->dead_by_class[i] = fr_ctr_get(&p->st_dead_class[i]);
-    for (int i = 0; i < FR_REJ_PREPROCESS + 3; i++) s->dead_by_reason[i] = fr_ctr_get(&p->st_dead_reason[i]);
+    for (int i = 0; i < FR_DEAD__COUNT; i++) {
+        s->dead_by_reason[i] = fr_ctr_get(&p->st_dead_reason[i]);
+        s->dead_by_class[fr_dead_reason_class(i)] += s->dead_by_reason[i];
+    }
     s->produce_retries = fr_ctr_get(&p->st_retries);
     s->delivery_errors = fr_ctr_get(&p->st_delivery_errors);
     s->in_flight = fr_ctr_get(&p->st_in_flight);
@@ -305,6 +307,38 @@ int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen) {
     }
     snprintf(why, whylen, "ready");
     return 1;
+}
+
+/* ---- histograms ---- */
+int fr_lat_bucket(int64_t ns) {
+    /* 4 buckets per power of two from 1 us: bucket upper = 2^(e) * (1 + (s+1)/4) us */
+    int64_t us = ns / 1000;
+    if (us < 1) return 0;
+    int e = 63 - __builtin_clzll((uint64_t)us);
+    int s = e >= 2 ? (int)((us >> (e - 2)) & 3) : (int)((us << (2 - e)) & 3);
+    int b = 1 + e * 4 + s;
+    return b < FR_LAT_BUCKETS ? b : FR_LAT_BUCKETS - 1;
+}
+
+int64_t fr_latency_bucket_upper_ns(int i) {
+    if (i <= 0) return 1000;
+    int e = (i - 1) / 4, s = (i - 1) % 4;
+    double us = (double)((int64_t)1 << e) * (1.0 + (s + 1) / 4.0);
+    return (int64_t)(us * 1000.0);
+}
+
+int64_t fr_latency_quantile_ns(const uint64_t *b, double q) {
+    uint64_t total = 0;
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) total += b[i];
+    if (!total) return 0;
+    uint64_t want = (uint64_t)(q * (double)total + 0.5);
+    if (want < 1) want = 1;
+    uint64_t acc = 0;
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) {
+        acc += b[i];
+        if (acc >= want) return fr_latency_bucket_upper_ns(i);
+    }
+    return fr_latency_bucket_upper_ns(FR_LAT_BUCKETS - 1);
 }
 
 double fr_score_bucket_upper(int i) {

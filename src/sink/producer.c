@@ -33,6 +33,18 @@ const char *fr_err_class_name(fr_err_class c) {
     return (unsigned)c < FR_EC__COUNT ? class_names[c] : "unknown";
 }
 
+const char *fr_dead_reason_name(int reason) {
+    if (reason == FR_DEAD_SCORER) return "scorer_failed";
+    if (reason == FR_DEAD_DELIVERY) return "delivery_failed";
+    return fr_reject_name((fr_reject)reason);
+}
+
+fr_err_class fr_dead_reason_class(int reason) {
+    if (reason == FR_DEAD_SCORER) return FR_EC_MODEL;
+    if (reason == FR_DEAD_DELIVERY) return FR_EC_PRODUCE;
+    return fr_err_class_of((fr_reject)reason);
+}
+
 fr_err_class fr_err_class_of(fr_reject r) {
     switch (r) {
     case FR_REJ_MISSING:
@@ -85,8 +97,8 @@ static void mark_fatal(fr_pipeline *p, fr_job *job, const char *why) {
     atomic_store(&p->fatal, 1);
 }
 
-static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx,
-                                            const char *reason, const char *message) {
+static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, int reason_idx, const char *reason,
+                                            const char *message) {
     rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h;
     if (rd_kafka_message_headers(job->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
@@ -94,11 +106,10 @@ static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_
     else
         h = rd_kafka_headers_new(8);
     add_source_headers(p, h, job);
-    rd_kafka_header_add(h, "fraudd.error.class", -1, fr_err_class_name(cls), -1);
+    rd_kafka_header_add(h, "fraudd.error.class", -1, fr_err_class_name(fr_dead_reason_class(reason_idx)), -1);
     rd_kafka_header_add(h, "fraudd.error.reason", -1, reason, -1);
     rd_kafka_header_add(h, "fraudd.error.message", -1, message, -1);
     job->dead = 1;
-    job->err_class = (uint8_t)cls;
     job->dead_reason = (uint8_t)reason_idx;
     rd_kafka_resp_err_t e =
         send_msg(p, p->dlq_topic, job->msg->payload, job->msg->len, job->msg->key, job->msg->key_len, h, job);
@@ -106,10 +117,9 @@ static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, fr_err_
     return e;
 }
 
-void fr_sink_dead_letter(fr_pipeline *p, fr_job *job, fr_err_class cls, int reason_idx, const char *reason,
-                         const char *message) {
+void fr_sink_dead_letter(fr_pipeline *p, fr_job *job, int reason_idx, const char *reason, const char *message) {
     job->tries = 0;
-    rd_kafka_resp_err_t e = send_dead_letter(p, job, cls, reason_idx, reason, message);
+    rd_kafka_resp_err_t e = send_dead_letter(p, job, reason_idx, reason, message);
     if (e) mark_fatal(p, job, rd_kafka_err2str(e));
 }
 
@@ -122,41 +132,10 @@ void fr_sink_result(fr_pipeline *p, fr_job *job, const char *text, size_t len) {
     if (!e) return;
     rd_kafka_headers_destroy(h);
     /* refused locally (too large for message.max.bytes, ...): dead letter it */
-    fr_sink_dead_letter(p, job, FR_EC_PRODUCE, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
+    fr_sink_dead_letter(p, job, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
 }
 
 /* ---- delivery reports (run thread) ---- */
-
-int fr_lat_bucket(int64_t ns) {
-    /* 4 buckets per power of two from 1 us: bucket upper = 2^(e) * (1 + (s+1)/4) us */
-    int64_t us = ns / 1000;
-    if (us < 1) return 0;
-    int e = 63 - __builtin_clzll((uint64_t)us);
-    int s = e >= 2 ? (int)((us >> (e - 2)) & 3) : (int)((us << (2 - e)) & 3);
-    int b = 1 + e * 4 + s;
-    return b < FR_LAT_BUCKETS ? b : FR_LAT_BUCKETS - 1;
-}
-
-int64_t fr_latency_bucket_upper_ns(int i) {
-    if (i <= 0) return 1000;
-    int e = (i - 1) / 4, s = (i - 1) % 4;
-    double us = (double)((int64_t)1 << e) * (1.0 + (s + 1) / 4.0);
-    return (int64_t)(us * 1000.0);
-}
-
-int64_t fr_latency_quantile_ns(const uint64_t *b, double q) {
-    uint64_t total = 0;
-    for (int i = 0; i < FR_LAT_BUCKETS; i++) total += b[i];
-    if (!total) return 0;
-    uint64_t want = (uint64_t)(q * (double)total + 0.5);
-    if (want < 1) want = 1;
-    uint64_t acc = 0;
-    for (int i = 0; i < FR_LAT_BUCKETS; i++) {
-        acc += b[i];
-        if (acc >= want) return fr_latency_bucket_upper_ns(i);
-    }
-    return fr_latency_bucket_upper_ns(FR_LAT_BUCKETS - 1);
-}
 
 void fr_job_complete(fr_pipeline *p, fr_job *job) {
     fr_part *part = job->part;
@@ -173,7 +152,6 @@ void fr_job_complete(fr_pipeline *p, fr_job *job) {
     }
     if (job->dead) {
         fr_ctr_add(&p->st_dead, 1);
-        fr_ctr_add(&p->st_dead_class[job->err_class], 1);
         fr_ctr_add(&p->st_dead_reason[job->dead_reason], 1);
     } else {
         fr_ctr_add(&p->st_results, 1);
@@ -217,7 +195,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (!job->dead) {
         job->tries = 0;
-        if (!send_dead_letter(p, job, FR_EC_PRODUCE, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
+        if (!send_dead_letter(p, job, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
                               rd_kafka_err2str(m->err)))
             return;
     }

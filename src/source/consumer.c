@@ -158,7 +158,6 @@ static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
     job->t_dispatch_ns = fr_now_ns();
     job->tries = 0;
     job->dead = 0;
-    job->err_class = 0;
     job->flagged = 0;
     p->in_flight++;
     void *item = job;
@@ -249,25 +248,33 @@ static int can_resume(fr_pipeline *p) {
  * to keep the group session and rebalances served; records fetched before
  * the pause took effect queue behind the held one. */
 #define FR_PAUSE_AFTER_MS 50
+/* While paused: serve the group session and take what was fetched before
+ * the pause (it queues behind the held records), then wait up to 1 ms for
+ * acknowledgements, which is what frees room. */
+static void poll_while_paused(fr_pipeline *p) {
+    if (p->held_n < p->held_cap) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
+        if (m) handle_message(p, m);
+    }
+    rd_kafka_poll(p->producer, 1);
+}
+
 void fr_source_poll(fr_pipeline *p, int timeout_ms) {
     rd_kafka_poll(p->producer, 0);
     if (p->held_n && !fr_source_flush_held(p)) {
         int64_t now = fr_now_ns();
         if (!p->blocked_since) p->blocked_since = now;
         if (!p->paused && now - p->blocked_since > (int64_t)FR_PAUSE_AFTER_MS * 1000000) fr_source_pause(p, 1);
-        if (p->paused && p->held_n < p->held_cap) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
-            if (m) handle_message(p, m);
-        }
-        rd_kafka_poll(p->producer, 1); /* wait up to 1 ms for acknowledgements */
+        if (p->paused)
+            poll_while_paused(p);
+        else
+            rd_kafka_poll(p->producer, 1); /* not polling the consumer: its prefetch is bounded */
         return;
     }
     p->blocked_since = 0;
     if (p->paused) {
         if (!can_resume(p)) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
-            if (m) handle_message(p, m);
-            rd_kafka_poll(p->producer, 1);
+            poll_while_paused(p);
             return;
         }
         fr_source_pause(p, 0);

@@ -93,18 +93,17 @@ static void process(fr_worker *w, size_t n) {
         /* out of memory or a result over its size bound: never drop the
          * records, dead-letter them with the reason */
         for (size_t i = 0; i < n; i++)
-            fr_sink_dead_letter(p, w->jobs[i], FR_EC_MODEL, FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
+            fr_sink_dead_letter(p, w->jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
         fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
         return;
     }
     uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
-    uint64_t results = 0, flagged = 0, score_micro = 0;
+    uint64_t results = 0, score_micro = 0;
     for (size_t i = 0; i < n; i++) {
         fr_job *job = w->jobs[i];
         const fr_scored *s = &w->scored[i];
         if (s->reject == FR_REJ_NONE) {
             job->flagged = (uint8_t)(s->is_fraud != 0);
-            flagged += job->flagged;
             fr_ctr_add(&wc->scores[fr_score_bucket(s->score)], 1);
             score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
             fr_sink_result(p, job, s->text, s->len);
@@ -115,13 +114,12 @@ static void process(fr_worker *w, size_t n) {
             fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
                            p->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
                            fr_reject_name(s->reject), s->text);
-            fr_sink_dead_letter(p, job, fr_err_class_of(s->reject), (int)s->reject, fr_reject_name(s->reject), s->text);
+            fr_sink_dead_letter(p, job, (int)s->reject, fr_reject_name(s->reject), s->text);
         }
     }
     for (int r = 0; r <= FR_REJ_PREPROCESS; r++)
         if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
     fr_ctr_add(&wc->scored, results);
-    fr_ctr_add(&wc->flagged, flagged);
     fr_ctr_add(&wc->score_sum_micro, score_micro);
     fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
 }

@@ -94,6 +94,23 @@ class Loader:
                     time.sleep(ahead)
         self.p.flush(60)
 
+    def produce_in_background(self, items, rate):
+        """Starts producing at `rate` records/s on a thread; join it to wait."""
+        t = threading.Thread(target=self.produce, args=(items, rate))
+        t.start()
+        return t
+
+
+def keyed(lines, n):
+    """(index, record, key) for the first n generated records, keyed by card."""
+    return [(i, lines[i], card_key(lines[i])) for i in range(n)]
+
+
+def loss_and_dups(ld, out):
+    """Input positions without a result, and results beyond one per input."""
+    src = by_source(out)
+    return set(ld.where.values()) - set(src), sum(len(v) - 1 for v in src.values()), src
+
 
 def read_topic(topic, want, timeout):
     """Reads a topic from the beginning until it holds results for `want` distinct source
@@ -239,7 +256,7 @@ def scenario_full():
         expected = f.read().splitlines()
     check(len(expected) == n, "fraudd score scored all %d generated records" % n)
     ld = Loader(topics[0])
-    ld.produce([(i, lines[i], card_key(lines[i])) for i in range(n)])
+    ld.produce(keyed(lines, n))
     check(len(ld.where) == n, "loaded %d records into 4 partitions" % n)
     d = Daemon(write_config("full", "g-" + topics[0], topics), "full")
     t0 = time.time()
@@ -281,10 +298,9 @@ def streaming_restart(name, sig):
     _, lines = generate(n, 11 if sig == signal.SIGTERM else 13)
     cfg = write_config(name, "g-" + topics[0], topics)
     ld = Loader(topics[0])
-    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
     d1 = Daemon(cfg, name + "-1")
     check(d1.wait_assigned(), name + ": first fraudd got partitions")
-    feeder.start()
+    feeder = ld.produce_in_background(keyed(lines, n), rate)
     time.sleep(1.5)  # mid-stream
     rc1 = d1.stop(sig)
     check(rc1 == (0 if sig == signal.SIGTERM else -signal.SIGKILL), "%s: first fraudd ended by %s (rc %s)" %
@@ -299,11 +315,8 @@ def streaming_restart(name, sig):
     out = read_topic(topics[1], n, 180)
     rc2 = d2.stop()
     check(rc2 == 0, name + ": second fraudd exits 0 on SIGTERM")
-    src = by_source(out)
-    positions = set(ld.where.values())
-    lost = positions - set(src)
-    dups = sum(len(v) - 1 for v in src.values())
-    check(len(positions) == n, name + ": %d records produced" % n)
+    lost, dups, src = loss_and_dups(ld, out)
+    check(len(set(ld.where.values())) == n, name + ": %d records produced" % n)
     check(not lost, name + ": no record lost (%d without a result)" % len(lost))
     if sig == signal.SIGTERM:
         check(dups == 0, name + ": no duplicates after a clean shutdown (%d)" % dups)
@@ -395,10 +408,9 @@ def scenario_rebalance():
     _, lines = generate(n, 19)
     cfg = write_config("rebalance", "g-" + topics[0], topics, workers=1)
     ld = Loader(topics[0])
-    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
     a = Daemon(cfg, "rebalance-a")
     check(a.wait_assigned(), "rebalance: fraudd A got partitions")
-    feeder.start()
+    feeder = ld.produce_in_background(keyed(lines, n), rate)
     time.sleep(1.0)
     b = Daemon(cfg, "rebalance-b")
     check(b.wait_assigned(), "rebalance: fraudd B joined the group and got partitions")
@@ -409,9 +421,7 @@ def scenario_rebalance():
     out = read_topic(topics[1], n, 180)
     rca = a.stop()
     check(rca == 0, "rebalance: A exits 0")
-    src = by_source(out)
-    lost = set(ld.where.values()) - set(src)
-    dups = sum(len(v) - 1 for v in src.values())
+    lost, dups, src = loss_and_dups(ld, out)
     check(not lost, "rebalance: no record lost across join and leave (%d missing)" % len(lost))
     check(dups == 0, "rebalance: no duplicates across cooperative rebalances (%d)" % dups)
     consumed = {}
@@ -431,10 +441,9 @@ def scenario_rolling():
     _, lines = generate(n, 29)
     cfg = write_config("rolling", "g-" + topics[0], topics, workers=1)
     ld = Loader(topics[0])
-    feeder = threading.Thread(target=ld.produce, args=([(i, lines[i], card_key(lines[i])) for i in range(n)], rate))
     old = Daemon(cfg, "rolling-old")
     check(old.wait_assigned(), "rolling: the old pod owns the partitions")
-    feeder.start()
+    feeder = ld.produce_in_background(keyed(lines, n), rate)
     time.sleep(1.0)
     new = Daemon(cfg, "rolling-new")  # the new pod comes up ...
     check(new.wait_assigned(), "rolling: the new pod joined and got partitions")
@@ -445,9 +454,7 @@ def scenario_rolling():
     out = read_topic(topics[1], n, 180)
     rc_new = new.stop()
     check(rc_new == 0, "rolling: the new pod exits 0")
-    src = by_source(out)
-    lost = set(ld.where.values()) - set(src)
-    dups = sum(len(v) - 1 for v in src.values())
+    lost, dups, src = loss_and_dups(ld, out)
     check(not lost, "rolling: no record lost (%d missing)" % len(lost))
     # Known (issue 5): when SIGTERM lands while the group is still finishing the cooperative
     # rebalance the new pod started, the broker refuses the old pod's final commit
@@ -474,7 +481,7 @@ def scenario_prometheus():
     topics = topics_for("prometheus")
     _, lines = generate(n, 23)
     ld = Loader(topics[0])
-    ld.produce([(i, lines[i], card_key(lines[i])) for i in range(n)])
+    ld.produce(keyed(lines, n))
     http_port, prom_port = free_port(), free_port()
     d = Daemon(write_config("prometheus", "g-" + topics[0], topics), "prometheus",
                ["--http-port", str(http_port)])

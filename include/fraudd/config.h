@@ -73,7 +73,11 @@ typedef struct fr_config {
         int passthrough;         /* benchmark baseline: copy input to output, no scoring; default false */
     } pipeline;
     struct {
-        char *path;              /* NULL = the embedded default model */
+        char *path;              /* NULL = the embedded default model (or url) */
+        char *url;               /* http(s) URL of the model; exclusive with path */
+        int reload_interval_ms;  /* poll path/url for a new model; 0 = SIGHUP only */
+        int max_bytes;           /* largest model file or download, default 64 MiB */
+        int fetch_timeout_ms;    /* one download's bound, default 30000 */
         double threshold;        /* NaN = the model's own */
         char **passthrough;      /* dotted fields copied into each result */
         size_t n_passthrough;

@@ -21,6 +21,10 @@
  *   fraudd.error_weights JSON array, per-feature weights w_i in the score
  *   fraudd.log1p         JSON array of feature names transformed by log1p
  *                        before the graph (preprocessing not in the graph)
+ *   fraudd.selftest      optional JSON {"records": [{feature: value, ...}, ...],
+ *                        "scores": [expected score, ...]}: a model reloaded
+ *                        into a running daemon must reproduce these scores
+ *                        (src/reload) before it may serve
  *
  * Thread safety: a loaded fr_model is immutable; any number of threads may
  * run it at once, each with its own fr_workspace.
@@ -92,6 +96,8 @@ typedef struct fr_layer_info {
 void fr_model_layer_info(const fr_model *m, size_t i, fr_layer_info *info);
 /* Distinct ONNX op types seen in the source graph, comma separated. */
 const char *fr_model_source_ops(const fr_model *m);
+/* The fraudd.selftest metadata text, or NULL if the model has none. */
+const char *fr_model_selftest(const fr_model *m);
 
 /* Scratch memory for one thread, sized for batches up to max_batch
  * (<= FR_MODEL_MAX_BATCH). Allocated once; running allocates nothing. */

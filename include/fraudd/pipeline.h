@@ -64,6 +64,16 @@ fr_err_class fr_err_class_of(fr_reject r);
 const char *fr_dead_reason_name(int reason);
 fr_err_class fr_dead_reason_class(int reason);
 
+/* Outcome of one model reload check (metrics label "result"). */
+typedef enum fr_reload_result {
+    FR_RELOAD_SWAPPED = 0,  /* a new model passed its checks and was swapped in */
+    FR_RELOAD_UNCHANGED,    /* the source still holds a model already seen */
+    FR_RELOAD_REFUSED,      /* a new model failed its checks; the serving one stays */
+    FR_RELOAD_FETCH_FAILED, /* the source could not be read */
+    FR_RELOAD__COUNT
+} fr_reload_result;
+const char *fr_reload_result_name(fr_reload_result r);
+
 #define FR_LAT_BUCKETS 128
 /* score histogram: bucket i counts scores <= fr_score_bucket_upper(i);
  * log-spaced, 4 per factor of two from 2^-10 to 2^20, last one +Inf */
@@ -90,13 +100,13 @@ typedef struct fr_pipeline_stats {
     uint64_t e2e_latency[FR_LAT_BUCKETS];
     uint64_t queue_wait[FR_LAT_BUCKETS];     /* dispatch -> a worker takes it */
     uint64_t inference[FR_LAT_BUCKETS];      /* per batch */
-    uint64_t scores[FR_SCORE_BUCKETS];
     uint64_t latency_sum_ns, e2e_sum_ns, queue_wait_sum_ns, inference_sum_ns;
-    double score_sum;
     uint64_t scored;                         /* results handed to the producer */
     uint64_t batches;
     uint64_t delivery_errors;                /* failed delivery reports */
     uint64_t dead_by_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason (FR_DEAD_*) */
+    uint64_t model_reloads[FR_RELOAD__COUNT];  /* model reload checks by outcome */
+    uint64_t model_generation;               /* generation new records get (1 = the first model) */
 } fr_pipeline_stats;
 
 
@@ -152,6 +162,34 @@ int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns);
 int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen);
 /* The latest librdkafka statistics (lag, producer queue). Thread safe. */
 void fr_pipeline_kafka_stats(fr_pipeline *p, fr_kstats *out);
+
+/* Model hot swap. fr_pipeline_swap_model builds everything the model
+ * needs (one scorer per worker) on the caller's thread, off the hot path,
+ * then hands it to the run thread, which swaps it in between two records:
+ * records dispatched from then on are scored by m, records already in
+ * flight finish with the model they were dispatched with, and each result
+ * carries its own model's version. No record is dropped or sees a partly
+ * built model. Takes ownership of m when it returns 0 (m is freed once its
+ * last record is done after a later swap, or with the pipeline). m must
+ * have been checked by the caller (src/reload); it needs only to compile.
+ * Thread safe; one caller at a time. */
+int fr_pipeline_swap_model(fr_pipeline *p, fr_model *m, char *err, size_t errlen);
+/* The reloader counts its outcomes here (single caller thread). */
+void fr_pipeline_count_reload(fr_pipeline *p, fr_reload_result r);
+
+/* One model generation as scrapes see it. */
+typedef struct fr_model_status {
+    uint64_t generation;       /* 1, 2, ... in swap order */
+    char version[128];
+    double threshold;          /* in force */
+    double loaded_unix;        /* when it was handed to the pipeline */
+    size_t n_features;
+    int serving;               /* 1: new records get it; 0: retired, records still in flight */
+    uint64_t scores[FR_SCORE_BUCKETS]; /* fr_score_bucket counts of its results */
+    double score_sum;
+} fr_model_status;
+/* Fills up to cap generations, the serving one first; returns how many. Thread safe. */
+int fr_pipeline_models(fr_pipeline *p, fr_model_status *out, int cap);
 
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2
  * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.

@@ -1,35 +1,91 @@
 /* fraudd run: the streaming daemon. A linear boot sequence:
  *   1. load and validate the config (errors: file:line:column, exit 2)
  *   2. set up logging from it
- *   3. load and compile the model (exit 3 if it cannot be)
+ *   3. load, compile and self-test the model from model.path, model.url or
+ *      the binary (exit 3 if it cannot be)
  *   4. install signal handlers (they only set a flag)
- *   5. build the pipeline (clients, rings, workers) and run it
- *   6. on SIGTERM/SIGINT: drain, commit, leave the group, exit 0
+ *   5. build the pipeline (clients, rings, workers), start the model
+ *      reloader when the model has a source, and run
+ *   6. SIGHUP: the run thread asks the reloader for a check now
+ *   7. on SIGTERM/SIGINT: drain, commit, leave the group, exit 0
  */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "fraudd/config.h"
+#include "fraudd/err.h"
 #include "fraudd/http.h"
 #include "fraudd/log.h"
 #include "fraudd/pipeline.h"
+#include "fraudd/reload.h"
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_reload;
 
 static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_stop = 1;
+}
+
+/* Run thread, every tick: a SIGHUP becomes a reload request. */
+static void on_tick(fr_pipeline *p, void *user) {
+    (void)p;
+    if (!g_reload) return;
+    g_reload = 0;
+    fr_reloader *r = *(fr_reloader **)user;
+    if (r)
+        fr_reloader_request(r);
+    else
+        fr_log(FR_LOG_WARN, "reload_ignored", "SIGHUP: the embedded model has no source to reload (set model.path or model.url)");
+}
+
+/* The first model: from its source (the reloader keeps the source and the
+ * digest), or the embedded one. The same checks as a reload, but nothing
+ * to compare with. Returns NULL after logging why. */
+static fr_model *load_first_model(const fr_config *cfg, fr_model_src **src_out, uint64_t *digest) {
+    char err[1024];
+    fr_model *m = NULL;
+    *src_out = NULL;
+    if (!cfg->model.path && !cfg->model.url) {
+        if (fr_model_load_default(&m, err, sizeof err)) fr_log(FR_LOG_ERROR, "model_failed", "embedded model: %s", err);
+        return m;
+    }
+    fr_model_src_opts so = {.path = cfg->model.path, .url = cfg->model.url, .max_bytes = (size_t)cfg->model.max_bytes,
+                            .timeout_ms = cfg->model.fetch_timeout_ms};
+    fr_model_src *src = fr_model_src_new(&so);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = src ? fr_model_src_fetch(src, 1, &buf, &len, err, sizeof err)
+                 : fr_set_err(err, sizeof err, FR_ENOMEM, "out of memory");
+    if (!rc) {
+        *digest = fr_model_digest(buf, len);
+        char e2[1024];
+        if ((rc = fr_model_check(buf, len, fr_model_src_name(src), NULL, cfg, &m, e2, sizeof e2)) != 0)
+            snprintf(err, sizeof err, "%s", e2);
+    }
+    free(buf);
+    if (rc) {
+        fr_log(FR_LOG_ERROR, "model_failed", "%s", err);
+        fr_model_src_free(src);
+        return NULL;
+    }
+    *src_out = src;
+    return m;
 }
 
 static void run_usage(FILE *f) {
     fprintf(f, "usage: fraudd run --config FILE [--http-port N]\n"
                "  Consumes JSON transactions from kafka.input_topic, scores each one, and\n"
                "  publishes results to kafka.output_topic and unscorable records to\n"
-               "  kafka.dead_letter_topic. SIGTERM or SIGINT drains and exits 0.\n"
+               "  kafka.dead_letter_topic. SIGTERM or SIGINT drains and exits 0; SIGHUP\n"
+               "  checks model.path / model.url for a new model now.\n"
                "  config/fraudd.yaml documents every option; check one with\n"
                "  'fraudd check-config FILE'. --http-port overrides http.port (0: off);\n"
                "  the server answers /metrics, /healthz and /readyz.\n");
@@ -42,6 +98,7 @@ static void install_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -83,15 +140,18 @@ int fr_cmd_run(int argc, char **argv) {
     fr_pipeline *p = NULL;
     fr_http *http = NULL;
     int port = have_port ? (int)http_port : cfg->http.port;
-    fr_model *m = fr_cli_load_model(cfg->model.path);
+    fr_reloader *reloader = NULL;
+    fr_model_src *src = NULL;
+    uint64_t digest = 0;
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
+    fr_model *m = load_first_model(cfg, &src, &digest);
     if (!m) {
-        fr_log(FR_LOG_ERROR, "model_failed", "%s could not be loaded", cfg->model.path ? cfg->model.path : "embedded model");
         rc = FR_EXIT_MODEL;
         goto out;
     }
     double thr = isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold;
     fr_log(FR_LOG_INFO, "model_loaded", "%s version %s: %zu features, threshold %g%s",
-           cfg->model.path ? cfg->model.path : "embedded default model", fr_model_version(m),
+           src ? fr_model_src_name(src) : "embedded default model", fr_model_version(m),
            fr_model_n_features(m), thr, isnan(cfg->model.threshold) ? "" : " (config override)");
     install_signals();
     if (port > 0) {
@@ -104,18 +164,35 @@ int fr_cmd_run(int argc, char **argv) {
         }
         fr_log(FR_LOG_INFO, "http_listening", "%s:%d: /metrics /healthz /readyz", cfg->http.bind, fr_http_port(http));
     }
-    fr_pipeline_opts po = {.stop = &g_stop};
+    fr_pipeline_opts po = {.stop = &g_stop, .on_tick = on_tick, .user = &reloader, .tick_ms = 100};
     if (fr_pipeline_new(cfg, m, &po, &p, err, sizeof err)) {
         fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
         rc = FR_EXIT_USAGE;
         goto out;
     }
+    if (src) {
+        fr_model_src *s = src;
+        src = NULL; /* the reloader owns it, even if it fails to start */
+        if (fr_reloader_start(p, cfg, s, m, digest, &reloader, err, sizeof err)) {
+            fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
+            rc = FR_EXIT_RUNTIME;
+            goto out;
+        }
+        if (cfg->model.reload_interval_ms)
+            fr_log(FR_LOG_INFO, "reloader_started", "%s: checked for a new model every %d ms and on SIGHUP",
+                   fr_model_src_name(s), cfg->model.reload_interval_ms);
+        else
+            fr_log(FR_LOG_INFO, "reloader_started", "%s: checked for a new model on SIGHUP", fr_model_src_name(s));
+    }
     if (http) fr_http_set_pipeline(http, p);
     rc = fr_pipeline_run(p) ? FR_EXIT_RUNTIME : FR_EXIT_OK;
 out:
+    fr_reloader_stop(reloader); /* it swaps models into the pipeline */
+    fr_model_src_free(src);
     fr_http_stop(http); /* before the pipeline it reads goes away */
     fr_pipeline_free(p);
     fr_model_free(m);
     fr_config_free(cfg);
+    curl_global_cleanup();
     return rc;
 }

@@ -68,7 +68,8 @@ typedef enum fr__type {
 enum {
     FR__F_REQUIRED = 1, /* no default: must be set */
     FR__F_POW2 = 2,     /* integer must be a power of two */
-    FR__F_TOPIC = 4     /* string must be a legal Kafka topic name */
+    FR__F_TOPIC = 4,    /* string must be a legal Kafka topic name */
+    FR__F_URL = 8       /* string must be an http:// or https:// URL */
 };
 
 typedef struct fr__opt {
@@ -169,7 +170,21 @@ static const fr__opt opts[] = {
      "Benchmark baseline: copy each input to the output topic without scoring.", NULL},
 
     {"model", "path", FR__T_PATH, 0, 0, 0, NULL, NULL, NULL, OFF(model.path),
-     "ONNX model file; null = the model embedded in the binary.", NULL},
+     "ONNX model file; null = the model embedded in the binary (or model.url).", NULL},
+    {"model", "url", FR__T_PATH, FR__F_URL, 0, 0, NULL, NULL, NULL, OFF(model.url),
+     "ONNX model served over HTTP(S) (a model registry, an object store); the\n"
+     "first download must succeed at start. Exclusive with model.path.",
+     NULL},
+    {"model", "reload_interval_ms", FR__T_INT, 0, 0, 86400000, NULL, "0", NULL, OFF(model.reload_interval_ms),
+     "Check model.path or model.url for a new model this often (a URL with\n"
+     "If-None-Match on its ETag); 0 = only on SIGHUP. A new model is compiled and\n"
+     "self-tested off the hot path, then swapped in atomically; a bad one is\n"
+     "refused and the running model keeps serving.",
+     NULL},
+    {"model", "max_bytes", FR__T_INT, 0, 1024, 1073741824, NULL, "67108864", NULL, OFF(model.max_bytes),
+     "Largest model file or download accepted.", NULL},
+    {"model", "fetch_timeout_ms", FR__T_INT, 0, 100, 600000, NULL, "30000", NULL, OFF(model.fetch_timeout_ms),
+     "Bound on one model download (connect + transfer).", NULL},
     {"model", "threshold", FR__T_NUM, 0, 0, 0, NULL, NULL, NULL, OFF(model.threshold),
      "Score at or above which a record is flagged; null = the model's own.", NULL},
     {"model", "passthrough", FR__T_LIST, 0, 0, 0, NULL, NULL, NULL, OFF(model.passthrough),
@@ -290,7 +305,9 @@ static void describe(char *dst, size_t cap, const fr__opt *o) {
         snprintf(dst, cap, "%s", o->flags & FR__F_TOPIC ? "a Kafka topic name (1..249 of a-z A-Z 0-9 . _ -)"
                                                         : "a non-empty string");
         break;
-    case FR__T_PATH: snprintf(dst, cap, "a file path or null"); break;
+    case FR__T_PATH:
+        snprintf(dst, cap, "%s", o->flags & FR__F_URL ? "an http:// or https:// URL or null" : "a file path or null");
+        break;
     case FR__T_INT:
         snprintf(dst, cap, "%s in %lld..%lld", o->flags & FR__F_POW2 ? "a power of two" : "an integer", o->lo, o->hi);
         break;
@@ -312,6 +329,15 @@ static int topic_ok(const char *s) {
     if (n == 0 || n > 249 || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-') return 0;
+    return 1;
+}
+
+/* http:// or https:// followed by a host, no spaces or control characters. */
+static int url_ok(const char *s) {
+    const char *h = !strncasecmp(s, "http://", 7) ? s + 7 : !strncasecmp(s, "https://", 8) ? s + 8 : NULL;
+    if (!h || !*h || *h == '/' || *h == ':') return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
     return 1;
 }
 
@@ -343,6 +369,7 @@ static int convert(fr_config *c, const fr__opt *o, const char *text) {
     case FR__T_PATH: {
         if (o->type == FR__T_STR && !*text) return FR_ETYPE;
         if (o->flags & FR__F_TOPIC && !topic_ok(text)) return FR_ETYPE;
+        if (o->flags & FR__F_URL && *text && !url_ok(text)) return FR_ETYPE;
         char *s = NULL;
         if (*text && !(s = strdup(text))) return FR_ENOMEM;
         free(*(char **)dst);
@@ -725,6 +752,11 @@ static int check_required(fr__ctx *x, int empty) {
 /* Rules across options. */
 static int check_cross(fr__ctx *x) {
     const fr_config *c = x->c;
+    if (c->model.path && c->model.url) {
+        size_t i = 0;
+        while (opts[i].off != OFF(model.url)) i++;
+        return fail(x, FR_EINVAL, x->vmark[i], "model.url: set either model.path or model.url, not both");
+    }
     for (size_t i = 0; i < FR__N_OPTS; i++) {
         if (!(opts[i].flags & FR__F_TOPIC) || opts[i].off == OFF(kafka.input_topic)) continue;
         const char *t = *(char *const *)((const char *)c + opts[i].off);

@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "fraudd/log.h"
+
+/* Model generations shown at once: the serving one and retired ones still
+ * finishing their records (normally one, briefly two). */
+#define FR_METRICS_MAX_MODELS 8
 #include "fraudd/record.h"
 
 #ifndef FRAUDD_VERSION
@@ -156,18 +160,33 @@ static void label_escape(fr_buf *b, const char *s) {
 void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
     head(b, "fraudd_build_info", "gauge", "Build information; always 1.");
     fr_buf_printf(b, "fraudd_build_info{version=\"%s\"} 1\n", FRAUDD_VERSION);
-    if (src->model) {
-        const char *version = fr_model_version(src->model);
-        head(b, "fraudd_model_info", "gauge", "The loaded model; always 1.");
+    fr_pipeline *p = src->pipeline;
+    /* the models: from the pipeline once it exists (it swaps them), else
+     * the one loaded at start */
+    fr_model_status *ms = NULL;
+    int nm = 0;
+    if (p) {
+        ms = calloc(FR_METRICS_MAX_MODELS, sizeof *ms);
+        if (!ms) {
+            b->oom = 1;
+            return;
+        }
+        nm = fr_pipeline_models(p, ms, FR_METRICS_MAX_MODELS);
+    }
+    if (nm > 0 || src->model) {
+        const char *version = nm ? ms[0].version : fr_model_version(src->model);
+        head(b, "fraudd_model_info", "gauge", "The model new records are scored with; always 1.");
         fr_buf_printf(b, "fraudd_model_info{version=\"");
         label_escape(b, version);
         fr_buf_printf(b, "\"} 1\n");
-        gauge(b, "fraudd_model_features", "Input features of the loaded model.", (double)fr_model_n_features(src->model));
-        gauge(b, "fraudd_model_threshold", "Score above which a record is flagged.", src->threshold);
-        gauge(b, "fraudd_model_loaded_timestamp_seconds", "When the model was loaded, seconds since the epoch.",
-              src->model_loaded_unix);
+        gauge(b, "fraudd_model_features", "Input features of the serving model.",
+              (double)(nm ? ms[0].n_features : fr_model_n_features(src->model)));
+        gauge(b, "fraudd_model_threshold", "Score above which a record is flagged.", nm ? ms[0].threshold : src->threshold);
+        gauge(b, "fraudd_model_loaded_timestamp_seconds", "When the serving model was loaded, seconds since the epoch.",
+              nm ? ms[0].loaded_unix : src->model_loaded_unix);
+        gauge(b, "fraudd_model_generation", "Models served since start: 1 for the first, +1 per swap.",
+              nm ? (double)ms[0].generation : 1.0);
     }
-    fr_pipeline *p = src->pipeline;
     if (p) {
         fr_pipeline_stats s;
         fr_pipeline_get_stats(p, &s);
@@ -207,29 +226,37 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
                  s.queue_wait_sum_ns);
         lat_hist(b, "fraudd_inference_seconds", "Time of one micro-batch through decode, model, score and encode.",
                  s.inference, s.inference_sum_ns);
-        if (src->model) {
-            head(b, "fraudd_score", "histogram", "Scores of scored records, by model version (drift).");
+        head(b, "fraudd_score", "histogram",
+             "Scores of scored records, by model version (drift); a replaced model's series "
+             "ends when its last record is done.");
+        for (int m = 0; m < nm; m++) {
             uint64_t acc = 0;
             char ver[160];
-            snprintf(ver, sizeof ver, "%s", fr_model_version(src->model));
+            snprintf(ver, sizeof ver, "%s", ms[m].version);
             for (char *c = ver; *c; c++)
                 if (*c == '"' || *c == '\\' || *c == '\n') *c = '_';
             for (int i = 0; i < FR_SCORE_BUCKETS - 1; i++) {
-                acc += s.scores[i];
+                acc += ms[m].scores[i];
                 fr_buf_printf(b, "fraudd_score_bucket{model_version=\"%s\",le=\"%.9g\"} %llu\n", ver,
                               fr_score_bucket_upper(i), (unsigned long long)acc);
             }
-            acc += s.scores[FR_SCORE_BUCKETS - 1];
+            acc += ms[m].scores[FR_SCORE_BUCKETS - 1];
             fr_buf_printf(b,
                           "fraudd_score_bucket{model_version=\"%s\",le=\"+Inf\"} %llu\n"
                           "fraudd_score_sum{model_version=\"%s\"} %.9g\n"
                           "fraudd_score_count{model_version=\"%s\"} %llu\n",
-                          ver, (unsigned long long)acc, ver, s.score_sum, ver, (unsigned long long)acc);
+                          ver, (unsigned long long)acc, ver, ms[m].score_sum, ver, (unsigned long long)acc);
         }
+        head(b, "fraudd_model_reloads_total", "counter",
+             "Model reload checks (SIGHUP or model.reload_interval_ms), by outcome.");
+        for (int r = 0; r < FR_RELOAD__COUNT; r++)
+            fr_buf_printf(b, "fraudd_model_reloads_total{result=\"%s\"} %llu\n", fr_reload_result_name((fr_reload_result)r),
+                          (unsigned long long)s.model_reloads[r]);
         int nw = fr_pipeline_workers(p);
         fr_worker_stats *ws = calloc((size_t)(nw > 0 ? nw : 1), sizeof *ws);
         if (!ws) {
             b->oom = 1;
+            free(ms);
             return;
         }
         for (int i = 0; i < nw; i++) fr_pipeline_worker_stats(p, i, &ws[i]);
@@ -266,5 +293,6 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
         }
         free(ws);
     }
+    free(ms);
     process_metrics(b);
 }

@@ -776,6 +776,8 @@ static int read_metadata(const Onnx__ModelProto *mp, fr_model *m, char *err, siz
     m->err_w = malloc(m->n_in * sizeof(float));
     if (!m->features || !m->defaults || !m->has_default || !m->log1p || !m->err_w) return FR_ENOMEM;
     for (size_t i = 0; i < m->n_in; i++) m->err_w[i] = 1.0f;
+    /* kept as text: the reloader's self-test reads it (src/reload) */
+    if ((v = meta(mp, "fraudd.selftest")) && !(m->selftest = strdup(v))) return FR_ENOMEM;
 
     if (!(v = meta(mp, "fraudd.features")))
         return fr_set_err(err, errlen, FR_EMODEL,

@@ -43,6 +43,7 @@ void fr__model_destroy(fr_model *m) {
     free(m->origin);
     free(m->producer);
     free(m->source_ops);
+    free(m->selftest);
     free(m);
 }
 
@@ -121,6 +122,7 @@ const char *fr_model_version(const fr_model *m) { return m->version; }
 const char *fr_model_origin(const fr_model *m) { return m->origin; }
 const char *fr_model_producer(const fr_model *m) { return m->producer; }
 const char *fr_model_source_ops(const fr_model *m) { return m->source_ops; }
+const char *fr_model_selftest(const fr_model *m) { return m->selftest; }
 size_t fr_model_n_layers(const fr_model *m) { return m->n_layers; }
 
 void fr_model_layer_info(const fr_model *m, size_t i, fr_layer_info *info) {

@@ -62,6 +62,7 @@ struct fr_model {
     char *origin;         /* file path or "<embedded default>" */
     char *producer;       /* "pytorch 1.13.1" */
     char *source_ops;     /* op types of the source graph, comma separated */
+    char *selftest;       /* fraudd.selftest metadata as written, or NULL */
 };
 
 struct fr_workspace {

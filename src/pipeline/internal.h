@@ -7,7 +7,9 @@
  *  - a job belongs to the run thread until it is pushed on a ring, then to
  *    that ring's worker until the worker's produce call succeeds, then to the
  *    producer until its delivery report hands it back to the run thread;
- *  - counters that workers bump are atomics, added once per batch.
+ *  - counters that workers bump are single-writer atomics, added once per batch;
+ *  - a job's model generation is fixed when it is dispatched and stays alive
+ *    until the job completes (src/pipeline/models.c).
  */
 #ifndef FR_PIPELINE_INTERNAL_H
 #define FR_PIPELINE_INTERNAL_H
@@ -31,8 +33,32 @@ typedef struct fr_part {
     fr_otrack track;     /* dispatched offsets and their completion */
 } fr_part;
 
+/* Per-worker score statistics of one model generation (single writer: the
+ * worker; a cache line apart from the next worker's). */
+typedef struct fr_mgen_wstats {
+    _Atomic uint64_t scores[FR_SCORE_BUCKETS]; /* score distribution (fr_score_bucket) */
+    _Atomic uint64_t score_sum_micro;          /* sum of scores x 1e6 (histogram _sum) */
+} __attribute__((aligned(64))) fr_mgen_wstats;
+
+/* A model generation: one complete model and everything built from it,
+ * swapped in as a whole (src/pipeline/models.c has the protocol). Immutable
+ * once published, except the counters noted. */
+typedef struct fr_mgen {
+    uint64_t id;              /* 1 = the model the pipeline started with */
+    const fr_model *model;
+    fr_model *owned;          /* freed with the generation (NULL: the caller's model) */
+    char version[128];        /* fraudd.version: the result header and the metrics label */
+    double threshold;         /* in force: the config's override or the model's own */
+    double loaded_unix;       /* when it was handed to the pipeline */
+    fr_scorer **scorers;      /* one per worker (NULL in pass-through mode) */
+    fr_mgen_wstats *wstats;    /* one per worker */
+    size_t jobs;              /* run thread only: dispatched with it and not yet complete */
+    struct fr_mgen *next;      /* retired list (run thread; readers under gens_mu) */
+} fr_mgen;
+
 typedef struct fr_job {
     rd_kafka_message_t *msg;   /* the input record; destroyed when the job ends */
+    fr_mgen *gen;               /* the model it is scored with, fixed at dispatch */
     fr_part *part;
     uint64_t seq;              /* handle in part->track */
     int64_t t_dispatch_ns;     /* fr_now_ns() at dispatch */
@@ -62,9 +88,7 @@ typedef struct fr_wcounters {
     _Atomic uint64_t busy_ns;       /* time spent processing batches */
     _Atomic uint64_t queue_wait[FR_LAT_BUCKETS]; /* dispatch -> popped by the worker, per record */
     _Atomic uint64_t inference[FR_LAT_BUCKETS];  /* fr_scorer_run per batch */
-    _Atomic uint64_t scores[FR_SCORE_BUCKETS];   /* score distribution (fr_score_bucket) */
     _Atomic uint64_t queue_wait_sum_ns, inference_sum_ns;
-    _Atomic uint64_t score_sum_micro;            /* sum of scores x 1e6 (histogram _sum) */
     _Atomic int64_t heartbeat_ns;   /* last time the worker was alive (fr_now_ns) */
 } fr_wcounters;
 
@@ -74,7 +98,6 @@ typedef struct fr_worker {
     pthread_t thread;
     int started;
     fr_ring *ring;
-    fr_scorer *scorer;
     /* sleeping protocol: see src/worker/worker.c */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -88,9 +111,19 @@ typedef struct fr_worker {
 
 struct fr_pipeline {
     const fr_config *cfg;
-    const fr_model *model;
     fr_pipeline_opts opts;
-    char model_version[128];
+    /* model generations (src/pipeline/models.c): gen is the one new records
+     * get (written by the run thread only), gen_pending a built one waiting
+     * to be swapped in, retired the ones that still have records in flight.
+     * gens_mu guards gen, retired and the freeing of generations against
+     * readers on other threads (scrapes); the run thread takes it only when
+     * a generation changes, never per record. */
+    fr_mgen *gen;
+    _Atomic(fr_mgen *) gen_pending;
+    fr_mgen *retired;
+    pthread_mutex_t gens_mu;
+    _Atomic uint64_t next_gen_id;
+    _Atomic uint64_t st_reloads[FR_RELOAD__COUNT]; /* written by the reloader thread only */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_topic;
@@ -156,6 +189,15 @@ void fr_sink_result(struct fr_pipeline *p, fr_job *job, const char *text, size_t
 void fr_sink_dead_letter(struct fr_pipeline *p, fr_job *job, int reason_idx, const char *reason, const char *message);
 /* run thread: finishes a job (delivery acknowledged) */
 void fr_job_complete(struct fr_pipeline *p, fr_job *job);
+
+/* model generations (src/pipeline/models.c) */
+fr_mgen *fr_mgen_new(struct fr_pipeline *p, const fr_model *m, fr_model *owned, char *err, size_t errlen);
+void fr_mgen_free(fr_mgen *g);
+/* run thread: swaps in a pending generation, if there is one */
+void fr_mgen_adopt(struct fr_pipeline *p);
+/* run thread: a job of g completed */
+void fr_mgen_release(struct fr_pipeline *p, fr_mgen *g);
+void fr_mgens_free_all(struct fr_pipeline *p);
 
 /* workers (src/worker/worker.c) */
 int fr_workers_start(struct fr_pipeline *p, char *err, size_t errlen);

@@ -129,18 +129,12 @@ int fr_cpu_count(const char *root) {
 
 int fr_pipeline_workers(const fr_pipeline *p) { return p->n_workers; }
 
-static int build_workers(fr_pipeline *p, char *err, size_t errlen) {
+static int build_workers(fr_pipeline *p, const fr_model *m, char *err, size_t errlen) {
     const fr_config *c = p->cfg;
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
     p->wake_mask_words = (uint32_t)((p->n_workers + 63) / 64);
     p->to_wake = calloc(p->wake_mask_words, sizeof *p->to_wake);
     if (!p->workers || !p->to_wake) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (workers)");
-    fr_scorer_opts so = {.passthrough = (const char *const *)c->model.passthrough,
-                         .np = c->model.n_passthrough,
-                         .threshold = c->model.threshold,
-                         .max_batch = p->batch,
-                         .max_record_bytes = (size_t)c->model.max_record_bytes,
-                         .emit_output = c->model.emit_output};
     for (int i = 0; i < p->n_workers; i++) {
         fr_worker *w = &p->workers[i];
         w->p = p;
@@ -154,11 +148,9 @@ static int build_workers(fr_pipeline *p, char *err, size_t errlen) {
         w->scored = calloc(p->batch, sizeof *w->scored);
         if (!w->ring || !w->jobs || !w->slices || !w->scored)
             return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (worker %d)", i);
-        if (!c->pipeline.passthrough) {
-            w->scorer = fr_scorer_new(p->model, &so, err, errlen);
-            if (!w->scorer) return FR_EINVAL;
-        }
     }
+    /* the first model generation: the caller's model, which it keeps */
+    if (!(p->gen = fr_mgen_new(p, m, NULL, err, errlen))) return FR_EINVAL;
     return 0;
 }
 
@@ -168,10 +160,9 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
     fr_pipeline *p = calloc(1, sizeof *p);
     if (!p) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory");
     p->cfg = c;
-    p->model = m;
     pthread_mutex_init(&p->kstats_mu, NULL);
+    pthread_mutex_init(&p->gens_mu, NULL);
     if (o) p->opts = *o;
-    snprintf(p->model_version, sizeof p->model_version, "%s", fr_model_version(m));
     p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count("/sys/fs/cgroup");
     p->batch = (size_t)c->pipeline.batch_size;
     size_t ring = (size_t)c->pipeline.ring_capacity;
@@ -188,7 +179,7 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
         p->jobs[i].next_free = p->free_jobs;
         p->free_jobs = &p->jobs[i];
     }
-    if ((rc = build_workers(p, err, errlen))) goto out;
+    if ((rc = build_workers(p, m, err, errlen))) goto out;
     if ((rc = fr_sink_new(p, err, errlen))) goto out;
     if ((rc = fr_source_new(p, err, errlen))) goto out;
 out:
@@ -217,7 +208,6 @@ void fr_pipeline_free(fr_pipeline *p) {
     for (int i = 0; p->workers && i < p->n_workers; i++) {
         fr_worker *w = &p->workers[i];
         fr_ring_free(w->ring);
-        fr_scorer_free(w->scorer);
         free(w->jobs);
         free(w->slices);
         free(w->scored);
@@ -234,7 +224,9 @@ void fr_pipeline_free(fr_pipeline *p) {
     free(p->to_wake);
     free(p->jobs);
     free(p->held);
+    fr_mgens_free_all(p); /* after the workers and every job are gone */
     pthread_mutex_destroy(&p->kstats_mu);
+    pthread_mutex_destroy(&p->gens_mu);
     free(p);
 }
 
@@ -254,6 +246,10 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
     s->pauses = fr_ctr_get(&p->st_pauses);
     s->assigned_partitions = fr_ctr_get(&p->st_assigned);
     s->rebalances = fr_ctr_get(&p->st_rebalances);
+    for (int i = 0; i < FR_RELOAD__COUNT; i++) s->model_reloads[i] = fr_ctr_get(&p->st_reloads[i]);
+    pthread_mutex_lock(&p->gens_mu);
+    s->model_generation = p->gen ? p->gen->id : 0;
+    pthread_mutex_unlock(&p->gens_mu);
     s->latency_sum_ns = fr_ctr_get(&p->st_latency_sum_ns);
     s->e2e_sum_ns = fr_ctr_get(&p->st_e2e_sum_ns);
     for (int i = 0; i < FR_LAT_BUCKETS; i++) {
@@ -268,12 +264,10 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
         s->batches += fr_ctr_get(&wc->batches);
         s->queue_wait_sum_ns += fr_ctr_get(&wc->queue_wait_sum_ns);
         s->inference_sum_ns += fr_ctr_get(&wc->inference_sum_ns);
-        s->score_sum += (double)fr_ctr_get(&wc->score_sum_micro) / 1e6;
         for (int i = 0; i < FR_LAT_BUCKETS; i++) {
             s->queue_wait[i] += fr_ctr_get(&wc->queue_wait[i]);
             s->inference[i] += fr_ctr_get(&wc->inference[i]);
         }
-        for (int i = 0; i < FR_SCORE_BUCKETS; i++) s->scores[i] += fr_ctr_get(&wc->scores[i]);
     }
 }
 
@@ -391,6 +385,7 @@ int fr_pipeline_run(fr_pipeline *p) {
     atomic_store_explicit(&p->heartbeat_ns, fr_now_ns(), memory_order_relaxed);
     int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
     while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->stop_requested) && !atomic_load(&p->fatal)) {
+        if (atomic_load_explicit(&p->gen_pending, memory_order_relaxed)) fr_mgen_adopt(p);
         fr_source_poll(p, p->in_flight ? 2 : 50);
         int64_t now = fr_now_ns();
         atomic_store_explicit(&p->heartbeat_ns, now, memory_order_relaxed);

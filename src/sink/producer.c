@@ -61,7 +61,7 @@ fr_err_class fr_err_class_of(fr_reject r) {
 
 static void add_source_headers(fr_pipeline *p, rd_kafka_headers_t *h, const fr_job *job) {
     char num[32];
-    rd_kafka_header_add(h, "fraudd.model.version", -1, p->model_version, -1);
+    rd_kafka_header_add(h, "fraudd.model.version", -1, job->gen->version, -1);
     rd_kafka_header_add(h, "fraudd.source.topic", -1, p->cfg->kafka.input_topic, -1);
     int n = snprintf(num, sizeof num, "%" PRId32, job->msg->partition);
     rd_kafka_header_add(h, "fraudd.source.partition", -1, num, n);
@@ -159,6 +159,8 @@ void fr_job_complete(fr_pipeline *p, fr_job *job) {
     }
     rd_kafka_message_destroy(job->msg);
     job->msg = NULL;
+    fr_mgen_release(p, job->gen);
+    job->gen = NULL;
     job->next_free = p->free_jobs;
     p->free_jobs = job;
     p->in_flight--;

@@ -159,6 +159,8 @@ static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
     job->tries = 0;
     job->dead = 0;
     job->flagged = 0;
+    job->gen = p->gen; /* the model it will be scored with; see src/pipeline/models.c */
+    p->gen->jobs++;
     p->in_flight++;
     void *item = job;
     /* ownership of job moves to the worker */

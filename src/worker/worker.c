@@ -3,7 +3,9 @@
  * A worker pops up to pipeline.batch_size jobs at once, scores them in one
  * fr_scorer_run call (the hot path of `fraudd score`, unchanged: decode,
  * model over the whole micro-batch, score, encode) and hands each result or
- * dead letter to the sink. In pass-through mode (the benchmark baseline) it
+ * dead letter to the sink. Each job names the model generation it was
+ * dispatched with; the worker runs that generation's scorer (its own, one
+ * per worker per generation), so a model swap needs no lock here. In pass-through mode (the benchmark baseline) it
  * forwards the input bytes instead of scoring.
  *
  * Sleeping without lost wake-ups. Both sides do a read-modify-write on the
@@ -59,6 +61,65 @@ static void worker_sleep(fr_worker *w) {
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Scores jobs[0..n), which all carry generation g, with g's scorer for this
+ * worker, then hands each result or dead letter to the sink. Everything
+ * that reads g (its scorer's output, its statistics) happens before the
+ * job that keeps g alive is produced: after its last job's produce call,
+ * the run thread may free g (src/pipeline/models.c). */
+static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g) {
+    fr_pipeline *p = w->p;
+    fr_wcounters *wc = &w->wc;
+    int64_t t0 = fr_now_ns();
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = jobs[i]->msg;
+        w->slices[i].ptr = m->payload ? m->payload : "";
+        w->slices[i].len = m->payload ? m->len : 0;
+    }
+    int rc = fr_scorer_run(g->scorers[w->id], w->slices, n, 0, w->scored);
+    int64_t t1 = fr_now_ns();
+    fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
+    fr_ctr_add(&wc->inference_sum_ns, (uint64_t)(t1 - t0));
+    fr_ctr_add(&wc->batches, 1);
+    if (rc) {
+        /* out of memory or a result over its size bound: never drop the
+         * records, dead-letter them with the reason */
+        for (size_t i = 0; i < n; i++)
+            fr_sink_dead_letter(p, jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
+        return;
+    }
+    uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
+    uint64_t results = 0, score_micro = 0;
+    fr_mgen_wstats *gs = &g->wstats[w->id];
+    for (size_t i = 0; i < n; i++) {
+        const fr_scored *s = &w->scored[i];
+        if (s->reject == FR_REJ_NONE) {
+            jobs[i]->flagged = (uint8_t)(s->is_fraud != 0);
+            fr_ctr_add(&gs->scores[fr_score_bucket(s->score)], 1);
+            score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
+            results++;
+        } else {
+            rej[s->reject]++;
+        }
+    }
+    fr_ctr_add(&gs->score_sum_micro, score_micro);
+    for (int r = 0; r <= FR_REJ_PREPROCESS; r++)
+        if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
+    fr_ctr_add(&wc->scored, results);
+    for (size_t i = 0; i < n; i++) {
+        fr_job *job = jobs[i];
+        const fr_scored *s = &w->scored[i];
+        if (s->reject == FR_REJ_NONE) {
+            fr_sink_result(p, job, s->text, s->len);
+        } else {
+            static fr_log_limiter lim;
+            fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
+                           p->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
+                           fr_reject_name(s->reject), s->text);
+            fr_sink_dead_letter(p, job, (int)s->reject, fr_reject_name(s->reject), s->text);
+        }
+    }
+}
+
 static void process(fr_worker *w, size_t n) {
     fr_pipeline *p = w->p;
     fr_wcounters *wc = &w->wc;
@@ -76,51 +137,16 @@ static void process(fr_worker *w, size_t n) {
             fr_sink_result(p, w->jobs[i], m->payload, m->len);
         }
         fr_ctr_add(&wc->scored, n);
-        fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = w->jobs[i]->msg;
-        w->slices[i].ptr = m->payload ? m->payload : "";
-        w->slices[i].len = m->payload ? m->len : 0;
-    }
-    int rc = fr_scorer_run(w->scorer, w->slices, n, 0, w->scored);
-    int64_t t1 = fr_now_ns();
-    fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
-    fr_ctr_add(&wc->inference_sum_ns, (uint64_t)(t1 - t0));
-    fr_ctr_add(&wc->batches, 1);
-    if (rc) {
-        /* out of memory or a result over its size bound: never drop the
-         * records, dead-letter them with the reason */
-        for (size_t i = 0; i < n; i++)
-            fr_sink_dead_letter(p, w->jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
-        fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
-        return;
-    }
-    uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
-    uint64_t results = 0, score_micro = 0;
-    for (size_t i = 0; i < n; i++) {
-        fr_job *job = w->jobs[i];
-        const fr_scored *s = &w->scored[i];
-        if (s->reject == FR_REJ_NONE) {
-            job->flagged = (uint8_t)(s->is_fraud != 0);
-            fr_ctr_add(&wc->scores[fr_score_bucket(s->score)], 1);
-            score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
-            fr_sink_result(p, job, s->text, s->len);
-            results++;
-        } else {
-            rej[s->reject]++;
-            static fr_log_limiter lim;
-            fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
-                           p->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
-                           fr_reject_name(s->reject), s->text);
-            fr_sink_dead_letter(p, job, (int)s->reject, fr_reject_name(s->reject), s->text);
+    } else {
+        /* one run per model generation: a batch that straddles a model swap
+         * is scored in two runs, each by one complete model */
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && w->jobs[j]->gen == w->jobs[i]->gen) j++;
+            score_run(w, w->jobs + i, j - i, w->jobs[i]->gen);
+            i = j;
         }
     }
-    for (int r = 0; r <= FR_REJ_PREPROCESS; r++)
-        if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
-    fr_ctr_add(&wc->scored, results);
-    fr_ctr_add(&wc->score_sum_micro, score_micro);
     fr_ctr_add(&wc->busy_ns, (uint64_t)(fr_now_ns() - t0));
 }
 

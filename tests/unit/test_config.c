@@ -284,6 +284,26 @@ static void example_file_documents_every_option(void **state) {
     free(ex);
 }
 
+static void model_url_must_be_http_and_exclusive_with_path(void **state) {
+    (void)state;
+    fr_config *c = NULL;
+    assert_int_equal(load(BASE "model:\n  url: https://models.internal/fraud/latest.onnx\n  reload_interval_ms: 60000\n", &c), 0);
+    assert_string_equal(c->model.url, "https://models.internal/fraud/latest.onnx");
+    assert_null(c->model.path);
+    assert_int_equal(c->model.reload_interval_ms, 60000);
+    assert_int_equal(c->model.max_bytes, 67108864);
+    assert_int_equal(c->model.fetch_timeout_ms, 30000);
+    fr_config_free(c);
+    fails_with(BASE "model:\n  url: ftp://host/m.onnx\n", FR_ETYPE,
+               "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"ftp://host/m.onnx\"");
+    fails_with(BASE "model:\n  url: \"http:// x\"\n", FR_ETYPE,
+               "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"http:// x\"");
+    fails_with(BASE "model:\n  path: /m.onnx\n  url: http://host/m.onnx\n", FR_EINVAL,
+               "t.yaml:8:8: model.url: set either model.path or model.url, not both");
+    fails_with(BASE "model:\n  max_bytes: 10\n", FR_ERANGE,
+               "t.yaml:7:14: model.max_bytes: expected an integer in 1024..1073741824, got \"10\"");
+}
+
 static void example_file_is_what_the_table_generates(void **state) {
     (void)state;
     char *ex = read_all(EXAMPLE), *gen = capture_example(0);
@@ -332,8 +352,8 @@ static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
     fails_with(BASE "metrics:\n  port: 1\n", FR_EINVAL,
                "t.yaml:6:1: unknown section \"metrics\"; valid sections: kafka, pipeline, model, http, logging");
     fails_with(BASE "model:\n  Path: x\n", FR_EINVAL, /* keys are case-sensitive */
-               "t.yaml:7:3: model: unknown key \"Path\"; valid keys: path, threshold, passthrough, emit_output, "
-               "max_record_bytes");
+               "t.yaml:7:3: model: unknown key \"Path\"; valid keys: path, url, reload_interval_ms, max_bytes, "
+               "fetch_timeout_ms, threshold, passthrough, emit_output, max_record_bytes");
     /* a key that could hold control characters is shown escaped */
     fails_with(BASE "\"a\\tb\": 1\n", FR_EINVAL,
                "t.yaml:6:1: unknown section \"a\\x09b\"; valid sections: kafka, pipeline, model, http, logging");
@@ -739,6 +759,7 @@ static void dump_loads_back_to_an_equal_config(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(example_file_loads_with_defaults),
+        cmocka_unit_test(model_url_must_be_http_and_exclusive_with_path),
         cmocka_unit_test(minimal_file_gets_every_default),
         cmocka_unit_test(defaults_leave_required_keys_null),
         cmocka_unit_test(null_sections_mean_defaults),

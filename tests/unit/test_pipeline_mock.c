@@ -8,8 +8,14 @@
  *    and then delivered (a transient failure costs nothing but a retry);
  *  - a result that keeps failing goes to the dead-letter topic with class
  *    "produce" and its offset still completes, so the stream goes on;
- *  - the pipeline shuts down with exit status 0 and nothing in flight.
+ *  - the pipeline shuts down with exit status 0 and nothing in flight;
+ *  - models swapped in every few milliseconds while records flow: every
+ *    record is scored exactly once, by one whole model (its score is that
+ *    model's score for it, and its header and JSON name that model);
+ *  - the reloader swaps in a good new model file and refuses corrupt, NaN
+ *    and wrong-feature ones while the good one keeps serving.
  */
+#define _GNU_SOURCE /* memmem */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <math.h>
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,6 +38,9 @@
 #include "fraudd/log.h"
 #include "fraudd/model.h"
 #include "fraudd/pipeline.h"
+#include "fraudd/reload.h"
+#include "fraudd/scorer.h"
+#include "model_variants.h"
 
 typedef struct env {
     rd_kafka_t *host; /* producer of the inputs; hosts the mock cluster */
@@ -119,7 +129,23 @@ typedef struct msg {
     int64_t src_offset;
     int32_t src_partition;
     char cls[32];
+    char version[64];    /* header fraudd.model.version */
+    char json_version[64]; /* the result's "model_version" */
+    char score[48];      /* the result's "score" value, as printed */
 } msg;
+
+/* Copies the text of JSON field name (a string's contents or a number). */
+static void json_field(const char *v, size_t len, const char *name, char *dst, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", name);
+    dst[0] = 0;
+    const char *p = memmem(v, len, pat, strlen(pat));
+    if (!p) return;
+    p += strlen(pat);
+    if (*p == '"') p++;
+    size_t n = strcspn(p, "\",}");
+    snprintf(dst, cap, "%.*s", (int)n, p);
+}
 
 /* Reads n messages of topic from the start (no group). */
 static msg *read_topic(env *e, const char *topic, int parts, size_t n) {
@@ -161,7 +187,11 @@ static msg *read_topic(env *e, const char *topic, int parts, size_t n) {
                 }
                 if (!rd_kafka_header_get_last(h, "fraudd.error.class", &v, &vl))
                     snprintf(o->cls, sizeof o->cls, "%.*s", (int)vl, (const char *)v);
+                if (!rd_kafka_header_get_last(h, "fraudd.model.version", &v, &vl))
+                    snprintf(o->version, sizeof o->version, "%.*s", (int)vl, (const char *)v);
             }
+            json_field(m->payload, m->len, "model_version", o->json_version, sizeof o->json_version);
+            json_field(m->payload, m->len, "score", o->score, sizeof o->score);
         }
         rd_kafka_message_destroy(m);
     }
@@ -274,12 +304,212 @@ static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **sta
     env_free(e);
 }
 
+/* The score text a model gives rec, through a scorer of its own. */
+static void offline_score(const fr_model *m, const char *rec, size_t len, char *dst, size_t cap) {
+    char err[256];
+    fr_scorer_opts so = {.threshold = NAN, .max_batch = 1, .max_record_bytes = 1 << 20};
+    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err);
+    fr_slice sl = {rec, len};
+    fr_scored out;
+    assert_int_equal(fr_scorer_run(s, &sl, 1, 0, &out), 0);
+    assert_int_equal(out.reject, FR_REJ_NONE);
+    json_field(out.text, out.len, "score", dst, cap);
+    fr_scorer_free(s);
+}
+
+/* Error weights of 2 for every feature: the same network, 4x the score. */
+static const char *heavy_weights(const fr_model *m) {
+    static char w[1024];
+    w[0] = '[';
+    w[1] = 0;
+    for (size_t i = 0; i < fr_model_n_features(m); i++) strcat(w, i ? ",2" : "2");
+    strcat(w, "]");
+    return w;
+}
+
+/* Waits up to 20 s for cond (re-reading the stats). */
+#define WAIT_FOR(e, s, cond)                                                                                           \
+    do {                                                                                                               \
+        for (int w_ = 0; w_ < 2000; w_++) {                                                                            \
+            fr_pipeline_get_stats((e)->p, &(s));                                                                       \
+            if (cond) break;                                                                                           \
+            struct timespec ts_ = {0, 10 * 1000000};                                                                   \
+            nanosleep(&ts_, NULL);                                                                                     \
+        }                                                                                                              \
+        assert_true(cond);                                                                                             \
+    } while (0)
+
+static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void **state) {
+    (void)state;
+    enum { N = 8000 }; /* the mock cluster keeps only about 5 MB per partition */
+    env *e = env_new(2, 3);
+    e->cfg->pipeline.batch_size = 32;
+    char err[512];
+    fr_model *heavy = NULL;
+    size_t hn;
+    unsigned char *hb = mv_make(&(mv_opts){.version = "heavy", .err_weights = heavy_weights(e->m)}, &hn);
+    assert_int_equal(fr_model_load_mem(hb, hn, "heavy", &heavy, err, sizeof err), 0);
+    /* every record's score under each of the two models, computed offline */
+    char (*sa)[48] = calloc(N, sizeof *sa), (*sb)[48] = calloc(N, sizeof *sb);
+    fr_gen_opts go = {.seed = 11, .anomaly_rate = 0.01, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048], key[16];
+    for (int i = 0; i < N; i++) {
+        int anomaly;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        offline_score(e->m, rec, len, sa[i], sizeof sa[i]);
+        offline_score(heavy, rec, len, sb[i], sizeof sb[i]);
+        assert_string_not_equal(sa[i], sb[i]);
+        snprintf(key, sizeof key, "r%d", i);
+        produce(e, rec, len, key);
+    }
+    fr_gen_free(g);
+    fr_model_free(heavy);
+    start(e);
+    /* swap while records flow: light-<k> (the default network) and
+     * heavy-<k> (4x scores) in turn */
+    size_t ln;
+    int swaps = 0;
+    fr_pipeline_stats s;
+    WAIT_FOR(e, s, s.results > 0); /* the group has formed and records flow */
+    for (;;) {
+        fr_pipeline_get_stats(e->p, &s);
+        if (s.results + s.dead_letters >= N || swaps >= 20000) break;
+        char ver[32];
+        snprintf(ver, sizeof ver, "%s-%d", swaps % 2 ? "light" : "heavy", swaps);
+        unsigned char *b = swaps % 2 ? mv_make(&(mv_opts){.version = ver}, &ln)
+                                     : mv_make(&(mv_opts){.version = ver, .err_weights = heavy_weights(e->m)}, &ln);
+        fr_model *m = NULL;
+        assert_int_equal(fr_model_load_mem(b, ln, ver, &m, err, sizeof err), 0);
+        free(b);
+        assert_int_equal(fr_pipeline_swap_model(e->p, m, err, sizeof err), 0);
+        swaps++;
+        /* until it serves (generation 1 is the first model) and has scored
+         * some records; the next swap then lands with records in flight */
+        uint64_t r0 = s.results;
+        for (int w = 0; w < 100000; w++) { /* at most 20 s */
+            fr_pipeline_get_stats(e->p, &s);
+            if ((s.model_generation == (uint64_t)swaps + 1 && s.results >= r0 + 20) || s.results + s.dead_letters >= N)
+                break;
+            struct timespec ts = {0, 200 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(hb);
+    s = finish(e, N);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.results, N);
+    assert_int_equal(s.in_flight, 0);
+    msg *out = read_topic(e, "out", 2, N);
+    char *seen = calloc(N, 1);
+    int versions = 0, light = 0, heavy_n = 0;
+    char last[64] = "";
+    for (size_t i = 0; i < N; i++) {
+        int k = atoi(out[i].key + 1);
+        assert_true(k >= 0 && k < N);
+        assert_false(seen[k]); /* exactly once */
+        seen[k] = 1;
+        /* the header and the JSON name the same model ... */
+        assert_string_equal(out[i].version, out[i].json_version);
+        /* ... and the score is that model's score for this record */
+        int is_heavy = !strncmp(out[i].version, "heavy-", 6);
+        if (!is_heavy && strcmp(out[i].version, "ulb-ae-1.1.0") && strncmp(out[i].version, "light-", 6))
+            fail_msg("unexpected model version %s", out[i].version);
+        if (strcmp(out[i].score, is_heavy ? sb[k] : sa[k]))
+            fail_msg("record %d scored %s by %s; that model gives %s", k, out[i].score, out[i].version,
+                     is_heavy ? sb[k] : sa[k]);
+        is_heavy ? heavy_n++ : light++;
+        if (strcmp(last, out[i].version)) versions++;
+        snprintf(last, sizeof last, "%s", out[i].version);
+    }
+    print_message("swaps %d, light %d, heavy %d, version runs %d\n", swaps, light, heavy_n, versions);
+    /* the swaps really happened mid-stream */
+    assert_true(swaps >= 2);
+    assert_true(light > 0 && heavy_n > 0);
+    assert_true(versions >= 3);
+    free(seen);
+    free(out);
+    free(sa);
+    free(sb);
+    env_free(e);
+}
+
+static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fraudd-reloader-XXXXXX", path[256], err[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    env *e = env_new(1, 3);
+    size_t n;
+    unsigned char *b = mv_read(MV_DEFAULT_MODEL, &n);
+    assert_int_equal(mv_write(path, b, n), 0);
+    uint64_t digest = fr_model_digest(b, n);
+    free(b);
+    set(&e->cfg->model.path, path);
+    e->cfg->model.reload_interval_ms = 20;
+    start(e);
+    fr_model_src *src = fr_model_src_new(&(fr_model_src_opts){.path = path, .max_bytes = 1 << 26, .timeout_ms = 1000});
+    unsigned char *tmp;
+    assert_int_equal(fr_model_src_fetch(src, 1, &tmp, &n, err, sizeof err), 0); /* as the boot sequence does */
+    free(tmp);
+    fr_reloader *r = NULL;
+    assert_int_equal(fr_reloader_start(e->p, e->cfg, src, e->m, digest, &r, err, sizeof err), 0);
+    fr_pipeline_stats s;
+    WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_UNCHANGED] >= 2); /* polls, nothing new */
+    assert_int_equal(s.model_generation, 1);
+    /* a good new model */
+    b = mv_make(&(mv_opts){.version = "reloaded-2"}, &n);
+    assert_int_equal(mv_write(path, b, n), 0);
+    free(b);
+    WAIT_FOR(e, s, s.model_generation == 2);
+    assert_int_equal(s.model_reloads[FR_RELOAD_SWAPPED], 1);
+    /* corrupt (truncated), NaN weights, other features: each refused */
+    b = mv_make(&(mv_opts){.version = "reloaded-3"}, &n);
+    assert_int_equal(mv_write(path, b, n / 3), 0);
+    free(b);
+    WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_REFUSED] == 1);
+    b = mv_make(&(mv_opts){.version = "reloaded-4", .nan_weight = 1}, &n);
+    assert_int_equal(mv_write(path, b, n), 0);
+    free(b);
+    WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_REFUSED] == 2);
+    b = mv_make(&(mv_opts){.version = "reloaded-5", .features = "[\"a\",\"b\"]"}, &n);
+    assert_int_equal(mv_write(path, b, n), 0);
+    free(b);
+    WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_REFUSED] >= 3);
+    /* an explicit request (SIGHUP) re-checks even the last refused model */
+    uint64_t refused = s.model_reloads[FR_RELOAD_REFUSED];
+    fr_reloader_request(r);
+    WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_REFUSED] == refused + 1);
+    assert_int_equal(s.model_generation, 2); /* the good one kept serving */
+    /* records now are scored by it */
+    fr_gen_opts go = {.seed = 12, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    for (int i = 0; i < 100; i++) {
+        int anomaly;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        produce(e, rec, len, "k");
+    }
+    fr_gen_free(g);
+    fr_reloader_stop(r);
+    s = finish(e, 100);
+    assert_int_equal(s.results, 100);
+    msg *out = read_topic(e, "out", 2, 100);
+    for (int i = 0; i < 100; i++) assert_string_equal(out[i].version, "reloaded-2");
+    free(out);
+    env_free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
+        cmocka_unit_test(a_model_swap_under_load_scores_each_record_with_one_whole_model),
+        cmocka_unit_test(the_reloader_swaps_a_good_file_and_refuses_bad_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -243,8 +243,17 @@ func checkProbes(m *manifests) []string {
 	probe("startupProbe", c.StartupProbe, "/healthz")
 	// /healthz fails after 10 s without progress: a liveness probe that gives up
 	// sooner would restart a pod that is only slow
-	if lp := c.LivenessProbe; lp != nil && max(lp.PeriodSeconds, 10)*max(lp.FailureThreshold, 3) < 20 {
-		p = append(p, "livenessProbe restarts after less than 20 s of failures")
+	if lp := c.LivenessProbe; lp != nil {
+		period, failures := lp.PeriodSeconds, lp.FailureThreshold
+		if period == 0 {
+			period = 10 // the API's defaults
+		}
+		if failures == 0 {
+			failures = 3
+		}
+		if period*failures < 20 {
+			p = append(p, fmt.Sprintf("livenessProbe restarts after %d s of failures, less than 20 s", period*failures))
+		}
 	}
 	return p
 }
@@ -578,7 +587,7 @@ func checkService(m *manifests) []string {
 		p = append(p, fmt.Sprintf("port metrics: targetPort %s is not the container port of http.port", sp.TargetPort.String()))
 	}
 	if !s.Spec.PublishNotReadyAddresses {
-		p = append(p, "publishNotReadyAddresses is false: pods that are not Ready would not be scraped, and FrauddNotReady could not fire")
+		p = append(p, "publishNotReadyAddresses is false: a scrape setup that keeps only ready endpoints would miss the pods FrauddNotReady is about")
 	}
 	return p
 }

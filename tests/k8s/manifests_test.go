@@ -24,8 +24,20 @@ const (
 	ruleFile   = root + "/k8s/base/prometheusrule.yaml"
 )
 
-// the kustomizations `kubectl apply -k` is meant for
-var kustomizations = []string{"k8s/base", "k8s/overlays/production-example"}
+// kustomizations are those `kubectl apply -k` is meant for: the base and every
+// overlay, so a new overlay is checked without being listed here.
+func kustomizations(t *testing.T) []string {
+	dirs := []string{"k8s/base"}
+	overlays, _ := filepath.Glob(filepath.Join(root, "k8s/overlays/*/kustomization.yaml"))
+	for _, o := range overlays {
+		rel, _ := filepath.Rel(root, filepath.Dir(o))
+		dirs = append(dirs, rel)
+	}
+	if len(dirs) < 2 {
+		t.Fatal("no k8s/overlays/*/kustomization.yaml")
+	}
+	return dirs
+}
 
 func mustLoad(t *testing.T, dir string) *manifests {
 	t.Helper()
@@ -39,7 +51,7 @@ func mustLoad(t *testing.T, dir string) *manifests {
 // TestManifests builds each kustomization, decodes it strictly and runs every
 // check as its own subtest.
 func TestManifests(t *testing.T) {
-	for _, dir := range kustomizations {
+	for _, dir := range kustomizations(t) {
 		t.Run(dir, func(t *testing.T) {
 			m := mustLoad(t, dir)
 			for _, c := range checks {

@@ -167,6 +167,9 @@ func container(m *manifests) (*corev1.Container, []string) {
 
 func checkCommand(m *manifests) []string {
 	c, p := container(m)
+	if _, tag, ok := strings.Cut(path.Base(c.Image), ":"); !ok || tag == "latest" {
+		p = append(p, fmt.Sprintf("image %q has no fixed tag", c.Image))
+	}
 	want := []string{"run", "--config", configPath}
 	if !slices.Equal(c.Args, want) {
 		p = append(p, fmt.Sprintf("args %q, want %q (the image's entrypoint is fraudd)", c.Args, want))
@@ -317,14 +320,14 @@ func checkResources(m *manifests) []string {
 			p = append(p, fmt.Sprintf("%s: request %s above limit %s", r, req.String(), lim.String()))
 		}
 	}
-	// workers 0 = the CPUs of the cgroup quota: a whole number of CPUs gives
-	// that many workers, a fraction leaves part of the quota to the run thread
+	// workers 0 = the CPUs of the cgroup quota, rounded up (src/pipeline): a
+	// fraction such as 1500m gives 2 workers sharing 1.5 CPUs, all throttled
 	cfg, err := loadConfig(m)
 	if err != nil {
 		return append(p, err.Error())
 	}
 	if lim, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && cfg.int("pipeline.workers", 0) == 0 && lim.MilliValue()%1000 != 0 {
-		p = append(p, fmt.Sprintf("limits.cpu %s is not a whole number of CPUs, which pipeline.workers 0 turns into the worker count", lim.String()))
+		p = append(p, fmt.Sprintf("limits.cpu %s is not a whole number of CPUs: pipeline.workers 0 rounds the quota up, so the workers would be throttled", lim.String()))
 	}
 	return p
 }

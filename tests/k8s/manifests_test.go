@@ -169,6 +169,15 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 					cm.Data["fraudd.yaml"] = strings.Replace(cm.Data["fraudd.yaml"], "shutdown_timeout_ms: 10000", "shutdown_timeout_ms: 25000", 1)
 				}
 			}},
+		{"image without a fixed tag", "k8s/overlays/production-example", "deployment/command", "no fixed tag",
+			func(m *manifests) {
+				m.deployments[0].Spec.Template.Spec.Containers[0].Image = "registry.example.com/fraud/fraudd:latest"
+			}},
+		{"liveness that gives up in 4 s", "k8s/base", "deployment/probes", "less than 20 s",
+			func(m *manifests) {
+				lp := m.deployments[0].Spec.Template.Spec.Containers[0].LivenessProbe
+				lp.PeriodSeconds, lp.FailureThreshold = 2, 2
+			}},
 		{"readiness on /healthz", "k8s/base", "deployment/probes", "readinessProbe: path /healthz",
 			func(m *manifests) {
 				m.deployments[0].Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path = "/healthz"

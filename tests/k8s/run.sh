@@ -16,4 +16,5 @@ if (($# > 0)); then
 fi
 command -v go >/dev/null || { echo "run.sh: go (1.26 or newer) is not installed" >&2; exit 1; }
 cd "$here"
+go version
 go test -count=1 -v ./...

@@ -342,7 +342,7 @@ func checkGrace(m *manifests) []string {
 	if g == nil {
 		return []string{"terminationGracePeriodSeconds is not set (the default, 30 s, is not checked against the drain bound)"}
 	}
-	if *g*1000 <= drainMs || *g < (drainMs+999)/1000+graceSlackSeconds {
+	if *g < (drainMs+999)/1000+graceSlackSeconds { // so also *g > drainMs/1000
 		return []string{fmt.Sprintf("terminationGracePeriodSeconds %d does not exceed pipeline.shutdown_timeout_ms %d ms + %d s for the flush, the final commit and leaving the group",
 			*g, drainMs, graceSlackSeconds)}
 	}

@@ -8,6 +8,8 @@
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
+#   also: the alert rules (promtool), and the Kubernetes manifests (tests/k8s: kustomize
+#   build, strict decode into the real API types, the deployment rules; Go)
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +35,9 @@ step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "tes
 # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
 step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
 step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
+# the ConfigMaps use model.url/reload_interval_ms/max_bytes (model hot-reload): once that is
+# merged, pass build/release/fraudd here so each ConfigMap's fraudd.yaml goes through check-config
+step "kubernetes manifests" tests/k8s/run.sh
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
 step "kafka integration" tests/integration/run_all.sh build/release/fraudd
 step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Checks the Kubernetes manifests (k8s/) against the real API types: `go test` in
+# this module builds the base and each overlay with kustomize's own builder,
+# decodes every object strictly into its k8s.io/api or Prometheus Operator type,
+# and runs the rules of checks.go, each as its own subtest.
+#   tests/k8s/run.sh [FRAUDD]
+# FRAUDD, a fraudd binary: also runs `fraudd check-config` on each ConfigMap's
+# fraudd.yaml (skipped, and said so, without it). The first run fills the Go
+# module cache from the module proxy; go.sum pins every module.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if (($# > 0)); then
+  [[ -x "$1" ]] || { echo "run.sh: $1 is not an executable fraudd" >&2; exit 2; }
+  FRAUDD=$(realpath "$1")
+  export FRAUDD
+fi
+command -v go >/dev/null || { echo "run.sh: go (1.26 or newer) is not installed" >&2; exit 1; }
+cd "$here"
+go version
+go test -count=1 -v ./...

@@ -35,9 +35,9 @@ step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "tes
 # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
 step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
 step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
-# the ConfigMaps use model.url/reload_interval_ms/max_bytes (model hot-reload): once that is
-# merged, pass build/release/fraudd here so each ConfigMap's fraudd.yaml goes through check-config
-step "kubernetes manifests" tests/k8s/run.sh
+# k8s/: kustomize builds, strict decoding into the real API types, the rules, and each
+# ConfigMap's fraudd.yaml through `fraudd check-config`
+step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
 step "kafka integration" tests/integration/run_all.sh build/release/fraudd
 step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance

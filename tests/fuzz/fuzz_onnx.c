@@ -1,13 +1,16 @@
 /* libFuzzer target: arbitrary bytes as an ONNX model file.
  * Invariants: loading never crashes, leaks or hangs; a refusal always
  * carries a message; a model that loads runs a small batch through both
- * paths with finite-or-not (but never out-of-bounds) results. */
+ * paths with finite-or-not (but never out-of-bounds) results, and the
+ * reload checks (src/reload: self-test probes, the fraudd.selftest JSON)
+ * either accept it or say why. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fraudd/model.h"
+#include "fraudd/reload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(x);
         free(y);
     }
+    fr_model *checked = NULL;
+    err[0] = 0;
+    if (fr_model_check(data, size, "fuzz.onnx", m, NULL, &checked, err, sizeof err) != 0 && err[0] == 0) abort();
+    fr_model_free(checked);
+    checked = NULL;
+    if (fr_model_check(data, size, "fuzz.onnx", NULL, NULL, &checked, err, sizeof err) != 0 && err[0] == 0) abort();
+    fr_model_free(checked);
     fr_model_free(m);
     return 0;
 }

@@ -294,6 +294,18 @@ static void model_url_must_be_http_and_exclusive_with_path(void **state) {
     assert_int_equal(c->model.max_bytes, 67108864);
     assert_int_equal(c->model.fetch_timeout_ms, 30000);
     fr_config_free(c);
+    /* credentials and a signed query never reach the dump */
+    assert_int_equal(load(BASE "model:\n  url: https://u:pw@models.internal/m.onnx?sig=abc\n", &c), 0);
+    char *dump = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&dump, &dlen);
+    fr_config_dump(c, f);
+    fclose(f);
+    assert_non_null(strstr(dump, "\"https://[redacted]@models.internal/m.onnx?[redacted]\""));
+    assert_null(strstr(dump, "pw"));
+    assert_null(strstr(dump, "sig=abc"));
+    free(dump);
+    fr_config_free(c);
     fails_with(BASE "model:\n  url: ftp://host/m.onnx\n", FR_ETYPE,
                "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"ftp://host/m.onnx\"");
     fails_with(BASE "model:\n  url: \"http:// x\"\n", FR_ETYPE,

@@ -96,6 +96,15 @@ base_image() { # localhost/fraudd-base:SUITE from the rootfs, unless it is alrea
   bah commit --rm --quiet "$ctr" "$base" >/dev/null
 }
 
+prune_stale() { # untagged images that this build did not use: the cache of older sources
+  # (vfs stores each layer as a full copy, ~500 MB per build-stage step, so they pile up)
+  local used id
+  used=$(sed -n 's/^--> \([0-9a-f]\{8,\}\)$/\1/p' "$dir/build.log")
+  for id in $(bah images --all --filter dangling=true --noheading --format '{{.ID}}'); do
+    grep -q "^${id:0:8}" <<<"$used" || bah rmi "$id" >/dev/null 2>&1 || true
+  done
+}
+
 build() {
   local t0=$SECONDS revision
   . "$here/scripts/lib.sh"
@@ -111,6 +120,7 @@ build() {
     --build-arg REVISION="$revision" --build-arg BUILD_JOBS="${FR_BUILD_JOBS:-2}" \
     -f "$here/docker/Dockerfile" -t "$image" "$here" >"$dir/build.log" 2>&1 ||
     { tail -40 "$dir/build.log" >&2; echo "image.sh: build failed (log: $dir/build.log)" >&2; exit 1; }
+  prune_stale
   echo "image.sh: $image built in $((SECONDS - t0)) s, $(bah images --format '{{.Size}}' "$image" | head -1)" >&2
   echo "$image"
 }

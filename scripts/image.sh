@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds fraudd's container image from docker/Dockerfile without a Docker engine: Debian's
-# buildah, vfs storage and chroot isolation, all state under build/image/ (nothing global).
+# buildah, vfs storage and chroot isolation, all state under build/image/ (but for buildah's
+# blob-info cache, see below).
 #
 #   scripts/image.sh [build]         build localhost/fraudd:VERSION (VERSION from CMakeLists.txt)
 #   scripts/image.sh save FILE       write that image to FILE as an OCI archive (for
@@ -10,9 +11,10 @@
 # No registry is reachable here, so the base image is made locally: a minimal bookworm rootfs
 # from the Debian mirror (debootstrap --variant=minbase, trimmed like the slim image: no docs,
 # man pages or locales, no apt lists), committed as localhost/fraudd-base:bookworm and passed
-# as BASE_IMAGE. The rootfs is cached in build/image/rootfs (a stamp marks it complete); the
-# base image is remade when the rootfs is. Real builds leave BASE_IMAGE at its default.
-# Prints the image name as its last line. FR_BUILD_JOBS: compile jobs (default 2).
+# as BASE_IMAGE. The rootfs is cached in build/image/rootfs (a stamp marks it complete and names
+# the version of the recipe below); the base image is remade when the rootfs is. Real builds
+# leave BASE_IMAGE at its default. Prints the image name as its last line.
+# FR_BUILD_JOBS: compile jobs (default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=$here/build/image
@@ -22,21 +24,23 @@ base=localhost/fraudd-base:$suite
 version=$(sed -n 's/^project(fraudd VERSION \([0-9.]*\).*/\1/p' "$here/CMakeLists.txt")
 image=localhost/fraudd:$version
 
-# vfs: no overlay mounts (none are allowed here, and none are needed); chroot isolation: no
-# OCI runtime or user namespaces, RUN steps are chroots sharing the host's network (apt-get
-# reaches the mirror). Both are also set for `buildah run` through the environment. Layer
-# blobs in the making go to TMPDIR (default /var/tmp), kept here too. The one thing outside:
-# containers/image keeps its blob-info cache (64 KB) in /var/lib/containers/cache for root,
-# and buildah 1.28 has no option to move it.
-export BUILDAH_ISOLATION=chroot STORAGE_DRIVER=vfs
+# vfs: layers are plain directories, so no overlay or fuse-overlayfs mounts are needed (the
+# price: every layer is a full copy on disk). chroot isolation: no OCI runtime and no user
+# namespaces; RUN steps are chroots with /proc, /sys and /dev mounted by buildah, sharing the
+# host's network, so apt-get reaches the mirror. BUILDAH_ISOLATION makes `image.sh buildah run`
+# use it too. Layer blobs in the making go to TMPDIR (default /var/tmp), kept here as well. The
+# one thing outside: containers/image keeps its blob-info cache (64 KB) in
+# /var/lib/containers/cache when run as root, and buildah 1.28 has no option to move it.
+export BUILDAH_ISOLATION=chroot
 bah() {
   mkdir -p "$dir/tmp"
   TMPDIR=$dir/tmp buildah --root "$dir/storage" --runroot "$dir/run" --storage-driver vfs "$@"
 }
 
-rootfs() { # a complete minbase rootfs in $dir/rootfs, made once
-  local tmp=$dir/rootfs.tmp
-  [ -f "$dir/rootfs/.fraudd-rootfs" ] && return
+rootfs() { # a complete minbase rootfs in $dir/rootfs, made once per version of this function
+  local tmp=$dir/rootfs.tmp recipe
+  recipe=$(declare -f rootfs | sha256sum | cut -c1-16)
+  [ "$(cut -d' ' -f1 "$dir/rootfs/.fraudd-rootfs" 2>/dev/null)" = "$recipe" ] && return
   echo "image.sh: debootstrap $suite (minbase) from $mirror" >&2
   rm -rf "$tmp" "$dir/rootfs"
   mkdir -p "$dir"
@@ -76,7 +80,9 @@ CLEAN
   rm -rf "$tmp"/usr/share/{man,info,locale,lintian}/* "$tmp"/var/lib/apt/lists/* \
          "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/log/* \
          "$tmp"/tmp/* "$tmp/etc/hostname" "$tmp/etc/resolv.conf"
-  date -u +%Y-%m-%dT%H:%M:%SZ > "$tmp/.fraudd-rootfs"
+  # device nodes belong to the runtime (it mounts /dev), not to a layer
+  rm -rf "${tmp:?}"/dev/*
+  echo "$recipe $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tmp/.fraudd-rootfs"
   mv "$tmp" "$dir/rootfs"
 }
 
@@ -131,5 +137,5 @@ case "$cmd" in
   save)    [ $# -eq 1 ] || { echo "usage: image.sh save FILE" >&2; exit 2; }
            bah push --quiet "$image" "oci-archive:$1:$image" ;;
   buildah) bah "$@" ;;
-  *)       sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *)       sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -9,6 +9,8 @@ apt_install_missing() {
   ((${#missing[@]})) || return 0
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # another setup running at the same time (shared machines, parallel CI jobs) holds dpkg's
+  # lock for a while: wait for it instead of failing at once
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
 }

@@ -8,6 +8,9 @@
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
+#   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
+#      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
+#      real broker (tests/image)
 #   also: the alert rules (promtool), and the Kubernetes manifests (tests/k8s: kustomize
 #   build, strict decode into the real API types, the deployment rules; Go)
 # Ends with one line "N passed, N failed".
@@ -43,6 +46,7 @@ step "kafka integration" tests/integration/run_all.sh build/release/fraudd
 step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance
 step "build fuzzers" scripts/build.sh fuzz
 step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
+step "container image" tests/image/test_image.sh
 
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

@@ -542,6 +542,9 @@ out:
 /* ---- the walk ------------------------------------------------------------- */
 
 static int scalar_key(fr__ctx *x, const yaml_node_t *k, const char *where, const char **name) {
+    /* set on every path: at -O3 GCC inlines this into the walk, cannot see that fail() returns
+       non-zero, and reports the callers' key as maybe-uninitialized (a -Werror build failure) */
+    *name = NULL;
     if (k->type != YAML_SCALAR_NODE || memchr(k->data.scalar.value, 0, k->data.scalar.length))
         return fail(x, FR_ETYPE, k->start_mark, "%s: expected a key name, got %s", where,
                     k->type == YAML_SCALAR_NODE ? "a key with a NUL character" : kind_name(k));

@@ -13,9 +13,9 @@ is checked by an independent client build.
               the original bytes/key and reason headers; the stream goes on
   rebalance   two fraudd processes in one group share the partitions; the second joining
               and then leaving mid-stream loses nothing
-  rolling     a rolling update: a second fraudd starts, then the first gets SIGTERM while
-              records flow; no loss; duplicates are counted and reported (see the note in
-              scenario_rolling)
+  rolling     rolling updates: a second fraudd starts, then the first gets SIGTERM while
+              records flow, at four moments (ROLLING_WHEN), two of them inside the cooperative
+              rebalance the newcomer starts; no loss, no duplicate, the final commit goes through
   prometheus  a real Prometheus server (Debian's) scrapes fraudd's /metrics while records flow:
               the counted records equal what was sent and the consumer lag returns to 0
 
@@ -193,6 +193,28 @@ class Daemon:
             if self.proc.poll() is not None:
                 return False
             time.sleep(0.1)
+        return False
+
+    def wait_event(self, pred, timeout=60):
+        """Waits until a log line satisfies pred (checked every 5 ms, so a signal sent right
+        after can land inside a short window)."""
+        deadline = time.time() + timeout
+        seen = 0
+        while time.time() < deadline:
+            with open(self.log_path, "rb") as f:
+                f.seek(seen)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1
+            seen += end
+            for line in chunk[:end].splitlines():
+                try:
+                    if pred(json.loads(line)):
+                        return True
+                except ValueError:
+                    pass
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.005)
         return False
 
     def stop(self, sig=signal.SIGTERM, timeout=40):
@@ -435,36 +457,67 @@ def scenario_rebalance():
     check(len(revokes) >= 1, "rebalance: revocations were drained and logged (%d)" % len(revokes))
 
 
-def scenario_rolling():
+ROLLING_WHEN = {
+    # SIGTERM to the old pod ...
+    "early": "as soon as the new pod's process runs, before it owns partitions (it joins while the "
+             "old one drains)",
+    "revoke": "the moment the old pod revokes the partitions moving to the new one: the second half "
+              "of the cooperative rebalance is under way (the old pod's JoinGroup is parked at the "
+              "coordinator until the new pod rejoins)",
+    "joined": "0.5 s after the new pod's first rebalance callback (what a readiness probe would see)",
+    "late": "after the new pod owns partitions and the group has settled",
+}
+
+
+def rolling_update(name, when):
+    """A rolling update: the old pod owns all partitions and records flow at 12k/s; a new pod
+    starts in the same group; the old pod gets SIGTERM at the moment `when` (ROLLING_WHEN).
+    Every record must have exactly one result: the old pod waits until the group is not
+    rebalancing before its final commit (src/source/consumer.c, fr_source_commit_final)."""
     n, rate = 60000, 12000
-    topics = topics_for("rolling")
+    topics = topics_for(name)
     _, lines = generate(n, 29)
-    cfg = write_config("rolling", "g-" + topics[0], topics, workers=1)
+    cfg = write_config(name, "g-" + topics[0], topics, workers=1)
     ld = Loader(topics[0])
-    old = Daemon(cfg, "rolling-old")
-    check(old.wait_assigned(), "rolling: the old pod owns the partitions")
+    old = Daemon(cfg, name + "-old")
+    check(old.wait_assigned(), name + ": the old pod owns the partitions")
     feeder = ld.produce_in_background(keyed(lines, n), rate)
     time.sleep(1.0)
-    new = Daemon(cfg, "rolling-new")  # the new pod comes up ...
-    check(new.wait_assigned(), "rolling: the new pod joined and got partitions")
-    time.sleep(0.5)
+    new = Daemon(cfg, name + "-new")  # the new pod comes up ...
+    if when == "early":
+        check(new.wait_event(lambda e: e.get("event") == "started"), name + ": the new pod started")
+    elif when == "revoke":
+        check(old.wait_event(lambda e: e.get("event") == "revoked"), name + ": the old pod revoked partitions")
+    elif when == "joined":
+        check(new.wait_assigned(), name + ": the new pod joined the group")
+        time.sleep(0.5)
+    else:
+        check(new.wait_event(lambda e: e.get("event") == "assigned" and not e["msg"].endswith("now own 0")),
+              name + ": the new pod owns partitions")
+        time.sleep(1.5)
     rc_old = old.stop()  # ... then the old one gets SIGTERM, as in a rolling update
-    check(rc_old == 0, "rolling: the old pod drained and exited 0 (rc %s)" % rc_old)
+    check(rc_old == 0, name + ": the old pod drained and exited 0 (rc %s)" % rc_old)
     feeder.join()
     out = read_topic(topics[1], n, 180)
     rc_new = new.stop()
-    check(rc_new == 0, "rolling: the new pod exits 0")
+    check(rc_new == 0, name + ": the new pod exits 0")
     lost, dups, src = loss_and_dups(ld, out)
-    check(not lost, "rolling: no record lost (%d missing)" % len(lost))
-    # Known (issue 5): when SIGTERM lands while the group is still finishing the cooperative
-    # rebalance the new pod started, the broker refuses the old pod's final commit
-    # (ILLEGAL_GENERATION, then librdkafka 2.0.2 declares its partitions lost), so the new pod
-    # re-scores what the old one delivered since its last successful commit (~1 s of records).
-    refused = [e for e in old.events() if e.get("event") in ("commit_failed", "partitions_lost")]
-    check(True, "rolling: duplicates across the handover: %d (final commit refused by the broker: %s)" %
-          (dups, "yes" if refused else "no"))
-    if not refused:
-        check(dups == 0, "rolling: no duplicates when the final commit went through (%d)" % dups)
+    ev = old.events()
+    final = [e["msg"] for e in ev if e.get("event") == "final_commit"]
+    refused = [e["msg"] for e in ev if e.get("event") in ("commit_failed", "partitions_lost")]
+    print("  old pod: %s" % (final[0] if final else "no final_commit logged"))
+    for r in refused:
+        print("  old pod: " + r)
+    check(bool(final) and not refused, name + ": the old pod's final commit went through")
+    check(not lost, name + ": no record lost (%d missing)" % len(lost))
+    check(dups == 0, name + ": no duplicates across the handover (%d)" % dups)
+    return dups
+
+
+def scenario_rolling():
+    for when in ("early", "revoke", "joined", "late"):
+        print("  --- SIGTERM " + ROLLING_WHEN[when], flush=True)
+        rolling_update("rolling-" + when, when)
 
 
 def prom_query(port, q):

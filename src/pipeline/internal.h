@@ -125,7 +125,7 @@ struct fr_pipeline {
      * started is over (run thread only) */
     _Atomic unsigned group_reqs;
     int settle_assigns;
-    int closing;                /* shutdown: the final commit was made (run thread only) */
+    int closing;                /* shutdown: 1 the final commit was tried, 2 it went through (run thread only) */
     /* librdkafka statistics: written by the stats callback on the run thread
      * with trylock (skipped if a scrape holds the lock: never waits), read
      * by scrapes under the lock */

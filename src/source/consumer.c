@@ -34,9 +34,9 @@
  * one); the OffsetCommit queued behind it is then read in the new
  * generation and refused with ILLEGAL_GENERATION, and librdkafka 2.0.2
  * (rd_kafka_cgrp_op_handle_OffsetCommit) resets its generation id to -1,
- * overwriting the one the JoinGroup response just set, so the SyncGroup
- * that follows fails and the whole assignment is declared lost: the next
- * owner re-reads everything since the last auto-commit. librdkafka's own
+ * overwriting the one the JoinGroup response just set, so every later
+ * commit (and SyncGroup) of this member is refused as well: the next owner
+ * re-reads everything since the last auto-commit. librdkafka's own
  * auto-commit timer skips commits outside the steady join state for this
  * reason; our final commit waits for the same (fr_source_commit_final):
  * no JoinGroup/SyncGroup written and unanswered (seen by interceptors on
@@ -391,16 +391,18 @@ static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
                 part->track.committable;
         part->assigned = 0;
     }
-    /* closing: the final commit already covered these offsets (nothing is
-     * in flight after the drain), and the group may be rebalancing again */
-    if (!lost && commit->cnt && !p->closing) {
+    /* closing after a final commit that went through: it covered these
+     * offsets (nothing is in flight after the drain), and committing again
+     * could meet a new rebalance */
+    if (!lost && commit->cnt && p->closing != 2) {
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, commit, 0);
         if (e) fr_log(FR_LOG_WARN, "commit_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(e));
     }
-    /* librdkafka rejoins after this (cooperative, not closing): the rebalance
-     * is over after the assign that follows the revoke (not for a lost
-     * assignment) and the assign that ends the rejoin */
-    if (coop && !p->closing) p->settle_assigns = lost ? 1 : 2;
+    /* librdkafka rejoins after this (unless closing): the rebalance is over
+     * after the assign that ends the rejoin, and in a cooperative rebalance
+     * that did not lose the partitions, the assign that follows this revoke
+     * comes first */
+    if (!p->closing) p->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
@@ -451,10 +453,9 @@ static unsigned group_req_bit(int16_t api) {
 /* Broker threads. librdkafka's group handler has at most one JoinGroup and
  * one SyncGroup outstanding, so a bit each is enough; the bit is cleared by
  * any answer, including an error or a timeout (a request failed before it
- * was written clears a bit that was not set). Relaxed would do for the flag
- * itself; release/acquire pairs it with the run thread's read in
- * group_settled, so the run thread sees the bit no later than what the
- * broker thread did before writing the request. */
+ * was written clears a bit that was not set). The bit is the only data
+ * handed over, so the release/acquire pair with group_settled only orders
+ * the bit itself. */
 static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
                                            int16_t api, int16_t ver, int32_t corrid, size_t size, void *opaque) {
     (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)ver, (void)corrid, (void)size;
@@ -525,7 +526,7 @@ int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
                p->cfg->kafka.input_topic, txt, waited_ms, settled ? "" : " (not settled at the shutdown bound)");
     }
     rd_kafka_topic_partition_list_destroy(list);
-    p->closing = 1;
+    p->closing = rc ? 1 : 2;
     return rc;
 }
 

@@ -118,12 +118,13 @@ struct fr_pipeline {
     _Atomic int fatal;          /* a record could not be delivered at all */
     _Atomic int stop_requested; /* fr_pipeline_stop */
     /* consumer group rebalance in progress (src/source/consumer.c, "group
-     * settling"): group_reqs has a bit per JoinGroup/SyncGroup written to the
-     * coordinator and not yet answered, set and cleared by librdkafka's broker
-     * threads (interceptors), read by the run thread; settle_assigns counts
-     * the assign callbacks still due before a rebalance our own revoke
-     * started is over (run thread only) */
-    _Atomic unsigned group_reqs;
+     * settling"): joins_sent counts the JoinGroup requests written to the
+     * coordinator (librdkafka's broker threads, an interceptor), joins_served
+     * is its value at the last rebalance callback (run thread); settle_assigns
+     * counts the assign callbacks still due before a rebalance our own revoke
+     * started is over (run thread) */
+    _Atomic uint32_t joins_sent;
+    uint32_t joins_served;
     int settle_assigns;
     int closing;                /* shutdown: 1 the final commit was tried, 2 it went through (run thread only) */
     /* librdkafka statistics: written by the stats callback on the run thread

@@ -39,9 +39,10 @@
  * re-reads everything since the last auto-commit. librdkafka's own
  * auto-commit timer skips commits outside the steady join state for this
  * reason; our final commit waits for the same (fr_source_commit_final):
- * no JoinGroup/SyncGroup written and unanswered (seen by interceptors on
- * the broker threads) and no rejoin due after a revoke of ours (counted in
- * the rebalance callbacks). docs/ARCHITECTURE.md, "Delivery guarantee".
+ * every JoinGroup written (counted by an interceptor on the broker threads)
+ * answered by a rebalance callback, and no rejoin due after a revoke of
+ * ours (counted in the rebalance callbacks). docs/ARCHITECTURE.md,
+ * "Delivery guarantee".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +428,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                          void *opaque) {
     fr_pipeline *p = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* librdkafka does not rejoin while this callback is due: every JoinGroup
+     * written so far has been answered (see on_request_sent) */
+    p->joins_served = atomic_load_explicit(&p->joins_sent, memory_order_relaxed);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         on_assign(p, rk, parts, coop);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -442,36 +446,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 
 /* ---- group settling ---- */
 
-/* Kafka protocol ApiKeys of the requests that park at the coordinator while
- * the group rebalances */
-enum { API_JOIN_GROUP = 11, API_SYNC_GROUP = 14 };
+/* Kafka protocol ApiKey of JoinGroup */
+enum { API_JOIN_GROUP = 11 };
 
-static unsigned group_req_bit(int16_t api) {
-    return api == API_JOIN_GROUP ? 1u : api == API_SYNC_GROUP ? 2u : 0u;
-}
-
-/* Broker threads. librdkafka's group handler has at most one JoinGroup and
- * one SyncGroup outstanding, so a bit each is enough; the bit is cleared by
- * any answer, including an error or a timeout (a request failed before it
- * was written clears a bit that was not set). The bit is the only data
- * handed over, so the release/acquire pair with group_settled only orders
- * the bit itself. */
+/* Broker threads: counts the JoinGroup requests written to the coordinator.
+ * A rebalance this member joined is over when its SyncGroup answer has been
+ * served as a rebalance callback (every successful SyncGroup ends in one,
+ * even with no change; a failed JoinGroup or SyncGroup makes librdkafka join
+ * again), so the run thread compares the count with the one it saw at its
+ * last callback. That also covers the gap between the JoinGroup answer and
+ * the SyncGroup (the leader first refreshes metadata): a commit sent there
+ * is read in CompletingRebalance and refused (REBALANCE_IN_PROGRESS). */
 static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
                                            int16_t api, int16_t ver, int32_t corrid, size_t size, void *opaque) {
     (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)ver, (void)corrid, (void)size;
     fr_pipeline *p = opaque;
-    unsigned bit = group_req_bit(api);
-    if (bit) atomic_fetch_or_explicit(&p->group_reqs, bit, memory_order_release); /* pairs with group_settled */
-    return RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-static rd_kafka_resp_err_t on_response_received(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
-                                                int16_t api, int16_t ver, int32_t corrid, size_t size, int64_t rtt,
-                                                rd_kafka_resp_err_t err, void *opaque) {
-    (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)ver, (void)corrid, (void)size, (void)rtt, (void)err;
-    fr_pipeline *p = opaque;
-    unsigned bit = group_req_bit(api);
-    if (bit) atomic_fetch_and_explicit(&p->group_reqs, ~bit, memory_order_release); /* pairs with group_settled */
+    /* the count is the only data handed over: relaxed, no partner */
+    if (api == API_JOIN_GROUP) atomic_fetch_add_explicit(&p->joins_sent, 1, memory_order_relaxed);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -480,13 +471,12 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, v
                                   size_t errstr_size) {
     (void)conf;
     rd_kafka_resp_err_t e = rd_kafka_interceptor_add_on_request_sent(rk, "fraudd-group", on_request_sent, opaque);
-    if (!e) e = rd_kafka_interceptor_add_on_response_received(rk, "fraudd-group", on_response_received, opaque);
-    if (e) snprintf(errstr, errstr_size, "group interceptors: %s", rd_kafka_err2str(e));
+    if (e) snprintf(errstr, errstr_size, "group interceptor: %s", rd_kafka_err2str(e));
     return e;
 }
 
 static int group_settled(fr_pipeline *p) {
-    return atomic_load_explicit(&p->group_reqs, memory_order_acquire) == 0 && p->settle_assigns == 0;
+    return atomic_load_explicit(&p->joins_sent, memory_order_relaxed) == p->joins_served && p->settle_assigns == 0;
 }
 
 int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {

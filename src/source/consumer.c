@@ -479,12 +479,21 @@ static int group_settled(fr_pipeline *p) {
     return atomic_load_explicit(&p->joins_sent, memory_order_relaxed) == p->joins_served && p->settle_assigns == 0;
 }
 
+/* partitions we own with a delivered offset to commit */
+static int committable_parts(const fr_pipeline *p) {
+    int n = 0;
+    for (size_t i = 0; i < p->n_parts; i++)
+        n += p->parts[i] && p->parts[i]->assigned && p->parts[i]->track.committable >= 0;
+    return n;
+}
+
 int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
     /* serve the consumer (rebalance callbacks; records are dropped unstored,
-     * the next owner reads them) until the group is settled */
+     * the next owner reads them) until the group is settled; with nothing to
+     * commit (or nothing left after a revoke committed it) there is no wait */
     int64_t t0 = fr_now_ns();
     int settled;
-    while (!(settled = group_settled(p)) && fr_now_ns() < deadline_ns) {
+    while (!(settled = group_settled(p)) && committable_parts(p) && fr_now_ns() < deadline_ns) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 5);
         if (m) rd_kafka_message_destroy(m);
         rd_kafka_poll(p->producer, 0);
@@ -510,10 +519,12 @@ int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
     if (e) {
         fr_log(FR_LOG_WARN, "commit_failed", "final commit of [%s]%s: %s", txt,
                settled ? "" : " (the group was still rebalancing at the shutdown bound)", rd_kafka_err2str(e));
+        /* the next owner re-reads from the last auto-commit: duplicates, no loss */
         rc = FR_EIO;
     } else {
         fr_log(FR_LOG_INFO, "final_commit", "%s [%s] (partition@next offset); waited %.0f ms for the group to settle%s",
-               p->cfg->kafka.input_topic, txt, waited_ms, settled ? "" : " (not settled at the shutdown bound)");
+               p->cfg->kafka.input_topic, txt, waited_ms,
+               settled || !list->cnt ? "" : " (not settled at the shutdown bound)");
     }
     rd_kafka_topic_partition_list_destroy(list);
     p->closing = rc ? 1 : 2;

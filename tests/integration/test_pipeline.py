@@ -476,8 +476,8 @@ def scenario_rebalance():
 
 ROLLING_WHEN = {
     # SIGTERM to the old pod ...
-    "early": "as soon as the new pod's process runs, before it owns partitions (it joins while the "
-             "old one drains)",
+    "early": "as soon as the new pod's process runs, before it owns partitions (its JoinGroup meets "
+             "the old pod's shutdown, or comes just after the old pod left)",
     "join": "(two old pods) the moment the first old pod to notice the rebalance the new pod "
             "started rejoins: its JoinGroup is parked at the coordinator until the other old pod "
             "notices it at its next heartbeat",

@@ -150,6 +150,16 @@ struct fr_pipeline {
     _Atomic int workers_stop;   /* workers exit once their ring is empty */
     _Atomic int fatal;          /* a record could not be delivered at all */
     _Atomic int stop_requested; /* fr_pipeline_stop */
+    /* consumer group rebalance in progress (src/source/consumer.c, "group
+     * settling"): joins_sent counts the JoinGroup requests written to the
+     * coordinator (librdkafka's broker threads, an interceptor), joins_served
+     * is its value at the last rebalance callback (run thread); settle_assigns
+     * counts the assign callbacks still due before a rebalance our own revoke
+     * started is over (run thread) */
+    _Atomic uint32_t joins_sent;
+    uint32_t joins_served;
+    int settle_assigns;
+    int closing;                /* shutdown: 1 the final commit was tried, 2 it went through (run thread only) */
     /* librdkafka statistics: written by the stats callback on the run thread
      * with trylock (skipped if a scrape holds the lock: never waits), read
      * by scrapes under the lock */
@@ -177,6 +187,10 @@ int fr_source_flush_held(struct fr_pipeline *p);
 /* waits (polling the producer) until the parts in list have nothing in flight */
 int fr_source_wait_parts(struct fr_pipeline *p, const rd_kafka_topic_partition_list_t *list, int64_t deadline_ns);
 void fr_source_wake_workers(struct fr_pipeline *p);
+/* shutdown step 4: waits (serving rebalance callbacks) until no rebalance of
+ * the group is in progress, or deadline_ns, then commits the final offsets
+ * synchronously; 0, or FR_EIO if the commit failed */
+int fr_source_commit_final(struct fr_pipeline *p, int64_t deadline_ns);
 
 /* sink (src/sink/producer.c) */
 int fr_sink_new(struct fr_pipeline *p, char *err, size_t errlen);

@@ -7,7 +7,9 @@
  *   2. wait for every in-flight record's delivery report (workers keep
  *      scoring, the producer keeps sending), bounded by shutdown_timeout_ms;
  *   3. stop the workers, flush the producer;
- *   4. store the final offsets and commit them synchronously;
+ *   4. wait (bounded by the same deadline) until the group is not in a
+ *      rebalance, then store the final offsets and commit them
+ *      synchronously (fr_source_commit_final has why);
  *   5. close the consumer (leaves the group; the revoke finds nothing left).
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
@@ -405,15 +407,10 @@ int fr_pipeline_run(fr_pipeline *p) {
            fatal ? "fatal error" : "stop requested", p->in_flight, p->cfg->pipeline.shutdown_timeout_ms);
     int timed_out = 0;
     shutdown_drain(p, deadline, &timed_out);
-    /* 4. store and commit what was delivered */
-    for (size_t i = 0; i < p->n_parts; i++)
-        if (p->parts[i]) p->parts[i]->dirty = 1;
-    fr_source_store_offsets(p);
-    rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, NULL, 0);
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        fr_log(FR_LOG_WARN, "commit_failed", "final commit: %s", rd_kafka_err2str(e));
+    /* 4. store and commit what was delivered, once the group is not rebalancing */
+    fr_source_commit_final(p, deadline);
     /* 5. leave the group */
-    e = rd_kafka_consumer_close(p->consumer);
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(p->consumer);
     if (e) fr_log(FR_LOG_WARN, "close_failed", "%s", rd_kafka_err2str(e));
     fr_pipeline_stats s;
     fr_pipeline_get_stats(p, &s);

@@ -26,6 +26,23 @@
  * their held records (never dispatched, they will be fetched again by the
  * new owner), wait for their in-flight jobs (bounded by the shutdown
  * timeout), store and synchronously commit their offsets, then unassign.
+ *
+ * Final commit (shutdown) and group rebalances: a commit must not reach the
+ * group coordinator behind one of our own JoinGroup requests. The broker
+ * answers one connection's requests in order and parks a JoinGroup until
+ * every member has rejoined (up to a heartbeat interval of the slowest
+ * one); the OffsetCommit queued behind it is then read in the new
+ * generation and refused with ILLEGAL_GENERATION, and librdkafka 2.0.2
+ * (rd_kafka_cgrp_op_handle_OffsetCommit) resets its generation id to -1,
+ * overwriting the one the JoinGroup response just set, so every later
+ * commit (and SyncGroup) of this member is refused as well: the next owner
+ * re-reads everything since the last auto-commit. librdkafka's own
+ * auto-commit timer skips commits outside the steady join state for this
+ * reason; our final commit waits for the same (fr_source_commit_final):
+ * every JoinGroup written (counted by an interceptor on the broker threads)
+ * answered by a rebalance callback, and no rejoin due after a revoke of
+ * ours (counted in the rebalance callbacks). docs/ARCHITECTURE.md,
+ * "Delivery guarantee".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +360,8 @@ static void on_assign(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
         fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
     }
     if (p->paused) rd_kafka_pause_partitions(rk, parts);
+    /* every SyncGroup ends in one rebalance callback; see on_revoke */
+    if (p->settle_assigns > 0) p->settle_assigns--;
     size_t owned = 0;
     for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
     atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
@@ -375,10 +394,18 @@ static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
                 part->track.committable;
         part->assigned = 0;
     }
-    if (!lost && commit->cnt) {
+    /* closing after a final commit that went through: it covered these
+     * offsets (nothing is in flight after the drain), and committing again
+     * could meet a new rebalance */
+    if (!lost && commit->cnt && p->closing != 2) {
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, commit, 0);
         if (e) fr_log(FR_LOG_WARN, "commit_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(e));
     }
+    /* librdkafka rejoins after this (unless closing): the rebalance is over
+     * after the assign that ends the rejoin, and in a cooperative rebalance
+     * that did not lose the partitions, the assign that follows this revoke
+     * comes first */
+    if (!p->closing) p->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
@@ -403,6 +430,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                          void *opaque) {
     fr_pipeline *p = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* librdkafka does not rejoin while this callback is due: every JoinGroup
+     * written so far has been answered (see on_request_sent) */
+    p->joins_served = atomic_load_explicit(&p->joins_sent, memory_order_relaxed);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         on_assign(p, rk, parts, coop);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -414,6 +444,93 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         else
             rd_kafka_assign(rk, NULL);
     }
+}
+
+/* ---- group settling ---- */
+
+/* Kafka protocol ApiKey of JoinGroup */
+enum { API_JOIN_GROUP = 11 };
+
+/* Broker threads: counts the JoinGroup requests written to the coordinator.
+ * A rebalance this member joined is over when its SyncGroup answer has been
+ * served as a rebalance callback (every successful SyncGroup ends in one,
+ * even with no change; a failed JoinGroup or SyncGroup makes librdkafka join
+ * again), so the run thread compares the count with the one it saw at its
+ * last callback. That also covers the gap between the JoinGroup answer and
+ * the SyncGroup (the leader first refreshes metadata): a commit sent there
+ * is read in CompletingRebalance and refused (REBALANCE_IN_PROGRESS). */
+static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
+                                           int16_t api, int16_t ver, int32_t corrid, size_t size, void *opaque) {
+    (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)ver, (void)corrid, (void)size;
+    fr_pipeline *p = opaque;
+    /* the count is the only data handed over: relaxed, no partner */
+    if (api == API_JOIN_GROUP) atomic_fetch_add_explicit(&p->joins_sent, 1, memory_order_relaxed);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* rd_kafka_new, before it returns: only interceptors may be added here */
+static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque, char *errstr,
+                                  size_t errstr_size) {
+    (void)conf;
+    rd_kafka_resp_err_t e = rd_kafka_interceptor_add_on_request_sent(rk, "fraudd-group", on_request_sent, opaque);
+    if (e) snprintf(errstr, errstr_size, "group interceptor: %s", rd_kafka_err2str(e));
+    return e;
+}
+
+static int group_settled(fr_pipeline *p) {
+    return atomic_load_explicit(&p->joins_sent, memory_order_relaxed) == p->joins_served && p->settle_assigns == 0;
+}
+
+/* partitions we own with a delivered offset to commit */
+static int committable_parts(const fr_pipeline *p) {
+    int n = 0;
+    for (size_t i = 0; i < p->n_parts; i++)
+        n += p->parts[i] && p->parts[i]->assigned && p->parts[i]->track.committable >= 0;
+    return n;
+}
+
+int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
+    /* serve the consumer (rebalance callbacks; records are dropped unstored,
+     * the next owner reads them) until the group is settled; with nothing to
+     * commit (or nothing left after a revoke committed it) there is no wait */
+    int64_t t0 = fr_now_ns();
+    int settled;
+    while (!(settled = group_settled(p)) && committable_parts(p) && fr_now_ns() < deadline_ns) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 5);
+        if (m) rd_kafka_message_destroy(m);
+        rd_kafka_poll(p->producer, 0);
+    }
+    double waited_ms = (double)(fr_now_ns() - t0) / 1e6;
+    for (size_t i = 0; i < p->n_parts; i++)
+        if (p->parts[i]) p->parts[i]->dirty = 1;
+    fr_source_store_offsets(p);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    char txt[512];
+    size_t n = 0;
+    txt[0] = 0;
+    for (size_t i = 0; i < p->n_parts; i++) {
+        fr_part *part = p->parts[i];
+        if (!part || !part->assigned || part->track.committable < 0) continue;
+        rd_kafka_topic_partition_list_add(list, p->cfg->kafka.input_topic, part->id)->offset = part->track.committable;
+        if (n + 32 < sizeof txt)
+            n += (size_t)snprintf(txt + n, sizeof txt - n, "%s%d@%lld", n ? "," : "", (int)part->id,
+                                  (long long)part->track.committable);
+    }
+    int rc = 0;
+    rd_kafka_resp_err_t e = list->cnt ? rd_kafka_commit(p->consumer, list, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e) {
+        fr_log(FR_LOG_WARN, "commit_failed", "final commit of [%s]%s: %s", txt,
+               settled ? "" : " (the group was still rebalancing at the shutdown bound)", rd_kafka_err2str(e));
+        /* the next owner re-reads from the last auto-commit: duplicates, no loss */
+        rc = FR_EIO;
+    } else {
+        fr_log(FR_LOG_INFO, "final_commit", "%s [%s] (partition@next offset); waited %.0f ms for the group to settle%s",
+               p->cfg->kafka.input_topic, txt, waited_ms,
+               settled || !list->cnt ? "" : " (not settled at the shutdown bound)");
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    p->closing = rc ? 1 : 2;
+    return rc;
 }
 
 /* ---- construction ---- */
@@ -440,6 +557,10 @@ int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen)))
         goto out;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    if (rd_kafka_conf_interceptor_add_on_new(conf, "fraudd-group", on_new, p)) {
+        rc = fr_set_err(err, errlen, FR_EINVAL, "kafka consumer: could not add the group interceptor");
+        goto out;
+    }
     rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
     rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
     rd_kafka_conf_set_stats_cb(conf, fr_kafka_stats_cb);

@@ -13,9 +13,9 @@ is checked by an independent client build.
               the original bytes/key and reason headers; the stream goes on
   rebalance   two fraudd processes in one group share the partitions; the second joining
               and then leaving mid-stream loses nothing
-  rolling     a rolling update: a second fraudd starts, then the first gets SIGTERM while
-              records flow; no loss; duplicates are counted and reported (see the note in
-              scenario_rolling)
+  rolling     rolling updates: a second fraudd starts, then the first gets SIGTERM while
+              records flow, at five moments (ROLLING_WHEN), three of them inside the cooperative
+              rebalance the newcomer starts; no loss, no duplicate, the final commit goes through
   prometheus  a real Prometheus server (Debian's) scrapes fraudd's /metrics while records flow:
               the counted records equal what was sent and the consumer lag returns to 0
 
@@ -24,6 +24,7 @@ Every scenario uses its own topics and group. Prints one line per check; exits 1
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,7 +143,8 @@ def read_topic(topic, want, timeout):
     return out
 
 
-def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2):
+def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2, extra_consumer="",
+                 level="info"):
     inp, out, dlq = topics
     path = os.path.join(WORK, name + ".yaml")
     with open(path, "w") as f:
@@ -155,7 +157,7 @@ def write_config(name, group, topics, extra_pipeline="", extra_model="", workers
   consumer:
     session.timeout.ms: "10000"
     heartbeat.interval.ms: "1000"
-pipeline:
+{extra_consumer}pipeline:
   workers: {workers}
   shutdown_timeout_ms: 20000
 {extra_pipeline}model:
@@ -164,7 +166,7 @@ pipeline:
   port: 0
 logging:
   format: json
-  level: info
+  level: {level}
 """)
     return path
 
@@ -195,6 +197,30 @@ class Daemon:
             time.sleep(0.1)
         return False
 
+    def mark(self):
+        """Later poll_event calls look only at log lines written after this call."""
+        self.seen = os.path.getsize(self.log_path)
+
+    def poll_event(self, pred):
+        """True if a log line written since the last mark/poll satisfies pred."""
+        with open(self.log_path, "rb") as f:
+            f.seek(getattr(self, "seen", 0))
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1
+        self.seen = getattr(self, "seen", 0) + end
+        for line in chunk[:end].splitlines():
+            try:
+                if pred(json.loads(line)):
+                    return True
+            except ValueError:
+                pass
+        return False
+
+    def wait_event(self, pred, timeout=60):
+        """Waits until a log line satisfies pred (from the start of the log, or from mark()),
+        checked every 5 ms, so a signal sent right after can land inside a short window."""
+        return first_event([self], pred, timeout) is self
+
     def stop(self, sig=signal.SIGTERM, timeout=40):
         self.proc.send_signal(sig)
         try:
@@ -214,6 +240,19 @@ class Daemon:
                 except ValueError:
                     pass
         return out
+
+
+def first_event(daemons, pred, timeout=60):
+    """The first of daemons to log a line satisfying pred (see Daemon.poll_event), or None."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for d in daemons:
+            if d.poll_event(pred):
+                return d
+        if all(d.proc.poll() is not None for d in daemons):
+            return None
+        time.sleep(0.005)
+    return None
 
 
 def generate(n, seed):
@@ -435,36 +474,102 @@ def scenario_rebalance():
     check(len(revokes) >= 1, "rebalance: revocations were drained and logged (%d)" % len(revokes))
 
 
-def scenario_rolling():
+ROLLING_WHEN = {
+    # SIGTERM to the old pod ...
+    "early": "as soon as the new pod's process runs, before it owns partitions (its JoinGroup meets "
+             "the old pod's shutdown, or comes just after the old pod left)",
+    "join": "(two old pods) the moment the first old pod to notice the rebalance the new pod "
+            "started rejoins: its JoinGroup is parked at the coordinator until the other old pod "
+            "notices it at its next heartbeat",
+    "revoke": "the moment the old pod revokes the partitions moving to the new one: the second half "
+              "of the cooperative rebalance is under way (the old pod's JoinGroup is parked at the "
+              "coordinator until the new pod rejoins)",
+    "joined": "0.5 s after the new pod's first rebalance callback (what a readiness probe would see)",
+    "late": "after the new pod owns partitions and the group has settled",
+}
+
+
+def owns_some(e):
+    return e.get("event") == "assigned" and not e["msg"].endswith("now own 0")
+
+
+def rolling_update(name, when):
+    """A rolling update: the old pod owns all partitions (with `join`, two old pods share them)
+    and records flow at 12k/s; a new pod starts in the same group; the old pod gets SIGTERM at
+    the moment `when` (ROLLING_WHEN). Every record must have exactly one result: the old pod
+    waits until the group is not rebalancing before its final commit (src/source/consumer.c,
+    fr_source_commit_final)."""
     n, rate = 60000, 12000
-    topics = topics_for("rolling")
+    topics = topics_for(name)
     _, lines = generate(n, 29)
-    cfg = write_config("rolling", "g-" + topics[0], topics, workers=1)
+    group = "g-" + topics[0]
+    cfg = write_config(name, group, topics, workers=1)
     ld = Loader(topics[0])
-    old = Daemon(cfg, "rolling-old")
-    check(old.wait_assigned(), "rolling: the old pod owns the partitions")
+    others = []
+    if when == "join":
+        # two old pods, with librdkafka's group debug lines, which show when a JoinGroup goes out
+        dcfg = write_config(name + "-debug", group, topics, workers=1, extra_consumer="    debug: cgrp\n",
+                            level="debug")
+        olds = [Daemon(dcfg, name + "-old")]
+        check(olds[0].wait_assigned(), name + ": the first old pod owns the partitions")
+        olds.append(Daemon(dcfg, name + "-old2"))
+        check(olds[1].wait_event(owns_some), name + ": the two old pods share the partitions")
+        time.sleep(1.0)  # both heartbeat, group stable
+    else:
+        olds = [Daemon(cfg, name + "-old")]
+        check(olds[0].wait_assigned(), name + ": the old pod owns the partitions")
     feeder = ld.produce_in_background(keyed(lines, n), rate)
     time.sleep(1.0)
-    new = Daemon(cfg, "rolling-new")  # the new pod comes up ...
-    check(new.wait_assigned(), "rolling: the new pod joined and got partitions")
-    time.sleep(0.5)
+    for d in olds:
+        d.mark()
+    new = Daemon(cfg, name + "-new")  # the new pod comes up ...
+    old = olds[0]
+    if when == "join":
+        # the first old pod to rejoin waits at the coordinator for the other one's heartbeat
+        old = first_event(olds, lambda e: "changed join state" in e.get("msg", "") and "-> wait-join" in e["msg"])
+        check(old is not None, name + ": an old pod rejoins")
+        old = old or olds[0]
+        others = [d for d in olds if d is not old]
+    elif when == "early":
+        check(new.wait_event(lambda e: e.get("event") == "started"), name + ": the new pod started")
+    elif when == "revoke":
+        check(old.wait_event(lambda e: e.get("event") == "revoked"), name + ": the old pod revoked partitions")
+    elif when == "joined":
+        check(new.wait_assigned(), name + ": the new pod joined the group")
+        time.sleep(0.5)
+    else:
+        check(new.wait_event(owns_some), name + ": the new pod owns partitions")
+        time.sleep(1.5)
     rc_old = old.stop()  # ... then the old one gets SIGTERM, as in a rolling update
-    check(rc_old == 0, "rolling: the old pod drained and exited 0 (rc %s)" % rc_old)
+    check(rc_old == 0, name + ": the old pod drained and exited 0 (rc %s)" % rc_old)
     feeder.join()
     out = read_topic(topics[1], n, 180)
-    rc_new = new.stop()
-    check(rc_new == 0, "rolling: the new pod exits 0")
+    rc_new = [d.stop() for d in [new] + others]
+    check(rc_new == [0] * len(rc_new), name + ": the other pods exit 0 (rc %s)" % rc_new)
     lost, dups, src = loss_and_dups(ld, out)
-    check(not lost, "rolling: no record lost (%d missing)" % len(lost))
-    # Known (issue 5): when SIGTERM lands while the group is still finishing the cooperative
-    # rebalance the new pod started, the broker refuses the old pod's final commit
-    # (ILLEGAL_GENERATION, then librdkafka 2.0.2 declares its partitions lost), so the new pod
-    # re-scores what the old one delivered since its last successful commit (~1 s of records).
-    refused = [e for e in old.events() if e.get("event") in ("commit_failed", "partitions_lost")]
-    check(True, "rolling: duplicates across the handover: %d (final commit refused by the broker: %s)" %
-          (dups, "yes" if refused else "no"))
-    if not refused:
-        check(dups == 0, "rolling: no duplicates when the final commit went through (%d)" % dups)
+    ev = old.events()
+    final = [e["msg"] for e in ev if e.get("event") == "final_commit"]
+    refused = [e["msg"] for e in ev if e.get("event") in ("commit_failed", "partitions_lost")]
+    print("  old pod: %s" % (final[0] if final else "no final_commit logged"))
+    for r in refused:
+        print("  old pod: " + r)
+    check(bool(final) and not refused, name + ": the old pod's final commit went through")
+    check(not lost, name + ": no record lost (%d missing)" % len(lost))
+    check(dups == 0, name + ": no duplicates across the handover (%d)" % dups)
+    waited = re.search(r"waited (\d+) ms", final[0]) if final else None
+    return int(waited.group(1)) if waited else 0
+
+
+def scenario_rolling():
+    waited = {}
+    for when in ("early", "join", "revoke", "joined", "late"):
+        print("  --- SIGTERM " + ROLLING_WHEN[when], flush=True)
+        waited[when] = rolling_update("rolling-" + when, when)
+    # the hard case was hit: the old pod found the group rebalancing when it came to commit
+    # (each of these three misses it only if the other pod's heartbeat ends the rebalance
+    # within the few ms the old pod's drain takes)
+    hard = {w: waited[w] for w in ("join", "revoke", "joined")}
+    check(any(hard.values()), "rolling: the final commit waited for a rebalance in progress (ms: %s)" % hard)
 
 
 def prom_query(port, q):

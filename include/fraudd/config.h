@@ -69,7 +69,7 @@ typedef struct fr_config {
         int batch_size;          /* records per model call, 1..256, default 64 */
         fr_ordering ordering;    /* key | partition | unordered, default key */
         int max_in_flight;       /* records consumed but not yet acknowledged, 0 = 2 x workers x ring_capacity */
-        int shutdown_timeout_ms; /* drain bound on SIGTERM, 100..600000, default 10000 */
+        int shutdown_timeout_ms; /* SIGTERM: bound on the drain and the wait for a settled group, 100..600000, default 10000 */
         int passthrough;         /* benchmark baseline: copy input to output, no scoring; default false */
     } pipeline;
     struct {

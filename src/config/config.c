@@ -165,7 +165,10 @@ static const fr__opt opts[] = {
     {"pipeline", "max_in_flight", FR__T_INT, 0, 0, 67108864, NULL, "0", NULL, OFF(pipeline.max_in_flight),
      "Records consumed but not yet acknowledged; 0 = 2 x workers x ring_capacity.", NULL},
     {"pipeline", "shutdown_timeout_ms", FR__T_INT, 0, 100, 600000, NULL, "10000", NULL,
-     OFF(pipeline.shutdown_timeout_ms), "On SIGTERM, how long in-flight records may take to drain.", NULL},
+     OFF(pipeline.shutdown_timeout_ms),
+     "On SIGTERM, how long in-flight records may take to drain and a rebalance in\n"
+     "progress to settle before the final commit.",
+     NULL},
     {"pipeline", "passthrough", FR__T_BOOL, 0, 0, 0, NULL, "false", NULL, OFF(pipeline.passthrough),
      "Benchmark baseline: copy each input to the output topic without scoring.", NULL},
 

@@ -3,10 +3,12 @@
 #   1. release build: unit tests (ctest) and CLI tests
 #   2. ASan+UBSan build: the same suite
 #   3. ThreadSanitizer build: the ring stress test, and the whole pipeline (demo on the
-#      in-process cluster; malformed + rebalance scenarios against the real broker)
+#      in-process cluster; malformed, rebalance and the model hot-reload scenarios
+#      reload + reload_url against the real broker)
 #   4. ONNX Runtime parity: default model and every fixture, 10,000 records each
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
-#      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance)
+#      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance,
+#      model hot reload from a file and a URL under load)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   also: the alert rules (promtool), and the Kubernetes manifests (tests/k8s: kustomize
 #   build, strict decode into the real API types, the deployment rules; Go)
@@ -40,7 +42,7 @@ step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.ya
 step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
 step "kafka integration" tests/integration/run_all.sh build/release/fraudd
-step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance
+step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance reload reload_url
 step "build fuzzers" scripts/build.sh fuzz
 step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
 

@@ -727,8 +727,7 @@ def scenario_reload():
     d = Daemon(cfg, "reload", ["--http-port", str(port)])
     try:
         reload_steps(d, ld, lines, n, rate, wait, port, serve, (b, c, a2), bad)
-        out = read_topic(topics[1], n, 180)
-        m = scrape(port)
+        out, m = reload_results("reload", d, topics[1], n, port)
     finally:
         rc = d.stop()
     check(rc == 0, "reload: fraudd exits 0 (rc %s)" % rc)
@@ -740,6 +739,13 @@ def scenario_reload():
     per = check_versioned_results("reload", ld, out, gen_path, files, order)
     check(len([v for v in order if per[v]]) >= 3, "reload: at least 3 model versions scored records (%d)" %
           len([v for v in order if per[v]]))
+
+
+def reload_results(name, d, topic, n, port):
+    """The results and the final /metrics; none if fraudd died (no 3-minute wait for them)."""
+    if not check(d.proc.poll() is None, "%s: fraudd is still running after the model changes" % name):
+        return [], {}
+    return read_topic(topic, n, 180), scrape(port)
 
 
 def reload_steps(d, ld, lines, n, rate, wait, port, serve, models, bad):
@@ -878,8 +884,7 @@ def scenario_reload_url():
                   (n304, got))
         finally:
             feeder.join()
-        out = read_topic(topics[1], n, 120)
-        m = scrape(port)
+        out, m = reload_results("reload_url", d, topics[1], n, port)
     finally:
         rc = d.stop()
         srv.close()

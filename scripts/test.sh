@@ -3,11 +3,13 @@
 #   1. release build: unit tests (ctest) and CLI tests
 #   2. ASan+UBSan build: the same suite
 #   3. ThreadSanitizer build: the ring stress test, and the whole pipeline (demo on the
-#      in-process cluster; malformed, rebalance and rolling scenarios against the real broker)
+#      in-process cluster; malformed, rebalance, rolling and the model hot-reload scenarios
+#      reload + reload_url against the real broker)
 #   4. ONNX Runtime parity: default model and every fixture, 10,000 records each
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance,
-#      rolling updates with SIGTERM inside the rebalance)
+#      rolling updates with SIGTERM inside the rebalance, model hot reload from a file and a
+#      URL under load)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -44,7 +46,7 @@ step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.ya
 step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
 step "kafka integration" tests/integration/run_all.sh build/release/fraudd
-step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling
+step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
 step "build fuzzers" scripts/build.sh fuzz
 step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
 step "container image" tests/image/test_image.sh

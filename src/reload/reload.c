@@ -11,7 +11,8 @@
  *             digest so an unchanged bad model is not re-logged every poll
  *   swap   -> swapped: the pipeline takes the model (fr_pipeline_swap_model)
  * The reloader alone swaps models, so the serving model it compares with
- * stays alive until its own next swap.
+ * stays alive until its own next swap (and not one moment longer: after
+ * fr_pipeline_swap_model the run thread may free it).
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
@@ -67,6 +68,11 @@ static void check_once(fr_reloader *r, int forced) {
     int64_t t0 = fr_now_ns();
     rc = fr_model_check(buf, len, name, r->serving, r->cfg, &m, err, sizeof err);
     free(buf);
+    /* once swapped, the run thread may free the old generation (and the
+     * serving model with it) as soon as its last record is done: copy what
+     * the log line needs first */
+    char old_version[256];
+    snprintf(old_version, sizeof old_version, "%s", fr_model_version(r->serving));
     if (!rc && (rc = fr_pipeline_swap_model(r->p, m, err, sizeof err)) != 0) fr_model_free(m);
     if (rc) {
         r->refused_digest = d;
@@ -78,7 +84,7 @@ static void check_once(fr_reloader *r, int forced) {
         return;
     }
     fr_log(FR_LOG_INFO, "model_reloaded", "%s: version %s (%zu features) checked in %.1f ms, replacing %s", name,
-           fr_model_version(m), fr_model_n_features(m), (double)(fr_now_ns() - t0) / 1e6, fr_model_version(r->serving));
+           fr_model_version(m), fr_model_n_features(m), (double)(fr_now_ns() - t0) / 1e6, old_version);
     r->serving = m; /* the pipeline owns it now; only this thread swaps it out */
     r->serving_digest = d;
     fr_pipeline_count_reload(r->p, FR_RELOAD_SWAPPED);

@@ -18,10 +18,23 @@ is checked by an independent client build.
               rebalance the newcomer starts; no loss, no duplicate, the final commit goes through
   prometheus  a real Prometheus server (Debian's) scrapes fraudd's /metrics while records flow:
               the counted records equal what was sent and the consumer lag returns to 0
+  reload      model hot reload from model.path under load: A -> B swaps; a corrupt file, one
+              with a renamed feature, one failing its fraudd.selftest and one reusing B's version
+              are refused and logged while B keeps serving; C (whose selftest was computed with ONNX Runtime) is
+              accepted; A's weights under a new version; SIGHUP forces a check. Every input has
+              exactly one result, byte-identical to `fraudd score --model <the file of the
+              version it names>`, its JSON model_version equal to its header, only accepted
+              versions, generations in dispatch order per partition; /metrics counts agree
+  reload_url  the same from model.url (a test HTTP server with ETags): polls are conditional
+              (304), new content swaps, HTTP 500/404 count as fetch_failed and keep serving
 
-usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]
-Every scenario uses its own topics and group. Prints one line per check; exits 1 on failure.
+usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them)
+Every scenario uses its own topics and group. The reload scenarios send fewer records, slower,
+to a sanitizer build (detected in the binary), which runs several times slower. Prints one line per check; exits 1 on failure.
 """
+import collections
+import hashlib
+import http.server
 import json
 import os
 import re
@@ -37,6 +50,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BOOT = os.environ.get("FR_KAFKA_BOOTSTRAP")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_MODEL = os.path.join(REPO, "models", "default", "fraudd-default.onnx")
 FRAUDD = None
 WORK = tempfile.mkdtemp(prefix="fraudd-it-")
 FAILS = []
@@ -230,6 +245,16 @@ class Daemon:
             rc = "timeout"
         self.log.close()
         return rc
+
+    def wait_event(self, event, count=1, timeout=20, contains=""):
+        """Waits until the log holds `count` events `event` whose msg contains `contains`;
+        returns them (fewer on timeout or exit)."""
+        deadline = time.time() + timeout
+        while True:
+            got = [e for e in self.events() if e.get("event") == event and contains in e.get("msg", "")]
+            if len(got) >= count or time.time() >= deadline or self.proc.poll() is not None:
+                return got
+            time.sleep(0.05)
 
     def events(self):
         out = []
@@ -625,10 +650,362 @@ def scenario_prometheus():
         rc = d.stop()
     check(rc == 0, "prometheus: fraudd exits 0")
 
+# ---------------------------------------------------------------- model hot reload
+
+def sanitizer_build():
+    """A TSan/ASan binary (several times slower): the reload scenarios scale down for it."""
+    with open(FRAUDD, "rb") as f:
+        data = f.read()
+    return b"__tsan_init" in data or b"__asan_init" in data  # imported from libtsan/libasan, or linked in
+
+
+def write_atomic(path, data):
+    """Writes elsewhere, then renames into place: the file source refuses a file being written."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def model_variant(mdir, version, error_weights=None, features=None, selftest=None, truncate=None, name=None):
+    """A variant of the default model (its ONNX metadata changed, or its bytes truncated),
+    written to mdir/<name or version>.onnx. Returns the path."""
+    import onnx
+    m = onnx.load(DEFAULT_MODEL)
+    meta = {p.key: p for p in m.metadata_props}
+    for key, value in (("fraudd.version", version), ("fraudd.error_weights", error_weights),
+                       ("fraudd.features", features), ("fraudd.selftest", selftest)):
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        if key in meta:
+            meta[key].value = text
+        else:
+            e = m.metadata_props.add()
+            e.key, e.value = key, text
+    data = m.SerializeToString()
+    if truncate:
+        data = data[:int(len(data) * truncate)]
+    path = os.path.join(mdir, (name or version) + ".onnx")
+    write_atomic(path, data)
+    return path
+
+
+def ort_scores(model_path, records):
+    """fraudd's score of each record (dict feature -> value) computed from ONNX Runtime's
+    outputs, exactly as tests/parity/parity.py computes its reference."""
+    import numpy as np
+    sys.path.insert(0, os.path.join(REPO, "tests", "parity"))
+    import parity
+    model = parity.Model(model_path)
+    raw = np.array([[r[f] for f in model.features] for r in records], dtype=np.float32)
+    x = parity.preprocess(raw, model.features, model.log1p, "libm")
+    return [float(v) for v in model.scores(x, model.run_ort(x))]
+
+
+def selftest_records(lines, n=8):
+    """The features of the first n generated records, as float32 values (fraudd parses float32)."""
+    import numpy as np
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(DEFAULT_MODEL).metadata_props}
+    feats = json.loads(meta["fraudd.features"])
+    return [{f: float(np.float32(json.loads(l)[f])) for f in feats} for l in lines[:n]], feats
+
+
+def scrape(port):
+    """fraudd's /metrics as {"name{labels}": value}."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def reloads(metrics, result):
+    return metrics.get('fraudd_model_reloads_total{result="%s"}' % result)
+
+
+def serving_version(metrics):
+    vs = [k.split('"')[1] for k in metrics if k.startswith("fraudd_model_info{")]
+    return vs[0] if len(vs) == 1 else vs
+
+
+def check_versioned_results(name, ld, out, gen_path, files, order):
+    """Each input has exactly one result; each result names its model version in the JSON and
+    the header alike, an accepted version only, and is byte-identical to `fraudd score --model`
+    with that version's file; within a partition the versions follow the swap order (a
+    generation is fixed at dispatch, in offset order). Returns the count per version."""
+    lost, dups, src = loss_and_dups(ld, out)
+    check(not lost, "%s: no record lost (%d without a result)" % (name, len(lost)))
+    check(dups == 0, "%s: no duplicates (%d)" % (name, dups))
+    expected = {}
+    for ver, f in files.items():
+        exp = os.path.join(WORK, "%s-expected-%s.jsonl" % (name, ver))
+        subprocess.run([FRAUDD, "score", "--model", f, "--input", gen_path, "--output", exp, "--quiet"], check=True)
+        with open(exp, "rb") as fh:
+            expected[ver] = fh.read().splitlines()
+    pos_to_idx = {v: k for k, v in ld.where.items()}
+    per = collections.Counter()
+    hdr = foreign = mismatch = backwards = 0
+    last = {}  # partition -> (offset, rank of its version)
+    for pos in sorted(src):
+        for v, _, h in src[pos]:
+            ver = json.loads(v).get("model_version")
+            per[ver] += 1
+            if ver != h.get("fraudd.model.version"):
+                hdr += 1
+            if ver not in expected:
+                foreign += 1
+                continue
+            i = pos_to_idx.get(pos)
+            if i is None or v != expected[ver][i]:
+                mismatch += 1
+                if mismatch <= 3:
+                    print("  result   ", v[:200], "\n  expected ", expected[ver][i][:200] if i is not None else None)
+            rank = order.index(ver)
+            if pos[0] in last and rank < last[pos[0]]:
+                backwards += 1
+            last[pos[0]] = rank
+    # the proof has teeth only if consecutive models score records differently
+    for v1, v2 in zip(order, order[1:]):
+        differ = sum(1 for x, y in zip(expected[v1], expected[v2])
+                     if x.replace(b'"' + v1.encode() + b'"', b"") != y.replace(b'"' + v2.encode() + b'"', b""))
+        print("  %s and %s: %d of %d offline results differ beyond the version" % (v1, v2, differ, len(expected[v1])))
+    print("  results per model version: " + ", ".join("%s %d" % (v, per[v]) for v in order + sorted(set(per) - set(order))))
+    check(hdr == 0, "%s: every result's JSON model_version equals its fraudd.model.version header (%d differ)" %
+          (name, hdr))
+    check(foreign == 0, "%s: only accepted versions scored records (%d results name another)" % (name, foreign))
+    check(mismatch == 0, "%s: every result is byte-identical to `fraudd score --model <its version's file>` on the "
+          "same record (%d differ)" % (name, mismatch))
+    check(backwards == 0, "%s: within each partition the versions follow the swap order (%d go back)" %
+          (name, backwards))
+    return per
+
+
+def reload_setup(name, sizes, slow_sizes, seed):
+    """A reload scenario's (records, rate, event wait, topics, generated file and lines, a folder
+    for its models); a sanitizer build gets slow_sizes and longer waits."""
+    slow = sanitizer_build()
+    n, rate = slow_sizes if slow else sizes
+    topics = topics_for(name)
+    gen_path, lines = generate(n, seed)
+    mdir = os.path.join(WORK, name + "-models")
+    os.makedirs(mdir, exist_ok=True)
+    return n, rate, 60 if slow else 20, topics, gen_path, lines, mdir
+
+
+def scenario_reload():
+    n, rate, wait, topics, gen_path, lines, mdir = reload_setup("reload", (40000, 4000), (10000, 1000), 31)
+    recs, feats = selftest_records(lines)
+    twos = [2.0] * len(feats)
+    a = DEFAULT_MODEL
+    b = model_variant(mdir, "it-b", error_weights=twos)  # the same graph, scores of other weights
+    b_scores = ort_scores(b, recs)
+    bad = [  # (file, what the refusal names)
+        (model_variant(mdir, "it-corrupt", error_weights=twos, truncate=0.6), "not a valid ONNX model"),
+        (model_variant(mdir, "it-badfeat", error_weights=twos,
+                       features=["V7_renamed" if f == "V7" else f for f in feats]), "features differ"),
+        (model_variant(mdir, "it-badst", error_weights=twos,
+                       selftest={"records": recs, "scores": [1.5 * x for x in b_scores]}), "self-test record"),
+        (model_variant(mdir, "it-b", error_weights=[3.0] * len(feats), name="it-b-again"),
+         "is the serving model's"),
+    ]
+    c = model_variant(mdir, "it-c", selftest={"records": recs, "scores": ort_scores(a, recs)})
+    a2 = model_variant(mdir, "it-a2")  # A's weights, a version of its own
+    files = {"ulb-ae-1.1.0": a, "it-b": b, "it-c": c, "it-a2": a2}
+    order = list(files)
+    served = os.path.join(mdir, "served.onnx")
+
+    def serve(path):
+        with open(path, "rb") as f:
+            write_atomic(served, f.read())
+
+    serve(a)
+    port = free_port()
+    cfg = write_config("reload", "g-" + topics[0], topics,
+                       extra_model="  path: %s\n  reload_interval_ms: 200\n" % served)
+    ld = Loader(topics[0])
+    d = Daemon(cfg, "reload", ["--http-port", str(port)])
+    try:
+        reload_steps(d, ld, lines, n, rate, wait, port, serve, (b, c, a2), bad)
+        out, m = reload_results("reload", d, topics[1], n, port)
+    finally:
+        rc = d.stop()
+    check(rc == 0, "reload: fraudd exits 0 (rc %s)" % rc)
+    want = {"swapped": 3, "refused": len(bad), "fetch_failed": 0}
+    got = {r: reloads(m, r) for r in want}
+    check(got == want and serving_version(m) == "it-a2" and m.get("fraudd_model_generation") == 4,
+          "reload: /metrics at the end: reloads %s (want %s), version %s, generation %s (want it-a2, 4)" %
+          (got, want, serving_version(m), m.get("fraudd_model_generation")))
+    per = check_versioned_results("reload", ld, out, gen_path, files, order)
+    check(len([v for v in order if per[v]]) >= 3, "reload: at least 3 model versions scored records (%d)" %
+          len([v for v in order if per[v]]))
+
+
+def reload_results(name, d, topic, n, port):
+    """The results and the final /metrics; none if fraudd died (no 3-minute wait for them)."""
+    if not check(d.proc.poll() is None, "%s: fraudd is still running after the model changes" % name):
+        return [], {}
+    return read_topic(topic, n, 180), scrape(port)
+
+
+def reload_steps(d, ld, lines, n, rate, wait, port, serve, models, bad):
+    """scenario_reload's model changes, while the feed runs."""
+    b, c, a2 = models
+    check(d.wait_assigned(), "reload: fraudd got partitions, serving A from model.path")
+    feeder = ld.produce_in_background(keyed(lines, n), rate)
+    t0 = time.time()
+    span = n / rate  # seconds of feed, spread over the steps below
+    try:
+        time.sleep(0.15 * span)
+        serve(b)
+        check(len(d.wait_event("model_swapped", 1, wait, "version it-b")) == 1,
+              "reload: A -> B swapped while records flow (%.1f s into the feed)" % (time.time() - t0))
+        time.sleep(0.1 * span)
+        refused = []
+        for k, (path, why) in enumerate(bad, 1):
+            serve(path)
+            refused = d.wait_event("model_refused", k, wait)
+            ok = len(refused) == k and why in refused[-1]["msg"] and "version it-b keeps serving" in refused[-1]["msg"]
+            check(ok, "reload: %s refused and logged, B keeps serving: %s" %
+                  (os.path.basename(path), refused[-1]["msg"][:160] if len(refused) == k else "(no event)"))
+        m = scrape(port)
+        check(reloads(m, "refused") == len(bad) and serving_version(m) == "it-b",
+              "reload: /metrics: refused %s (want %d), fraudd_model_info version %s (want it-b)" %
+              (reloads(m, "refused"), len(bad), serving_version(m)))
+        time.sleep(0.1 * span)
+        serve(c)
+        swapped = d.wait_event("model_swapped", 1, wait, "version it-c")
+        accepted = d.wait_event("model_reloaded", 1, wait, "version it-c")
+        check(len(swapped) == 1 and len(accepted) == 1,
+              "reload: C, whose fraudd.selftest holds ONNX Runtime's scores, passes the self-test and swaps")
+        time.sleep(0.15 * span)
+        serve(a2)
+        check(len(d.wait_event("model_swapped", 1, wait, "version it-a2")) == 1,
+              "reload: A's weights under version it-a2 swap in")
+        # a poll of an unchanged file only stats it; SIGHUP reads it (logged only when forced)
+        d.proc.send_signal(signal.SIGHUP)
+        forced = d.wait_event("model_unchanged", 1, wait)
+        check(len(forced) == 1 and "it-a2" in forced[0]["msg"],
+              "reload: SIGHUP forces a check that reads the file: %s" % (forced[0]["msg"] if forced else "no event"))
+    finally:
+        feeder.join()
+    print("  feed of %d records at %d/s took %.1f s" % (n, rate, time.time() - t0))
+
+
+class ModelServer:
+    """A model registry on 127.0.0.1: GET /model.onnx with ETag = hash of the content, 304 for a
+    matching If-None-Match; `status` other than 200 answers that instead. Counts answers."""
+
+    def __init__(self, body):
+        self.body, self.status, self.answers = body, 200, collections.Counter()
+        srv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body, status = srv.body, srv.status
+                etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+                if status != 200:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.headers.get("If-None-Match") == etag:
+                    status = 304
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                else:
+                    self.send_response(200)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                srv.answers[status] += 1
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/model.onnx" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_answers(self, status, count, timeout):
+        deadline = time.time() + timeout
+        while self.answers[status] < count and time.time() < deadline:
+            time.sleep(0.05)
+        return self.answers[status]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def scenario_reload_url():
+    n, rate, wait, topics, gen_path, lines, mdir = reload_setup("reload_url", (12000, 3000), (5000, 1000), 37)
+    b = model_variant(mdir, "it-url-b", error_weights=[2.0] * len(selftest_records(lines)[1]))
+    files = {"ulb-ae-1.1.0": DEFAULT_MODEL, "it-url-b": b}
+    with open(DEFAULT_MODEL, "rb") as f:
+        srv = ModelServer(f.read())
+    port = free_port()
+    cfg = write_config("reload_url", "g-" + topics[0], topics,
+                       extra_model="  url: %s\n  reload_interval_ms: 200\n" % srv.url)
+    ld = Loader(topics[0])
+    d = Daemon(cfg, "reload_url", ["--http-port", str(port)])
+    try:
+        check(d.wait_assigned(), "reload_url: fraudd got partitions, serving A from model.url")
+        feeder = ld.produce_in_background(keyed(lines, n), rate)
+        t0 = time.time()
+        try:
+            got = srv.wait_answers(304, 3, wait)
+            m = scrape(port)
+            check(got >= 3 and srv.answers[200] == 1 and (reloads(m, "unchanged") or 0) >= 3,
+                  "reload_url: polls are conditional: %d x 304, %d x 200 (the boot download), %s counted "
+                  "unchanged" % (got, srv.answers[200], reloads(m, "unchanged")))
+            with open(b, "rb") as f:
+                srv.body = f.read()
+            time.sleep(0.25 * n / rate)  # A scores a share of the feed
+            check(len(d.wait_event("model_swapped", 1, wait, "version it-url-b")) == 1,
+                  "reload_url: new content at the URL (a new ETag) swaps in it-url-b (%.1f s into the feed)" %
+                  (time.time() - t0))
+            for k, status in enumerate((500, 404), 1):
+                srv.status = status
+                ev = d.wait_event("model_fetch_failed", 1, wait, "HTTP %d" % status)
+                check(len(ev) >= 1 and "version it-url-b keeps serving" in ev[0]["msg"],
+                      "reload_url: HTTP %d is a failed fetch, logged, it-url-b keeps serving: %s" %
+                      (status, ev[0]["msg"] if ev else "(no event)"))
+            m = scrape(port)
+            check((reloads(m, "fetch_failed") or 0) >= 2 and serving_version(m) == "it-url-b",
+                  "reload_url: /metrics: fetch_failed %s (want >= 2), version %s (want it-url-b)" %
+                  (reloads(m, "fetch_failed"), serving_version(m)))
+            n304 = srv.answers[304]
+            srv.status = 200
+            got = srv.wait_answers(304, n304 + 2, wait)
+            check(got >= n304 + 2, "reload_url: after the outage the ETag still matches: 304s again (%d -> %d)" %
+                  (n304, got))
+        finally:
+            feeder.join()
+        out, m = reload_results("reload_url", d, topics[1], n, port)
+    finally:
+        rc = d.stop()
+        srv.close()
+    check(rc == 0, "reload_url: fraudd exits 0 (rc %s)" % rc)
+    print("  model server answers: " + ", ".join("%d x %d" % (v, k) for k, v in sorted(srv.answers.items())))
+    check(reloads(m, "swapped") == 1 and reloads(m, "refused") == 0 and m.get("fraudd_model_generation") == 2,
+          "reload_url: /metrics at the end: swapped %s (want 1), refused %s (want 0), generation %s (want 2)" %
+          (reloads(m, "swapped"), reloads(m, "refused"), m.get("fraudd_model_generation")))
+    per = check_versioned_results("reload_url", ld, out, gen_path, files, list(files))
+    check(per["ulb-ae-1.1.0"] > 0 and per["it-url-b"] > 0, "reload_url: both versions scored records")
+
 
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
-             "rolling": scenario_rolling, "prometheus": scenario_prometheus}
+             "rolling": scenario_rolling, "prometheus": scenario_prometheus,
+             "reload": scenario_reload, "reload_url": scenario_reload_url}
 
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:

@@ -246,7 +246,7 @@ class Daemon:
         self.log.close()
         return rc
 
-    def wait_event(self, event, count=1, timeout=20, contains=""):
+    def wait_events(self, event, count=1, timeout=20, contains=""):
         """Waits until the log holds `count` events `event` whose msg contains `contains`;
         returns them (fewer on timeout or exit)."""
         deadline = time.time() + timeout
@@ -863,13 +863,13 @@ def reload_steps(d, ld, lines, n, rate, wait, port, serve, models, bad):
     try:
         time.sleep(0.15 * span)
         serve(b)
-        check(len(d.wait_event("model_swapped", 1, wait, "version it-b")) == 1,
+        check(len(d.wait_events("model_swapped", 1, wait, "version it-b")) == 1,
               "reload: A -> B swapped while records flow (%.1f s into the feed)" % (time.time() - t0))
         time.sleep(0.1 * span)
         refused = []
         for k, (path, why) in enumerate(bad, 1):
             serve(path)
-            refused = d.wait_event("model_refused", k, wait)
+            refused = d.wait_events("model_refused", k, wait)
             ok = len(refused) == k and why in refused[-1]["msg"] and "version it-b keeps serving" in refused[-1]["msg"]
             check(ok, "reload: %s refused and logged, B keeps serving: %s" %
                   (os.path.basename(path), refused[-1]["msg"][:160] if len(refused) == k else "(no event)"))
@@ -879,17 +879,17 @@ def reload_steps(d, ld, lines, n, rate, wait, port, serve, models, bad):
               (reloads(m, "refused"), len(bad), serving_version(m)))
         time.sleep(0.1 * span)
         serve(c)
-        swapped = d.wait_event("model_swapped", 1, wait, "version it-c")
-        accepted = d.wait_event("model_reloaded", 1, wait, "version it-c")
+        swapped = d.wait_events("model_swapped", 1, wait, "version it-c")
+        accepted = d.wait_events("model_reloaded", 1, wait, "version it-c")
         check(len(swapped) == 1 and len(accepted) == 1,
               "reload: C, whose fraudd.selftest holds ONNX Runtime's scores, passes the self-test and swaps")
         time.sleep(0.15 * span)
         serve(a2)
-        check(len(d.wait_event("model_swapped", 1, wait, "version it-a2")) == 1,
+        check(len(d.wait_events("model_swapped", 1, wait, "version it-a2")) == 1,
               "reload: A's weights under version it-a2 swap in")
         # a poll of an unchanged file only stats it; SIGHUP reads it (logged only when forced)
         d.proc.send_signal(signal.SIGHUP)
-        forced = d.wait_event("model_unchanged", 1, wait)
+        forced = d.wait_events("model_unchanged", 1, wait)
         check(len(forced) == 1 and "it-a2" in forced[0]["msg"],
               "reload: SIGHUP forces a check that reads the file: %s" % (forced[0]["msg"] if forced else "no event"))
     finally:
@@ -969,12 +969,12 @@ def scenario_reload_url():
             with open(b, "rb") as f:
                 srv.body = f.read()
             time.sleep(0.25 * n / rate)  # A scores a share of the feed
-            check(len(d.wait_event("model_swapped", 1, wait, "version it-url-b")) == 1,
+            check(len(d.wait_events("model_swapped", 1, wait, "version it-url-b")) == 1,
                   "reload_url: new content at the URL (a new ETag) swaps in it-url-b (%.1f s into the feed)" %
                   (time.time() - t0))
             for k, status in enumerate((500, 404), 1):
                 srv.status = status
-                ev = d.wait_event("model_fetch_failed", 1, wait, "HTTP %d" % status)
+                ev = d.wait_events("model_fetch_failed", 1, wait, "HTTP %d" % status)
                 check(len(ev) >= 1 and "version it-url-b keeps serving" in ev[0]["msg"],
                       "reload_url: HTTP %d is a failed fetch, logged, it-url-b keeps serving: %s" %
                       (status, ev[0]["msg"] if ev else "(no event)"))

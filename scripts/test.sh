@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, then
 #   1. release build: unit tests (ctest) and CLI tests
 #   2. ASan+UBSan build: the same suite
-#   3. ThreadSanitizer build: the ring stress test, and the whole pipeline (demo on the
+#   3. ThreadSanitizer build: the ring stress test, the mock-cluster pipeline tests (model
+#      swaps under load, the reloader), the HTTP and reload tests, and the whole pipeline (demo on the
 #      in-process cluster; malformed, rebalance, rolling and the model hot-reload scenarios
 #      reload + reload_url against the real broker)
 #   4. ONNX Runtime parity: default model and every fixture, 10,000 records each
@@ -37,7 +38,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   step "unit tests (asan+ubsan)" ctest_in build/asan
 step "build tsan" scripts/build.sh tsan
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
-step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http"
+step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http|test_reload"
 # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
 step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
 step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'

@@ -18,7 +18,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libsimdjson-dev libjansson-dev libcmocka-dev
       clang libclang-rt-14-dev
       librdkafka-dev libyaml-dev libmicrohttpd-dev
-      libcurl4-openssl-dev prometheus curl
+      libcurl4-openssl-dev prometheus curl openssl
       openjdk-17-jre-headless maven kcat)
 
 # shellcheck source=lib.sh

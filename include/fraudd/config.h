@@ -78,6 +78,7 @@ typedef struct fr_config {
         int reload_interval_ms;  /* poll path/url for a new model; 0 = SIGHUP only */
         int max_bytes;           /* largest model file or download, default 64 MiB */
         int fetch_timeout_ms;    /* one download's bound, default 30000 */
+        char *ca_file;           /* CA bundle for an https model.url; NULL = the system's */
         double threshold;        /* NaN = the model's own */
         char **passthrough;      /* dotted fields copied into each result */
         size_t n_passthrough;

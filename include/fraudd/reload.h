@@ -45,6 +45,7 @@ typedef struct fr_model_src_opts {
     const char *url;    /* an http(s) URL, or NULL (exactly one of path, url) */
     size_t max_bytes;   /* larger models are refused unread */
     int timeout_ms;     /* one download's bound */
+    const char *ca_file; /* PEM CA bundle for https, or NULL: the system's */
 } fr_model_src_opts;
 
 /* Returns NULL on out of memory. */

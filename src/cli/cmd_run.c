@@ -58,7 +58,7 @@ static fr_model *load_first_model(const fr_config *cfg, fr_model_src **src_out, 
         return m;
     }
     fr_model_src_opts so = {.path = cfg->model.path, .url = cfg->model.url, .max_bytes = (size_t)cfg->model.max_bytes,
-                            .timeout_ms = cfg->model.fetch_timeout_ms};
+                            .timeout_ms = cfg->model.fetch_timeout_ms, .ca_file = cfg->model.ca_file};
     fr_model_src *src = fr_model_src_new(&so);
     unsigned char *buf = NULL;
     size_t len = 0;

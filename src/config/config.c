@@ -188,6 +188,10 @@ static const fr__opt opts[] = {
      "Largest model file or download accepted.", NULL},
     {"model", "fetch_timeout_ms", FR__T_INT, 0, 100, 600000, NULL, "30000", NULL, OFF(model.fetch_timeout_ms),
      "Bound on one model download (connect + transfer).", NULL},
+    {"model", "ca_file", FR__T_PATH, 0, 0, 0, NULL, NULL, NULL, OFF(model.ca_file),
+     "PEM file of the CAs a model.url over https must chain to (a private model\n"
+     "registry); null = the system's CA bundle.",
+     NULL},
     {"model", "threshold", FR__T_NUM, 0, 0, 0, NULL, NULL, NULL, OFF(model.threshold),
      "Score at or above which a record is flagged; null = the model's own.", NULL},
     {"model", "passthrough", FR__T_LIST, 0, 0, 0, NULL, NULL, NULL, OFF(model.passthrough),

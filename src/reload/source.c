@@ -11,6 +11,8 @@
  * 304 means unchanged. The body is refused past max_bytes, whether the
  * server announced its length or not. The time bound covers connect and
  * transfer. ETag and Last-Modified are remembered only from a complete 200.
+ * https verifies the server's certificate and name, against model.ca_file
+ * when set (a private registry's CA), else the system's CA bundle.
  *
  * One thread at a time uses a source (the boot sequence, then the reloader).
  */
@@ -32,6 +34,7 @@ struct fr_model_src {
     char *path;             /* file source, or NULL */
     char *url;              /* URL source, or NULL */
     char *name;             /* what logs show */
+    char *ca_file;          /* CA bundle for https, or NULL */
     size_t max_bytes;
     int timeout_ms;
     /* file: identity at the last successful read */
@@ -64,6 +67,7 @@ fr_model_src *fr_model_src_new(const fr_model_src_opts *o) {
     if (!s) return NULL;
     s->max_bytes = o->max_bytes;
     s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    if (o->ca_file && !(s->ca_file = strdup(o->ca_file))) goto oom;
     if (o->url) {
         s->url = strdup(o->url);
         s->name = safe_url_name(o->url);
@@ -85,6 +89,7 @@ void fr_model_src_free(fr_model_src *s) {
     free(s->path);
     free(s->url);
     free(s->name);
+    free(s->ca_file);
     free(s);
 }
 
@@ -236,6 +241,8 @@ static int fetch_url(fr_model_src *s, int force, unsigned char **buf, size_t *le
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    /* TLS: peer and host verification stay on (libcurl's defaults) */
+    if (s->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
     CURLcode e = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -365,7 +365,7 @@ static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
                "t.yaml:6:1: unknown section \"metrics\"; valid sections: kafka, pipeline, model, http, logging");
     fails_with(BASE "model:\n  Path: x\n", FR_EINVAL, /* keys are case-sensitive */
                "t.yaml:7:3: model: unknown key \"Path\"; valid keys: path, url, reload_interval_ms, max_bytes, "
-               "fetch_timeout_ms, threshold, passthrough, emit_output, max_record_bytes");
+               "fetch_timeout_ms, ca_file, threshold, passthrough, emit_output, max_record_bytes");
     /* a key that could hold control characters is shown escaped */
     fails_with(BASE "\"a\\tb\": 1\n", FR_EINVAL,
                "t.yaml:6:1: unknown section \"a\\x09b\"; valid sections: kafka, pipeline, model, http, logging");

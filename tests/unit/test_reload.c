@@ -5,7 +5,8 @@
  *  - a URL source (a real HTTP server on 127.0.0.1, libmicrohttpd) sends
  *    If-None-Match with the last ETag and takes 304 as unchanged; refuses
  *    HTTP errors and bodies over max_bytes, announced or chunked; logs
- *    the URL without its credentials or query;
+ *    the URL without its credentials or query; over https it verifies the
+ *    server, against model.ca_file when set;
  *  - the checks refuse a corrupt model, other features, the serving
  *    model's version with other content, NaN weights, and a model whose
  *    own fraudd.selftest scores it does not reproduce; they accept a
@@ -190,6 +191,58 @@ static void url_source_refuses_http_errors_and_oversized_bodies(void **state) {
     fr_model_src_free(s);
 }
 
+/* A self-signed certificate for 127.0.0.1 (openssl CLI) in dir; returns 0. */
+static int make_cert(const char *dir) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
+             ">/dev/null 2>&1",
+             dir, dir);
+    return system(cmd);
+}
+
+static void https_source_verifies_the_server_against_model_ca_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fraudd-tls-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(make_cert(dir), 0);
+    size_t kn = 0, cn = 0;
+    snprintf(path, sizeof path, "%s/key.pem", dir);
+    char *key = (char *)mv_read(path, &kn);
+    snprintf(path, sizeof path, "%s/cert.pem", dir);
+    char *cert = (char *)mv_read(path, &cn);
+    assert_non_null(key);
+    assert_non_null(cert);
+    key[kn] = cert[cn] = 0;
+    server sv = {.body = "model-over-tls", .etag = "\"t1\""};
+    sv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, handler, &sv,
+                            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+    assert_non_null(sv.d);
+    sv.port = MHD_get_daemon_info(sv.d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/m", sv.port);
+    unsigned char *b;
+    size_t n;
+    /* the system's CAs do not know this server: refused, not fetched */
+    fr_model_src *s = fr_model_src_new(&(fr_model_src_opts){.url = url, .max_bytes = 1024, .timeout_ms = 5000});
+    assert_int_equal(fr_model_src_fetch(s, 0, &b, &n, err, sizeof err), FR_EIO);
+    fr_model_src_free(s);
+    /* with its CA in model.ca_file: fetched, and polled with the ETag like http */
+    s = fr_model_src_new(&(fr_model_src_opts){.url = url, .max_bytes = 1024, .timeout_ms = 5000, .ca_file = path});
+    assert_int_equal(fr_model_src_fetch(s, 0, &b, &n, err, sizeof err), 0);
+    assert_int_equal(n, 14);
+    assert_memory_equal(b, "model-over-tls", 14);
+    free(b);
+    assert_int_equal(fr_model_src_fetch(s, 0, &b, &n, err, sizeof err), FR_SRC_UNCHANGED);
+    fr_model_src_free(s);
+    MHD_stop_daemon(sv.d);
+    free(key);
+    free(cert);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
+}
+
 static void url_name_hides_credentials_and_query(void **state) {
     (void)state;
     fr_model_src_opts o = {.url = "https://fraudd:s3cret@models.internal:8443/fraud/v7.onnx?X-Amz-Signature=abc#x",
@@ -331,6 +384,7 @@ int main(void) {
         cmocka_unit_test(file_source_reads_changes_and_calls_the_rest_unchanged),
         cmocka_unit_test(url_source_polls_with_the_etag_and_takes_304_as_unchanged),
         cmocka_unit_test(url_source_refuses_http_errors_and_oversized_bodies),
+        cmocka_unit_test(https_source_verifies_the_server_against_model_ca_file),
         cmocka_unit_test(url_name_hides_credentials_and_query),
         cmocka_unit_test(checks_accept_a_new_model_with_the_same_features),
         cmocka_unit_test(checks_refuse_a_corrupt_model),

@@ -114,6 +114,11 @@ void fr_config_dump(const fr_config *c, FILE *f);
  * ssl.key.password, *.secret, ...): such values are never logged. */
 int fr_config_is_secret(const char *key);
 
+/* url with its "user:password@" and its query (often a signed token)
+ * removed, or with markers replaced by "[redacted]@" / "?[redacted]";
+ * the fragment goes too. For logs and dumps; dst is NUL terminated. */
+void fr_url_redact(const char *url, int markers, char *dst, size_t cap);
+
 const char *fr_ordering_name(fr_ordering o);
 const char *fr_log_level_name(fr_log_level l);
 

@@ -9,7 +9,8 @@
  *
  * libmicrohttpd runs its own thread (internal polling), at most 32
  * connections, a 10 s idle timeout. Handlers only read atomics and
- * /proc, and take no lock the pipeline holds, so HTTP can never stall it.
+ * /proc, and take no lock the pipeline holds per record (metrics.h), so
+ * HTTP can never stall it.
  *
  * Thread safety: fr_http_set_pipeline may be called from any thread.
  */

@@ -2,8 +2,10 @@
  *
  * Rendering only reads: per-worker and run-thread counters (single-writer
  * atomics, summed here), ring depths, and /proc/self for the standard
- * process metrics. It takes no lock the pipeline ever holds, so a scrape
- * can never stall scoring. Names follow Prometheus conventions: base units
+ * process metrics. The only lock it takes that the pipeline also takes is
+ * the model generations' (fr_pipeline_models), which the run thread holds
+ * only when a model is swapped in or a replaced one is freed, never per
+ * record, so a scrape can never stall scoring. Names follow Prometheus conventions: base units
  * (seconds, bytes), _total for counters, HELP and TYPE for every family.
  * docs/METRICS.md lists them.
  *

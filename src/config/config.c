@@ -348,17 +348,16 @@ static int url_ok(const char *s) {
     return 1;
 }
 
-/* A URL for printing: "user:password@" and the query (often a signed
- * token) become [redacted]. */
-static const char *url_redacted(const char *url, char *dst, size_t cap) {
+void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
     const char *end = host + strcspn(host, "/?#");
     const char *at = memchr(host, '@', (size_t)(end - host));
-    const char *q = strchr(url, '?');
-    snprintf(dst, cap, "%.*s%s%.*s%s", (int)(host - url), url, at ? "[redacted]@" : "",
-             (int)((q ? q : url + strlen(url)) - (at ? at + 1 : host)), at ? at + 1 : host, q ? "?[redacted]" : "");
-    return dst;
+    const char *rest = at ? at + 1 : host;
+    size_t tail = strcspn(rest, "?#");
+    int query = rest[tail] == '?';
+    snprintf(dst, cap, "%.*s%s%.*s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
+             query && markers ? "?[redacted]" : "");
 }
 
 /* A dotted field path: non-empty segments, at most 8 of them. */
@@ -1073,7 +1072,10 @@ static void put_value(FILE *f, const fr_config *c, const fr__opt *o, const char 
     case FR__T_PATH: {
         const char *s = *(char *const *)src;
         char safe[1024];
-        if (s && o->flags & FR__F_URL) s = url_redacted(s, safe, sizeof safe);
+        if (s && o->flags & FR__F_URL) {
+            fr_url_redact(s, 1, safe, sizeof safe);
+            s = safe;
+        }
         if (s) put_quoted(f, s);
         else fputs("null", f);
         break;

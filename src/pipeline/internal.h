@@ -123,6 +123,7 @@ struct fr_pipeline {
     fr_mgen *retired;
     pthread_mutex_t gens_mu;
     _Atomic uint64_t next_gen_id;
+    _Atomic uint64_t serving_gen; /* gen->id, for fr_pipeline_get_stats without gens_mu (run thread writes) */
     _Atomic uint64_t st_reloads[FR_RELOAD__COUNT]; /* written by the reloader thread only */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;

@@ -107,6 +107,7 @@ void fr_mgen_adopt(fr_pipeline *p) {
     pthread_mutex_lock(&p->gens_mu);
     fr_mgen *old = p->gen;
     p->gen = g;
+    atomic_store_explicit(&p->serving_gen, g->id, memory_order_relaxed); /* a statistic: no partner */
     if (old->jobs) {
         old->next = p->retired;
         p->retired = old;

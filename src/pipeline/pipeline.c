@@ -153,6 +153,7 @@ static int build_workers(fr_pipeline *p, const fr_model *m, char *err, size_t er
     }
     /* the first model generation: the caller's model, which it keeps */
     if (!(p->gen = fr_mgen_new(p, m, NULL, err, errlen))) return FR_EINVAL;
+    atomic_store_explicit(&p->serving_gen, p->gen->id, memory_order_relaxed);
     return 0;
 }
 
@@ -249,9 +250,7 @@ void fr_pipeline_get_stats(fr_pipeline *p, fr_pipeline_stats *s) {
     s->assigned_partitions = fr_ctr_get(&p->st_assigned);
     s->rebalances = fr_ctr_get(&p->st_rebalances);
     for (int i = 0; i < FR_RELOAD__COUNT; i++) s->model_reloads[i] = fr_ctr_get(&p->st_reloads[i]);
-    pthread_mutex_lock(&p->gens_mu);
-    s->model_generation = p->gen ? p->gen->id : 0;
-    pthread_mutex_unlock(&p->gens_mu);
+    s->model_generation = atomic_load_explicit(&p->serving_gen, memory_order_relaxed);
     s->latency_sum_ns = fr_ctr_get(&p->st_latency_sum_ns);
     s->e2e_sum_ns = fr_ctr_get(&p->st_e2e_sum_ns);
     for (int i = 0; i < FR_LAT_BUCKETS; i++) {

@@ -156,20 +156,21 @@ int fr_reloader_start(fr_pipeline *p, const fr_config *c, fr_model_src *src, con
     return 0;
 }
 
-void fr_reloader_request(fr_reloader *r) {
-    if (!r) return;
+/* Sets one of the thread's flags (requested, stop) and wakes it. */
+static void raise_flag(fr_reloader *r, int *flag) {
     pthread_mutex_lock(&r->mu);
-    r->requested = 1;
+    *flag = 1;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
+void fr_reloader_request(fr_reloader *r) {
+    if (r) raise_flag(r, &r->requested);
+}
+
 void fr_reloader_stop(fr_reloader *r) {
     if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    raise_flag(r, &r->stop);
     if (r->started) pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fraudd/config.h"
 #include "fraudd/err.h"
 #include "fraudd/reload.h"
 
@@ -46,22 +47,6 @@ struct fr_model_src {
     CURL *curl;             /* kept for connection reuse */
 };
 
-/* The URL without "user:pass@" and without "?query" / "#fragment". */
-static char *safe_url_name(const char *url) {
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(end - host));
-    const char *rest = at ? at + 1 : host;
-    size_t scheme = (size_t)(host - url), tail = strcspn(rest, "?#");
-    char *s = malloc(scheme + tail + 1);
-    if (!s) return NULL;
-    memcpy(s, url, scheme);
-    memcpy(s + scheme, rest, tail);
-    s[scheme + tail] = 0;
-    return s;
-}
-
 fr_model_src *fr_model_src_new(const fr_model_src_opts *o) {
     fr_model_src *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -70,8 +55,9 @@ fr_model_src *fr_model_src_new(const fr_model_src_opts *o) {
     if (o->ca_file && !(s->ca_file = strdup(o->ca_file))) goto oom;
     if (o->url) {
         s->url = strdup(o->url);
-        s->name = safe_url_name(o->url);
+        s->name = malloc(strlen(o->url) + 1); /* the redacted form is never longer */
         if (!s->url || !s->name) goto oom;
+        fr_url_redact(o->url, 0, s->name, strlen(o->url) + 1);
     } else {
         s->path = strdup(o->path ? o->path : "");
         s->name = strdup(s->path ? s->path : "");

@@ -400,7 +400,7 @@ func checkSpread(m *manifests) []string {
 }
 
 // envValues is what the container's environment holds: literal values, and
-// secretKeyRef values from the Secret examples; a fieldRef gets a placeholder.
+// secretKeyRef values from the Secret examples; a fieldRef gets a stand-in value.
 func envValues(m *manifests) (map[string]string, []string) {
 	c, p := container(m)
 	env := map[string]string{}
@@ -420,7 +420,7 @@ func envValues(m *manifests) (map[string]string, []string) {
 			}
 			env[e.Name] = v
 		case e.ValueFrom.FieldRef != nil:
-			env[e.Name] = "placeholder-" + strings.ReplaceAll(e.ValueFrom.FieldRef.FieldPath, ".", "-")
+			env[e.Name] = "stand-in-" + strings.ReplaceAll(e.ValueFrom.FieldRef.FieldPath, ".", "-")
 		default:
 			p = append(p, e.Name+": only value, secretKeyRef and fieldRef are checked")
 		}

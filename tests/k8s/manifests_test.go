@@ -68,7 +68,7 @@ func TestManifests(t *testing.T) {
 
 // checkConfigWithFraudd runs `$FRAUDD check-config` on the ConfigMap's
 // fraudd.yaml with the container's env (literal values, the Secret example's
-// values, placeholders for fieldRefs), as the pod would load it.
+// values, stand-in values for fieldRefs), as the pod would load it.
 func checkConfigWithFraudd(t *testing.T, m *manifests) {
 	bin := os.Getenv("FRAUDD")
 	if bin == "" {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fraudd/model.h"
 #include "onnx.pb-c.h"
 
 #define MV_DEFAULT_MODEL FR_SOURCE_DIR "/models/default/fraudd-default.onnx"
@@ -87,6 +88,17 @@ static inline unsigned char *mv_make(const mv_opts *o, size_t *len) {
     }
     onnx__model_proto__free_unpacked(mp, NULL);
     return out;
+}
+
+/* fraudd.error_weights JSON with every one of m's features weighted v
+ * (e.g. "2": the same network, 4x the autoencoder score). Static buffer. */
+static inline const char *mv_uniform_weights(const fr_model *m, const char *v) {
+    static char w[4096];
+    size_t n = (size_t)snprintf(w, sizeof w, "[");
+    for (size_t i = 0; i < fr_model_n_features(m) && n < sizeof w; i++)
+        n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", i ? "," : "", v);
+    snprintf(w + n, n < sizeof w ? sizeof w - n : 0, "]");
+    return w;
 }
 
 static inline int mv_write(const char *path, const unsigned char *b, size_t len) {

@@ -317,16 +317,6 @@ static void offline_score(const fr_model *m, const char *rec, size_t len, char *
     fr_scorer_free(s);
 }
 
-/* Error weights of 2 for every feature: the same network, 4x the score. */
-static const char *heavy_weights(const fr_model *m) {
-    static char w[1024];
-    w[0] = '[';
-    w[1] = 0;
-    for (size_t i = 0; i < fr_model_n_features(m); i++) strcat(w, i ? ",2" : "2");
-    strcat(w, "]");
-    return w;
-}
-
 /* Waits up to 20 s for cond (re-reading the stats). */
 #define WAIT_FOR(e, s, cond)                                                                                           \
     do {                                                                                                               \
@@ -347,7 +337,7 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
     char err[512];
     fr_model *heavy = NULL;
     size_t hn;
-    unsigned char *hb = mv_make(&(mv_opts){.version = "heavy", .err_weights = heavy_weights(e->m)}, &hn);
+    unsigned char *hb = mv_make(&(mv_opts){.version = "heavy", .err_weights = mv_uniform_weights(e->m, "2")}, &hn);
     assert_int_equal(fr_model_load_mem(hb, hn, "heavy", &heavy, err, sizeof err), 0);
     /* every record's score under each of the two models, computed offline */
     char (*sa)[48] = calloc(N, sizeof *sa), (*sb)[48] = calloc(N, sizeof *sb);
@@ -378,7 +368,7 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
         char ver[32];
         snprintf(ver, sizeof ver, "%s-%d", swaps % 2 ? "light" : "heavy", swaps);
         unsigned char *b = swaps % 2 ? mv_make(&(mv_opts){.version = ver}, &ln)
-                                     : mv_make(&(mv_opts){.version = ver, .err_weights = heavy_weights(e->m)}, &ln);
+                                     : mv_make(&(mv_opts){.version = ver, .err_weights = mv_uniform_weights(e->m, "2")}, &ln);
         fr_model *m = NULL;
         assert_int_equal(fr_model_load_mem(b, ln, ver, &m, err, sizeof err), 0);
         free(b);

@@ -316,12 +316,8 @@ static void checks_refuse_other_features(void **state) {
 static void checks_refuse_the_serving_version_with_other_content(void **state) {
     (void)state;
     fr_model *cur = serving_model();
-    mv_opts o = {.err_weights = NULL, .version = fr_model_version(cur), .nan_weight = 0};
     /* other content: error weights of 2 */
-    char w[1024] = "[";
-    for (size_t i = 0; i < fr_model_n_features(cur); i++) strcat(w, i ? ",2" : "2");
-    strcat(w, "]");
-    o.err_weights = w;
+    mv_opts o = {.err_weights = mv_uniform_weights(cur, "2"), .version = fr_model_version(cur), .nan_weight = 0};
     assert_int_equal(check_variant(&o, cur), FR_EMODEL);
     assert_non_null(strstr(err, "is the serving model's"));
     fr_model_free(cur);

@@ -97,7 +97,7 @@ static double one_run(long n, double swap_ms, int *swaps) {
     }
     pthread_t t;
     pthread_create(&t, NULL, run_thread, &ra);
-    fr_pipeline_stats s;
+    fr_stats s;
     double t0 = 0, next_swap = 0;
     *swaps = 0;
     for (;;) {

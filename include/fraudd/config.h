@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fraudd/log.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,8 +38,6 @@ typedef enum fr_ordering {
     FR_ORDER_UNORDERED   /* any worker; offsets still commit in order */
 } fr_ordering;
 
-typedef enum fr_log_format { FR_LOGFMT_JSON = 0, FR_LOGFMT_TEXT } fr_log_format;
-typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN, FR_LOG_ERROR } fr_log_level;
 
 /* One librdkafka property, "name" = "value" (both owned by the config). */
 typedef struct fr_kv {
@@ -108,16 +108,14 @@ int fr_config_load_mem(const char *name, const char *buf, size_t len, char *(*en
 fr_config *fr_config_defaults(void);
 void fr_config_free(fr_config *c);
 
+/* Writes the commented example (config/fraudd.yaml), or with markdown the
+ * reference (docs/CONFIG.md), from the option table. */
+void fr_config_example(FILE *f, int markdown);
 /* Writes the effective configuration as YAML, secrets redacted. */
 void fr_config_dump(const fr_config *c, FILE *f);
 /* Nonzero if a librdkafka property name may hold a secret (sasl.password,
  * ssl.key.password, *.secret, ...): such values are never logged. */
 int fr_config_is_secret(const char *key);
-
-/* url with its "user:password@" and its query (often a signed token)
- * removed, or with markers replaced by "[redacted]@" / "?[redacted]";
- * the fragment goes too. For logs and dumps; dst is NUL terminated. */
-void fr_url_redact(const char *url, int markers, char *dst, size_t cap);
 
 const char *fr_ordering_name(fr_ordering o);
 const char *fr_log_level_name(fr_log_level l);

@@ -19,7 +19,8 @@
 
 #include <stddef.h>
 
-#include "fraudd/metrics.h"
+#include "fraudd/model.h"
+#include "fraudd/pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,9 +28,17 @@ extern "C" {
 
 typedef struct fr_http fr_http;
 
+/* What the endpoints serve before (and besides) the pipeline. */
+typedef struct fr_http_src {
+    fr_pipeline *pipeline;    /* may be NULL before it exists (fr_http_set_pipeline) */
+    const fr_model *model;    /* may be NULL before it is loaded */
+    double model_loaded_unix; /* seconds since the epoch */
+    double threshold;         /* in force */
+} fr_http_src;
+
 /* Starts serving on bind:port (port 0: an ephemeral port, see
  * fr_http_port). src is copied; its pipeline may be set later. */
-int fr_http_start(const char *bind, int port, const fr_metrics_src *src, fr_http **out, char *err, size_t errlen);
+int fr_http_start(const char *bind, int port, const fr_http_src *src, fr_http **out, char *err, size_t errlen);
 int fr_http_port(const fr_http *h);
 void fr_http_set_pipeline(fr_http *h, fr_pipeline *p);
 void fr_http_stop(fr_http *h);

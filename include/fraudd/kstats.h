@@ -3,8 +3,9 @@
  * jansson): consumer lag per assigned partition of the input topic, the
  * group's rebalance count, and the producer's queue depth.
  *
- * Thread safety: a plain value; the pipeline guards its copy (see
- * fr_pipeline_kafka_stats).
+ * Part of the kafka module (include/fraudd/kafka.h), which owns the copy
+ * both clients write. Thread safety: a plain value; fr_kafka_state guards
+ * its copy.
  */
 #ifndef FRAUDD_KSTATS_H
 #define FRAUDD_KSTATS_H

@@ -10,6 +10,7 @@
  * Thread safety: every function may be called from any thread. A line is
  * written with one write(2), so lines from threads never interleave.
  * Secrets: callers never pass secret values; fr_config_is_secret decides.
+ * Clocks are in include/fraudd/common.h.
  */
 #ifndef FRAUDD_LOG_H
 #define FRAUDD_LOG_H
@@ -17,15 +18,16 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "fraudd/config.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+typedef enum fr_log_format { FR_LOGFMT_JSON = 0, FR_LOGFMT_TEXT } fr_log_format;
+typedef enum fr_log_level { FR_LOG_DEBUG = 0, FR_LOG_INFO, FR_LOG_WARN, FR_LOG_ERROR } fr_log_level;
+
 /* Process-wide settings; default: JSON, info, to stderr (fd 2). */
 void fr_log_setup(fr_log_format fmt, fr_log_level level, int fd);
-int fr_log_enabled(fr_log_level level);
 
 /* event: a short stable name ("assigned", "model_loaded"); msg: printf. */
 void fr_log(fr_log_level level, const char *event, const char *fmt, ...)
@@ -45,10 +47,6 @@ void fr_log_set_default_interval(int64_t interval_ms);
  * suppressed)" when lines were dropped. Returns 1 if written. */
 int fr_log_limited(fr_log_limiter *lim, fr_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* Monotonic and wall clocks in nanoseconds. */
-int64_t fr_now_ns(void);
-int64_t fr_wall_ms(void);
 
 #ifdef __cplusplus
 }

@@ -1,48 +1,150 @@
-/* fraudd metrics: the Prometheus text exposition of a running pipeline.
+/* fraudd metrics: what fraudd measures, and its Prometheus text exposition.
  *
- * Rendering only reads: per-worker and run-thread counters (single-writer
- * atomics, summed here), ring depths, and /proc/self for the standard
- * process metrics. The only lock it takes that the pipeline also takes is
- * the model generations' (fr_pipeline_models), which the run thread holds
- * only when a model is swapped in or a replaced one is freed, never per
- * record, so a scrape can never stall scoring. Names follow Prometheus conventions: base units
- * (seconds, bytes), _total for counters, HELP and TYPE for every family.
- * docs/METRICS.md lists them.
+ * Below every stage that counts something, and above none of them:
+ *   counters    fr_ctr_add / fr_ctr_get: one writer per counter (a relaxed
+ *               load and store, no read-modify-write, no lock), any reader;
+ *               scrapes sum the per-thread copies
+ *   histograms  the bucket maths of latencies (128 log buckets, 4 per
+ *               factor of two from 1 us) and scores (4 per factor of two
+ *               from 2^-10 to 2^20)
+ *   snapshot    fr_stats and fr_metrics_view: the values one scrape shows,
+ *               filled by the pipeline (fr_pipeline_metrics), so rendering
+ *               reads plain memory and calls no stage
+ *   rendering   fr_metrics_render: names in base units (seconds, bytes),
+ *               _total for counters, HELP and TYPE for every family;
+ *               docs/METRICS.md lists them
  *
- * Thread safety: fr_metrics_render may run on any thread, concurrently with
- * the pipeline.
+ * Thread safety: the counters as above; everything else is pure over the
+ * caller's memory.
  */
 #ifndef FRAUDD_METRICS_H
 #define FRAUDD_METRICS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "fraudd/model.h"
-#include "fraudd/pipeline.h"
+#include "fraudd/common.h"
+#include "fraudd/deadletter.h"
+#include "fraudd/kstats.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* A growable text buffer. */
-typedef struct fr_buf {
-    char *data;
-    size_t len, cap;
-    int oom; /* an append failed; the text is incomplete */
-} fr_buf;
+/* ---- counters ---- */
 
-void fr_buf_printf(fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fr_buf_free(fr_buf *b);
+/* A counter with one writer: the owning thread adds with a relaxed load and
+ * store (no read-modify-write, no lock), any thread may read it. */
+static inline void fr_ctr_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline uint64_t fr_ctr_get(const _Atomic uint64_t *c) {
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
 
-typedef struct fr_metrics_src {
-    fr_pipeline *pipeline;    /* may be NULL before it exists */
-    const fr_model *model;    /* may be NULL before it is loaded */
-    double model_loaded_unix; /* seconds since the epoch */
-    double threshold;         /* in force */
-} fr_metrics_src;
+/* ---- histograms ---- */
 
-/* Appends the whole exposition to b. */
-void fr_metrics_render(const fr_metrics_src *src, fr_buf *b);
+/* Latencies: bucket 0 holds < 1 us, bucket 1 + 4e + s holds up to
+ * 2^e * (1 + (s + 1) / 4) us; the last one everything above. */
+#define FR_LAT_BUCKETS 128
+int fr_lat_bucket(int64_t ns);
+int64_t fr_latency_bucket_upper_ns(int i);
+/* Adds a latency histogram of single-writer counters into a snapshot's. */
+static inline void fr_lat_hist_add(uint64_t *dst, const _Atomic uint64_t *src) {
+    for (int i = 0; i < FR_LAT_BUCKETS; i++) dst[i] += fr_ctr_get(&src[i]);
+}
+/* q in (0,1]: upper bound of the bucket holding that quantile; 0 if empty. */
+int64_t fr_latency_quantile_ns(const uint64_t *buckets, double q);
+
+/* Scores: bucket i counts scores <= fr_score_bucket_upper(i); log-spaced,
+ * 4 per factor of two from 2^-10 to 2^20, the last one +Inf. */
+#define FR_SCORE_BUCKETS 122
+double fr_score_bucket_upper(int i);
+int fr_score_bucket(double score);
+
+/* ---- the snapshot ---- */
+
+/* Outcome of one model reload check (label "result"). */
+typedef enum fr_reload_result {
+    FR_RELOAD_SWAPPED = 0,  /* a new model passed its checks and was swapped in */
+    FR_RELOAD_UNCHANGED,    /* the source still holds a model already seen */
+    FR_RELOAD_REFUSED,      /* a new model failed its checks; the serving one stays */
+    FR_RELOAD_FETCH_FAILED, /* the source could not be read */
+    FR_RELOAD__COUNT
+} fr_reload_result;
+
+/* The pipeline's counters, summed over its threads. */
+typedef struct fr_stats {
+    uint64_t consumed;                       /* records dispatched to workers */
+    uint64_t results;                        /* results acknowledged by the broker */
+    uint64_t flagged;                        /* ... of which over the threshold */
+    uint64_t dead_letters;                   /* dead letters acknowledged */
+    uint64_t dead_by_class[FR_EC__COUNT];
+    uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* worker rejections by reason */
+    uint64_t produce_retries;                /* re-sends after a failed delivery */
+    uint64_t in_flight;                      /* dispatched, not yet acknowledged */
+    uint64_t pauses;                         /* times backpressure paused the input */
+    uint64_t assigned_partitions;            /* partitions owned now */
+    uint64_t rebalances;                     /* assignment changes seen */
+    /* dispatch -> broker acknowledgement, per record (fr_lat_bucket) */
+    uint64_t latency[FR_LAT_BUCKETS];
+    /* record timestamp (set by its producer) -> delivery of its result */
+    uint64_t e2e_latency[FR_LAT_BUCKETS];
+    uint64_t queue_wait[FR_LAT_BUCKETS]; /* dispatch -> a worker takes it */
+    uint64_t inference[FR_LAT_BUCKETS];  /* per batch */
+    uint64_t latency_sum_ns, e2e_sum_ns, queue_wait_sum_ns, inference_sum_ns;
+    uint64_t scored;                           /* results handed to the producer */
+    uint64_t batches;
+    uint64_t delivery_errors;                  /* failed delivery reports */
+    uint64_t dead_by_reason[FR_DEAD__COUNT];   /* acknowledged dead letters by reason (FR_DEAD_*) */
+    uint64_t model_reloads[FR_RELOAD__COUNT];  /* model reload checks by outcome */
+    uint64_t model_generation;                 /* generation new records get (1 = the first model) */
+} fr_stats;
+
+/* One worker, for ring depth, busy ratio and liveness. */
+typedef struct fr_worker_stats {
+    uint64_t ring_depth, ring_capacity;
+    uint64_t busy_ns;
+    int64_t heartbeat_ns; /* fr_now_ns of its last loop; 0 before it started */
+} fr_worker_stats;
+
+/* One model generation. */
+typedef struct fr_model_status {
+    uint64_t generation; /* 1, 2, ... in swap order */
+    char version[128];
+    double threshold;    /* in force */
+    double loaded_unix;  /* when it was handed to the pipeline */
+    size_t n_features;
+    int serving;                       /* 1: new records get it; 0: retired, records still in flight */
+    uint64_t scores[FR_SCORE_BUCKETS]; /* fr_score_bucket counts of its results */
+    double score_sum;
+} fr_model_status;
+
+/* Model generations shown at once: the serving one and retired ones still
+ * finishing their records (normally one, briefly two). */
+#define FR_METRICS_MAX_MODELS 8
+#define FR_METRICS_MAX_WORKERS 1024 /* pipeline.workers' bound */
+
+/* Everything one scrape shows. Large: allocate it, don't put it on a stack. */
+typedef struct fr_metrics_view {
+    /* the model, before a pipeline exists (models[] replaces it after) */
+    const char *model_version; /* NULL: none loaded */
+    size_t model_features;
+    double model_threshold, model_loaded_unix;
+    /* the pipeline's part, when have_pipeline */
+    int have_pipeline;
+    int ready; /* what /readyz answers */
+    fr_stats stats;
+    int n_models;
+    fr_model_status models[FR_METRICS_MAX_MODELS]; /* the serving one first */
+    int n_workers;
+    fr_worker_stats workers[FR_METRICS_MAX_WORKERS];
+    fr_kstats kafka;
+} fr_metrics_view;
+
+/* Appends the whole exposition to b (b->oom if memory ran out). */
+void fr_metrics_render(const fr_metrics_view *v, fr_buf *b);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,10 @@
-/* fraudd offset tracker: which offset of one partition may be committed.
+/* fraudd offsets: which offset of each input partition may be committed.
+ *
+ * Owned below both stages that use it: the source dispatches records into a
+ * partition's tracker and stores what became committable; the sink, whose
+ * delivery reports run on the same (run) thread, marks records done.
+ *
+ * The tracker, per partition:
  *
  * Records of a partition are dispatched in offset order but finish out of
  * order (several workers, produce acknowledgements in any order). The
@@ -13,7 +19,11 @@
  * records ever in flight on this partition (bounded by the pipeline's
  * max_in_flight); it never shrinks and steady state allocates nothing.
  *
- * Thread safety: none; the pipeline's consumer thread owns every tracker.
+ * The partition table (fr_parts): one fr_part per input partition this
+ * process has owned, indexed by partition number, with its tracker and
+ * what was last handed to librdkafka's offset store.
+ *
+ * Thread safety: none; the run thread owns every tracker and the table.
  */
 #ifndef FRAUDD_OFFSETS_H
 #define FRAUDD_OFFSETS_H
@@ -49,6 +59,34 @@ int fr_otrack_done(fr_otrack *t, uint64_t seq);
 
 /* Records dispatched but not finished. */
 static inline uint64_t fr_otrack_in_flight(const fr_otrack *t) { return t->tail - t->head; }
+
+/* One input partition. */
+typedef struct fr_part {
+    int32_t id;      /* partition number */
+    int assigned;    /* ours now: records of it may be dispatched */
+    int dirty;       /* committable moved since the last store */
+    int64_t stored;  /* last offset handed to rd_kafka_offsets_store, -1 none */
+    fr_otrack track; /* dispatched offsets and their completion */
+} fr_part;
+
+/* A record of the partition is done (its result or dead letter is
+ * acknowledged); seq is the handle fr_otrack_push gave. */
+static inline void fr_part_done(fr_part *p, uint64_t seq) {
+    if (fr_otrack_done(&p->track, seq)) p->dirty = 1;
+}
+
+/* Partitions by number; zero-initialise. */
+typedef struct fr_parts {
+    fr_part **v; /* v[id], NULL where never seen */
+    size_t n;    /* entries in v */
+} fr_parts;
+
+/* The partition id, or NULL; with create, a new unassigned entry if there is
+ * none (NULL only when out of memory). */
+fr_part *fr_parts_get(fr_parts *t, int32_t id, int create);
+/* Partitions assigned now. */
+size_t fr_parts_owned(const fr_parts *t);
+void fr_parts_free(fr_parts *t);
 
 #ifdef __cplusplus
 }

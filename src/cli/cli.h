@@ -14,24 +14,24 @@ enum {
     FR_EXIT_REJECTED = 4  /* finished, but some records were rejected */
 };
 
-int fr_cmd_score(int argc, char **argv);
-int fr_cmd_inspect(int argc, char **argv);
-int fr_cmd_generate(int argc, char **argv);
-int fr_cmd_demo(int argc, char **argv);
-int fr_cmd_run(int argc, char **argv);
-int fr_cmd_check_config(int argc, char **argv);
+int fr__cmd_score(int argc, char **argv);
+int fr__cmd_inspect(int argc, char **argv);
+int fr__cmd_generate(int argc, char **argv);
+int fr__cmd_demo(int argc, char **argv);
+int fr__cmd_run(int argc, char **argv);
+int fr__cmd_check_config(int argc, char **argv);
 
 /* Loads path, or the embedded default when path is NULL; prints the error
  * on stderr. */
-fr_model *fr_cli_load_model(const char *path);
+fr_model *fr__cli_load_model(const char *path);
 
 /* Parses a number option; prints an error and returns -1 if it is not one. */
-int fr_cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
-int fr_cli_parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out);
+int fr__cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+int fr__cli_parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out);
 
 /* Splits "a,b,c" in place into at most max pointers; returns the count. */
-size_t fr_cli_split_commas(char *s, const char **out, size_t max);
+size_t fr__cli_split_commas(char *s, const char **out, size_t max);
 
-double fr_cli_now(void);
+double fr__cli_now(void);
 
 #endif

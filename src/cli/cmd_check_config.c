@@ -16,7 +16,6 @@
 #include "fraudd/err.h"
 
 /* src/config/config.c, internal (not in include/fraudd/config.h) */
-void fr__config_example(FILE *f, int markdown);
 
 static int usage(FILE *f, int rc) {
     fprintf(f, "usage: fraudd check-config FILE [--quiet]\n"
@@ -28,13 +27,13 @@ static int usage(FILE *f, int rc) {
     return rc;
 }
 
-int fr_cmd_check_config(int argc, char **argv) {
+int fr__cmd_check_config(int argc, char **argv) {
     const char *path = NULL;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout, FR_EXIT_OK);
         if (!strcmp(argv[i], "--example") || !strcmp(argv[i], "--reference")) {
-            fr__config_example(stdout, argv[i][2] == 'r');
+            fr_config_example(stdout, argv[i][2] == 'r');
             return FR_EXIT_OK;
         }
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;

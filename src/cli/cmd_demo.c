@@ -13,7 +13,6 @@
  * FR_DEMO_MAX_LAG records ahead of what was consumed (about 2.6 MB over 4
  * partitions), which keeps the demo reliable however long it runs.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -59,10 +58,9 @@ typedef struct demo {
 
 static void *generator(void *arg) {
     demo *d = arg;
-    pthread_setname_np(pthread_self(), "fr:generator");
     fr_gen *g = fr_gen_new(&d->go);
     char rec[2048], key[32];
-    fr_pipeline_stats st;
+    fr_stats st;
     for (uint64_t i = 0; g && !atomic_load(&d->gen_stop); i++) {
         if (d->count && i >= d->count) break;
         if (d->duration > 0 && (double)(fr_now_ns() - d->t0) / 1e9 >= d->duration) break;
@@ -107,7 +105,7 @@ static void *generator(void *arg) {
 
 static void on_tick(fr_pipeline *p, void *user) {
     demo *d = user;
-    fr_pipeline_stats s;
+    fr_stats s;
     fr_pipeline_get_stats(p, &s);
     int64_t now = fr_now_ns();
     uint64_t done = s.results + s.dead_letters;
@@ -140,7 +138,7 @@ static int set_str(char **dst, const char *v) {
     return *dst ? 0 : -1;
 }
 
-int fr_cmd_demo(int argc, char **argv) {
+int fr__cmd_demo(int argc, char **argv) {
     static const struct option opts[] = {{"duration", required_argument, 0, 'd'},
                                          {"count", required_argument, 0, 'n'},
                                          {"workers", required_argument, 0, 'w'},
@@ -164,20 +162,20 @@ int fr_cmd_demo(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            if (fr_cli_parse_double("--duration", optarg, 0.1, 1e7, &d.duration)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_double("--duration", optarg, 0.1, 1e7, &d.duration)) return FR_EXIT_USAGE;
             break;
         case 'n':
-            if (fr_cli_parse_size("--count", optarg, 1, (size_t)1 << 40, &d.count)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--count", optarg, 1, (size_t)1 << 40, &d.count)) return FR_EXIT_USAGE;
             have_count = 1;
             break;
         case 'w':
-            if (fr_cli_parse_size("--workers", optarg, 1, 1024, &workers)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--workers", optarg, 1, 1024, &workers)) return FR_EXIT_USAGE;
             break;
         case 'a':
-            if (fr_cli_parse_double("--anomaly-rate", optarg, 0, 1, &d.go.anomaly_rate)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_double("--anomaly-rate", optarg, 0, 1, &d.go.anomaly_rate)) return FR_EXIT_USAGE;
             break;
         case 's':
-            if (fr_cli_parse_size("--seed", optarg, 0, SIZE_MAX, &seed)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--seed", optarg, 0, SIZE_MAX, &seed)) return FR_EXIT_USAGE;
             d.go.seed = seed;
             break;
         case 'm': model_path = optarg; break;
@@ -201,7 +199,7 @@ int fr_cmd_demo(int argc, char **argv) {
             }
             break;
         case 'p':
-            if (fr_cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
             break;
         case 'h': demo_usage(stdout); return FR_EXIT_OK;
         default: demo_usage(stderr); return FR_EXIT_USAGE;
@@ -253,7 +251,7 @@ int fr_cmd_demo(int argc, char **argv) {
     cfg->pipeline.workers = (int)workers;
     cfg->pipeline.ordering = ordering;
     cfg->pipeline.shutdown_timeout_ms = 10000;
-    m = fr_cli_load_model(cfg->model.path);
+    m = fr__cli_load_model(cfg->model.path);
     if (!m) {
         rc = FR_EXIT_MODEL;
         goto out;
@@ -268,7 +266,7 @@ int fr_cmd_demo(int argc, char **argv) {
         goto out;
     }
     if (http_port > 0) {
-        fr_metrics_src ms = {.pipeline = d.p, .model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3,
+        fr_http_src ms = {.pipeline = d.p, .model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3,
                              .threshold = isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold};
         if (fr_http_start("127.0.0.1", (int)http_port, &ms, &http, err, sizeof err))
             fprintf(stderr, "fraudd demo: %s; going on without the HTTP endpoints\n", err);
@@ -292,18 +290,14 @@ int fr_cmd_demo(int argc, char **argv) {
     fflush(stdout);
     d.t0 = d.last_t = fr_now_ns();
     /* the generator starts with signals blocked: Ctrl-C reaches this (the run) thread */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int perr = pthread_create(&gen_thread, NULL, generator, &d);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int perr = fr_thread_start(&gen_thread, generator, &d, "fr:generator");
     if (perr) goto out;
     gen_started = 1;
     int prc = fr_pipeline_run(d.p);
     atomic_store(&d.gen_stop, 1);
     pthread_join(gen_thread, NULL);
     gen_started = 0;
-    fr_pipeline_stats s;
+    fr_stats s;
     fr_pipeline_get_stats(d.p, &s);
     double secs = (double)(fr_now_ns() - d.t0) / 1e9;
     uint64_t produced = atomic_load(&d.produced);

@@ -33,17 +33,17 @@ static int parse_gen(int argc, char **argv, gen_args *a, int demo) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (fr_cli_parse_size("--count", optarg, 1, (size_t)1 << 40, &a->count)) return -1;
+            if (fr__cli_parse_size("--count", optarg, 1, (size_t)1 << 40, &a->count)) return -1;
             break;
         case 'a':
-            if (fr_cli_parse_double("--anomaly-rate", optarg, 0, 1, &a->go.anomaly_rate)) return -1;
+            if (fr__cli_parse_double("--anomaly-rate", optarg, 0, 1, &a->go.anomaly_rate)) return -1;
             break;
         case 's':
-            if (fr_cli_parse_size("--seed", optarg, 0, SIZE_MAX, &seed)) return -1;
+            if (fr__cli_parse_size("--seed", optarg, 0, SIZE_MAX, &seed)) return -1;
             a->go.seed = seed;
             break;
         case 'r':
-            if (fr_cli_parse_double("--rate", optarg, 1e-3, 1e9, &a->go.rate_per_s)) return -1;
+            if (fr__cli_parse_double("--rate", optarg, 1e-3, 1e9, &a->go.rate_per_s)) return -1;
             break;
         case 'o':
             if (demo) goto bad;
@@ -67,7 +67,7 @@ bad:
     return -1;
 }
 
-int fr_cmd_generate(int argc, char **argv) {
+int fr__cmd_generate(int argc, char **argv) {
     gen_args a = {.count = 10000, .go = {.seed = 1, .anomaly_rate = 0.01, .first_id = 1, .rate_per_s = 1000}};
     a.go.start_ms = (int64_t)time(NULL) * 1000;
     int p = parse_gen(argc, argv, &a, 0);

@@ -15,13 +15,13 @@ static const char *act_name(fr_act a) {
     }
 }
 
-int fr_cmd_inspect(int argc, char **argv) {
+int fr__cmd_inspect(int argc, char **argv) {
     if (argc > 2 || (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))) {
         fprintf(argc > 2 ? stderr : stdout,
                 "usage: fraudd inspect [MODEL.onnx]\n  without MODEL: the embedded default model\n");
         return argc > 2 ? FR_EXIT_USAGE : FR_EXIT_OK;
     }
-    fr_model *m = fr_cli_load_model(argc == 2 ? argv[1] : NULL);
+    fr_model *m = fr__cli_load_model(argc == 2 ? argv[1] : NULL);
     if (!m) return FR_EXIT_MODEL;
     size_t nin = fr_model_n_features(m);
     printf("model:      %s\n", fr_model_origin(m));

@@ -102,7 +102,7 @@ static void install_signals(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-int fr_cmd_run(int argc, char **argv) {
+int fr__cmd_run(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"http-port", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
@@ -115,7 +115,7 @@ int fr_cmd_run(int argc, char **argv) {
         switch (c) {
         case 'c': path = optarg; break;
         case 'p':
-            if (fr_cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
             have_port = 1;
             break;
         case 'h': run_usage(stdout); return FR_EXIT_OK;
@@ -156,7 +156,7 @@ int fr_cmd_run(int argc, char **argv) {
     install_signals();
     if (port > 0) {
         /* up before the pipeline: /healthz answers and /readyz says why not yet */
-        fr_metrics_src ms = {.model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3, .threshold = thr};
+        fr_http_src ms = {.model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3, .threshold = thr};
         if (fr_http_start(cfg->http.bind, port, &ms, &http, err, sizeof err)) {
             fr_log(FR_LOG_ERROR, "http_failed", "%s", err);
             rc = FR_EXIT_RUNTIME;

@@ -124,7 +124,7 @@ static void write_reject(FILE *f, size_t lineno, fr_reject rj, const char *detai
     free(q);
 }
 
-int fr_cmd_score(int argc, char **argv) {
+int fr__cmd_score(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'}, {"rejects", required_argument, 0, 'r'},
@@ -146,14 +146,14 @@ int fr_cmd_score(int argc, char **argv) {
         case 'o': out_path = optarg; break;
         case 'r': rej_path = optarg; break;
         case 't':
-            if (fr_cli_parse_double("--threshold", optarg, -INFINITY, INFINITY, &so.threshold)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_double("--threshold", optarg, -INFINITY, INFINITY, &so.threshold)) return FR_EXIT_USAGE;
             break;
         case 'p': pt_arg = optarg; break;
         case 'b':
-            if (fr_cli_parse_size("--batch", optarg, 1, FR_MODEL_MAX_BATCH, &so.max_batch)) return FR_EXIT_USAGE;
+            if (fr__cli_parse_size("--batch", optarg, 1, FR_MODEL_MAX_BATCH, &so.max_batch)) return FR_EXIT_USAGE;
             break;
         case 'x':
-            if (fr_cli_parse_size("--max-record-bytes", optarg, 16, 64u << 20, &so.max_record_bytes))
+            if (fr__cli_parse_size("--max-record-bytes", optarg, 16, 64u << 20, &so.max_record_bytes))
                 return FR_EXIT_USAGE;
             break;
         case 'e': so.emit_output = 1; break;
@@ -166,10 +166,10 @@ int fr_cmd_score(int argc, char **argv) {
         fprintf(stderr, "fraudd score: unexpected argument '%s'\n", argv[optind]);
         return FR_EXIT_USAGE;
     }
-    so.np = fr_cli_split_commas(pt_arg, pt, FR__MAX_PASSTHROUGH);
+    so.np = fr__cli_split_commas(pt_arg, pt, FR__MAX_PASSTHROUGH);
     so.passthrough = pt;
 
-    fr_model *m = fr_cli_load_model(model_path);
+    fr_model *m = fr__cli_load_model(model_path);
     if (!m) return FR_EXIT_MODEL;
     char err[512];
     FILE *in = NULL, *out = NULL, *rej = NULL;
@@ -203,7 +203,7 @@ int fr_cmd_score(int argc, char **argv) {
     }
     memset(rd.buf + rd.cap, ' ', FR_JSON_PADDING);
     size_t lineno = 0, scored = 0, flagged = 0, rejected = 0, n;
-    double t0 = fr_cli_now();
+    double t0 = fr__cli_now();
     while ((n = read_lines(&rd, lines, FR__BATCH_LINES, longlen)) > 0) {
         int src = fr_scorer_run(s, lines, n, 1, res);
         if (src != 0) {
@@ -234,7 +234,7 @@ int fr_cmd_score(int argc, char **argv) {
         rc = FR_EXIT_RUNTIME;
         goto out;
     }
-    double dt = fr_cli_now() - t0;
+    double dt = fr__cli_now() - t0;
     if (!quiet)
         fprintf(stderr,
                 "fraudd score: %zu records: %zu scored, %zu flagged (%.3f%%), %zu rejected; %.3f s, %.0f records/s; "

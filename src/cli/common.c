@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 
-fr_model *fr_cli_load_model(const char *path) {
+fr_model *fr__cli_load_model(const char *path) {
     char err[512];
     fr_model *m = NULL;
     int rc = path ? fr_model_load_file(path, &m, err, sizeof err) : fr_model_load_default(&m, err, sizeof err);
@@ -19,7 +19,7 @@ fr_model *fr_cli_load_model(const char *path) {
     return m;
 }
 
-int fr_cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+int fr__cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -31,7 +31,7 @@ int fr_cli_parse_double(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
-int fr_cli_parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out) {
+int fr__cli_parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -43,14 +43,14 @@ int fr_cli_parse_size(const char *opt, const char *s, size_t lo, size_t hi, size
     return 0;
 }
 
-size_t fr_cli_split_commas(char *s, const char **out, size_t max) {
+size_t fr__cli_split_commas(char *s, const char **out, size_t max) {
     size_t n = 0;
     for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ","))
         if (*tok) out[n++] = tok;
     return n;
 }
 
-double fr_cli_now(void) {
+double fr__cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;

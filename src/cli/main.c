@@ -21,12 +21,12 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } cmds[] = {
-    {"run", fr_cmd_run, "run the streaming daemon (Kafka in, scores and dead letters out)"},
-    {"check-config", fr_cmd_check_config, "validate a YAML config file and print the effective values"},
-    {"score", fr_cmd_score, "score JSON transactions from a file or stdin"},
-    {"inspect", fr_cmd_inspect, "show a model's inputs, features, compiled layers, threshold"},
-    {"generate", fr_cmd_generate, "write sample JSON transactions (with injected anomalies)"},
-    {"demo", fr_cmd_demo, "score a generated sample stream with the built-in model"},
+    {"run", fr__cmd_run, "run the streaming daemon (Kafka in, scores and dead letters out)"},
+    {"check-config", fr__cmd_check_config, "validate a YAML config file and print the effective values"},
+    {"score", fr__cmd_score, "score JSON transactions from a file or stdin"},
+    {"inspect", fr__cmd_inspect, "show a model's inputs, features, compiled layers, threshold"},
+    {"generate", fr__cmd_generate, "write sample JSON transactions (with injected anomalies)"},
+    {"demo", fr__cmd_demo, "score a generated sample stream with the built-in model"},
 };
 
 static void usage(FILE *f) {

@@ -9,7 +9,7 @@
  *     converter that reads the file, so a default cannot break a rule;
  *   - loading walks the YAML document and looks every key up in the table;
  *   - fr_config_dump() writes every row back as YAML;
- *   - fr__config_example() writes the commented example (config/fraudd.yaml)
+ *   - fr_config_example() writes the commented example (config/fraudd.yaml)
  *     and the Markdown reference (docs/CONFIG.md); tests/unit/test_config.c
  *     fails when either file differs from what the table says.
  *
@@ -41,6 +41,7 @@
 
 #include <yaml.h>
 
+#include "fraudd/common.h"
 #include "fraudd/config.h"
 #include "fraudd/err.h"
 
@@ -52,7 +53,6 @@
 
 /* Internal, reachable from the CLI (`check-config --example|--reference`)
  * and the unit tests; not part of the public interface. */
-void fr__config_example(FILE *f, int markdown);
 
 typedef enum fr__type {
     FR__T_STR,  /* non-empty string */
@@ -346,18 +346,6 @@ static int url_ok(const char *s) {
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
     return 1;
-}
-
-void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(end - host));
-    const char *rest = at ? at + 1 : host;
-    size_t tail = strcspn(rest, "?#");
-    int query = rest[tail] == '?';
-    snprintf(dst, cap, "%.*s%s%.*s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
-             query && markers ? "?[redacted]" : "");
 }
 
 /* A dotted field path: non-empty segments, at most 8 of them. */
@@ -1231,7 +1219,7 @@ static void reference_md(FILE *f) {
     fputs("<!-- end of generated reference -->\n", f);
 }
 
-void fr__config_example(FILE *f, int markdown) {
+void fr_config_example(FILE *f, int markdown) {
     if (markdown) reference_md(f);
     else example_yaml(f);
 }

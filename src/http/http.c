@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fraudd/common.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
+#include "fraudd/metrics.h"
 
 #define FR_HTTP_MAX_CONNECTIONS 32
 #define FR_HTTP_TIMEOUT_S 10
@@ -24,7 +26,7 @@
 
 struct fr_http {
     struct MHD_Daemon *d;
-    fr_metrics_src src;
+    fr_http_src src;
     _Atomic(fr_pipeline *) pipeline; /* release store in set_pipeline, acquire in handlers */
     int port;
 };
@@ -51,10 +53,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n", 19);
     fr_pipeline *p = atomic_load_explicit(&h->pipeline, memory_order_acquire);
     if (strcmp(url, "/metrics") == 0) {
-        fr_metrics_src src = h->src;
-        src.pipeline = p;
+        fr_metrics_view *v = calloc(1, sizeof *v);
+        if (!v) return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);
+        if (h->src.model) {
+            v->model_version = fr_model_version(h->src.model);
+            v->model_features = fr_model_n_features(h->src.model);
+            v->model_threshold = h->src.threshold;
+            v->model_loaded_unix = h->src.model_loaded_unix;
+        }
+        if (p) fr_pipeline_metrics(p, v);
+        v->ready = v->ready && h->src.model; /* as /readyz answers */
         fr_buf b = {0};
-        fr_metrics_render(&src, &b);
+        fr_metrics_render(v, &b);
+        free(v);
         enum MHD_Result ok = b.oom ? reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14)
                                    : reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
         fr_buf_free(&b);
@@ -78,7 +89,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: /metrics, /healthz, /readyz\n", 39);
 }
 
-int fr_http_start(const char *bind, int port, const fr_metrics_src *src, fr_http **out, char *err, size_t errlen) {
+int fr_http_start(const char *bind, int port, const fr_http_src *src, fr_http **out, char *err, size_t errlen) {
     *out = NULL;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -90,14 +101,13 @@ int fr_http_start(const char *bind, int port, const fr_metrics_src *src, fr_http
     if (!h) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory");
     h->src = *src;
     atomic_init(&h->pipeline, src->pipeline);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    fr_signals_block(&old); /* libmicrohttpd's thread inherits it: signals stay with the run thread */
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, h,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
                             (unsigned)FR_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FR_HTTP_TIMEOUT_S,
                             MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    fr_signals_restore(&old);
     if (!h->d) {
         free(h);
         return fr_set_err(err, errlen, FR_EIO, "http: cannot listen on %s:%d (in use, or not allowed)",

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fraudd/common.h"
 #include "fraudd/encode.h"
 
 #define FR_LOG_LINE_MAX 4096
@@ -40,20 +41,8 @@ void fr_log_set_default_interval(int64_t interval_ms) {
     atomic_store_explicit(&g_interval_ms, interval_ms > 0 ? interval_ms : 1000, memory_order_relaxed);
 }
 
-int fr_log_enabled(fr_log_level level) {
+static int log_enabled(fr_log_level level) {
     return (int)level >= atomic_load_explicit(&g_level, memory_order_relaxed);
-}
-
-int64_t fr_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t fr_wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t fmt_ts(char *dst, size_t cap) {
@@ -109,7 +98,7 @@ static void emit(fr_log_level level, const char *event, const char *fmt, va_list
 }
 
 void fr_log(fr_log_level level, const char *event, const char *fmt, ...) {
-    if (!fr_log_enabled(level)) return;
+    if (!log_enabled(level)) return;
     va_list ap;
     va_start(ap, fmt);
     emit(level, event, fmt, ap, 0);
@@ -117,7 +106,7 @@ void fr_log(fr_log_level level, const char *event, const char *fmt, ...) {
 }
 
 int fr_log_limited(fr_log_limiter *lim, fr_log_level level, const char *event, const char *fmt, ...) {
-    if (!fr_log_enabled(level)) return 0;
+    if (!log_enabled(level)) return 0;
     int64_t now = fr_now_ns();
     int64_t iv = lim->interval_ms > 0 ? lim->interval_ms : atomic_load_explicit(&g_interval_ms, memory_order_relaxed);
     int64_t next = atomic_load_explicit(&lim->next_ns, memory_order_relaxed);

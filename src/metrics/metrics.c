@@ -1,63 +1,31 @@
 /* Prometheus exposition (include/fraudd/metrics.h has the contract).
  *
- * Histograms: the pipeline keeps latencies in 128 log buckets (4 per factor
- * of two, from 1 us); the exposition keeps every fourth boundary, i.e. powers
- * of two from 1 us to ~36 min, which is fine enough for p50/p99 and keeps a
- * scrape small. Scores keep their 4-per-octave buckets from 2^-10 to 2^20.
+ * Histograms: latencies are kept in 128 log buckets (4 per factor of two,
+ * from 1 us); the exposition keeps every fourth boundary, i.e. powers of two
+ * from 1 us to ~36 min, which is fine enough for p50/p99 and keeps a scrape
+ * small. Scores keep their 4-per-octave buckets from 2^-10 to 2^20.
+ *
+ * Everything rendered comes from the caller's fr_metrics_view (the pipeline
+ * fills it) and /proc/self, so rendering calls no stage.
  */
 #include "fraudd/metrics.h"
 
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "fraudd/log.h"
-
-/* Model generations shown at once: the serving one and retired ones still
- * finishing their records (normally one, briefly two). */
-#define FR_METRICS_MAX_MODELS 8
-#include "fraudd/record.h"
-
 #ifndef FRAUDD_VERSION
 #define FRAUDD_VERSION "0"
 #endif
 
-void fr_buf_printf(fr_buf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = b->cap ? b->cap * 2 : 16384;
-        while (ncap - b->len <= (size_t)n) ncap *= 2;
-        char *d = realloc(b->data, ncap);
-        if (!d) {
-            b->oom = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = ncap;
-    }
-}
+static const char *const reload_names[FR_RELOAD__COUNT] = {"swapped", "unchanged", "refused", "fetch_failed"};
 
-void fr_buf_free(fr_buf *b) {
-    free(b->data);
-    memset(b, 0, sizeof *b);
+static const char *reload_result_name(fr_reload_result r) {
+    return (unsigned)r < FR_RELOAD__COUNT ? reload_names[r] : "unknown";
 }
 
 static void head(fr_buf *b, const char *name, const char *type, const char *help) {
@@ -157,75 +125,64 @@ static void label_escape(fr_buf *b, const char *s) {
     }
 }
 
-void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
+void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
     head(b, "fraudd_build_info", "gauge", "Build information; always 1.");
     fr_buf_printf(b, "fraudd_build_info{version=\"%s\"} 1\n", FRAUDD_VERSION);
-    fr_pipeline *p = src->pipeline;
     /* the models: from the pipeline once it exists (it swaps them), else
      * the one loaded at start */
-    fr_model_status *ms = NULL;
-    int nm = 0;
-    if (p) {
-        ms = calloc(FR_METRICS_MAX_MODELS, sizeof *ms);
-        if (!ms) {
-            b->oom = 1;
-            return;
-        }
-        nm = fr_pipeline_models(p, ms, FR_METRICS_MAX_MODELS);
-    }
-    if (nm > 0 || src->model) {
-        const char *version = nm ? ms[0].version : fr_model_version(src->model);
+    const fr_model_status *ms = v->models;
+    int nm = v->have_pipeline ? v->n_models : 0;
+    if (nm > 0 || v->model_version) {
+        const char *version = nm ? ms[0].version : v->model_version;
         head(b, "fraudd_model_info", "gauge", "The model new records are scored with; always 1.");
         fr_buf_printf(b, "fraudd_model_info{version=\"");
         label_escape(b, version);
         fr_buf_printf(b, "\"} 1\n");
         gauge(b, "fraudd_model_features", "Input features of the serving model.",
-              (double)(nm ? ms[0].n_features : fr_model_n_features(src->model)));
-        gauge(b, "fraudd_model_threshold", "Score above which a record is flagged.", nm ? ms[0].threshold : src->threshold);
+              (double)(nm ? ms[0].n_features : v->model_features));
+        gauge(b, "fraudd_model_threshold", "Score above which a record is flagged.", nm ? ms[0].threshold : v->model_threshold);
         gauge(b, "fraudd_model_loaded_timestamp_seconds", "When the serving model was loaded, seconds since the epoch.",
-              nm ? ms[0].loaded_unix : src->model_loaded_unix);
+              nm ? ms[0].loaded_unix : v->model_loaded_unix);
         gauge(b, "fraudd_model_generation", "Models served since start: 1 for the first, +1 per swap.",
               nm ? (double)ms[0].generation : 1.0);
     }
-    if (p) {
-        fr_pipeline_stats s;
-        fr_pipeline_get_stats(p, &s);
-        char why[128];
+    if (v->have_pipeline) {
+        const fr_stats *st = &v->stats;
         gauge(b, "fraudd_ready", "1 when /readyz answers 200: model loaded, partitions assigned, brokers up.",
-              src->model && fr_pipeline_ready(p, why, sizeof why) ? 1 : 0);
+              v->ready ? 1 : 0);
         counter(b, "fraudd_records_consumed_total", "Records taken from the input topic and dispatched to workers.",
-                (double)s.consumed);
+                (double)st->consumed);
         counter(b, "fraudd_records_scored_total", "Records scored by the model (results handed to the producer).",
-                (double)s.scored);
+                (double)st->scored);
         counter(b, "fraudd_records_flagged_total", "Delivered results whose score is above the threshold.",
-                (double)s.flagged);
+                (double)st->flagged);
         counter(b, "fraudd_results_produced_total", "Results acknowledged by the broker on the output topic.",
-                (double)s.results);
+                (double)st->results);
         head(b, "fraudd_dead_letters_total", "counter",
              "Records acknowledged on the dead-letter topic, by error class and reason.");
         for (int i = FR_REJ_NONE + 1; i < FR_DEAD__COUNT; i++)
             fr_buf_printf(b, "fraudd_dead_letters_total{class=\"%s\",reason=\"%s\"} %llu\n",
                           fr_err_class_name(fr_dead_reason_class(i)), fr_dead_reason_name(i),
-                          (unsigned long long)s.dead_by_reason[i]);
+                          (unsigned long long)st->dead_by_reason[i]);
         counter(b, "fraudd_delivery_errors_total", "Failed delivery reports from the producer (before retries).",
-                (double)s.delivery_errors);
+                (double)st->delivery_errors);
         counter(b, "fraudd_produce_retries_total", "Results or dead letters sent again after a failed delivery.",
-                (double)s.produce_retries);
-        gauge(b, "fraudd_records_in_flight", "Records dispatched but not yet acknowledged.", (double)s.in_flight);
-        counter(b, "fraudd_input_pauses_total", "Times backpressure paused the input partitions.", (double)s.pauses);
-        gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)s.assigned_partitions);
-        counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)s.rebalances);
-        counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)s.batches);
+                (double)st->produce_retries);
+        gauge(b, "fraudd_records_in_flight", "Records dispatched but not yet acknowledged.", (double)st->in_flight);
+        counter(b, "fraudd_input_pauses_total", "Times backpressure paused the input partitions.", (double)st->pauses);
+        gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)st->assigned_partitions);
+        counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)st->rebalances);
+        counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)st->batches);
         lat_hist(b, "fraudd_end_to_end_latency_seconds",
                  "From the input record's Kafka timestamp to the broker acknowledging its result or dead letter.",
-                 s.e2e_latency, s.e2e_sum_ns);
+                 st->e2e_latency, st->e2e_sum_ns);
         lat_hist(b, "fraudd_processing_latency_seconds",
-                 "From dispatch to a worker to the broker acknowledging the result or dead letter.", s.latency,
-                 s.latency_sum_ns);
-        lat_hist(b, "fraudd_queue_wait_seconds", "Time a record waits in its worker's ring.", s.queue_wait,
-                 s.queue_wait_sum_ns);
+                 "From dispatch to a worker to the broker acknowledging the result or dead letter.", st->latency,
+                 st->latency_sum_ns);
+        lat_hist(b, "fraudd_queue_wait_seconds", "Time a record waits in its worker's ring.", st->queue_wait,
+                 st->queue_wait_sum_ns);
         lat_hist(b, "fraudd_inference_seconds", "Time of one micro-batch through decode, model, score and encode.",
-                 s.inference, s.inference_sum_ns);
+                 st->inference, st->inference_sum_ns);
         head(b, "fraudd_score", "histogram",
              "Scores of scored records, by model version (drift); a replaced model's series "
              "ends when its last record is done.");
@@ -250,16 +207,10 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
         head(b, "fraudd_model_reloads_total", "counter",
              "Model reload checks (SIGHUP or model.reload_interval_ms), by outcome.");
         for (int r = 0; r < FR_RELOAD__COUNT; r++)
-            fr_buf_printf(b, "fraudd_model_reloads_total{result=\"%s\"} %llu\n", fr_reload_result_name((fr_reload_result)r),
-                          (unsigned long long)s.model_reloads[r]);
-        int nw = fr_pipeline_workers(p);
-        fr_worker_stats *ws = calloc((size_t)(nw > 0 ? nw : 1), sizeof *ws);
-        if (!ws) {
-            b->oom = 1;
-            free(ms);
-            return;
-        }
-        for (int i = 0; i < nw; i++) fr_pipeline_worker_stats(p, i, &ws[i]);
+            fr_buf_printf(b, "fraudd_model_reloads_total{result=\"%s\"} %llu\n", reload_result_name((fr_reload_result)r),
+                          (unsigned long long)st->model_reloads[r]);
+        int nw = v->n_workers;
+        const fr_worker_stats *ws = v->workers;
         head(b, "fraudd_ring_depth", "gauge", "Records queued in a worker's ring.");
         for (int i = 0; i < nw; i++)
             fr_buf_printf(b, "fraudd_ring_depth{worker=\"%d\"} %llu\n", i, (unsigned long long)ws[i].ring_depth);
@@ -271,9 +222,8 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
         for (int i = 0; i < nw; i++)
             fr_buf_printf(b, "fraudd_worker_busy_seconds_total{worker=\"%d\"} %.9f\n", i, (double)ws[i].busy_ns / 1e9);
         gauge(b, "fraudd_workers", "Worker threads.", nw);
-        fr_kstats *ks = malloc(sizeof *ks);
-        if (ks) {
-            fr_pipeline_kafka_stats(p, ks);
+        const fr_kstats *ks = &v->kafka;
+        {
             if (ks->have_consumer) {
                 head(b, "fraudd_consumer_lag_records", "gauge",
                      "Records of an assigned input partition not yet consumed (librdkafka statistics).");
@@ -289,10 +239,7 @@ void fr_metrics_render(const fr_metrics_src *src, fr_buf *b) {
                 gauge(b, "fraudd_producer_queue_bytes", "Bytes waiting in the producer's queues.",
                       (double)ks->producer_queue_bytes);
             }
-            free(ks);
         }
-        free(ws);
     }
-    free(ms);
     process_metrics(b);
 }

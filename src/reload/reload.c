@@ -14,7 +14,6 @@
  * stays alive until its own next swap (and not one moment longer: after
  * fr_pipeline_swap_model the run thread may free it).
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fraudd/common.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
 #include "fraudd/reload.h"
@@ -92,7 +92,6 @@ static void check_once(fr_reloader *r, int forced) {
 
 static void *reloader_main(void *arg) {
     fr_reloader *r = arg;
-    pthread_setname_np(pthread_self(), "fr:reload");
     int interval = r->cfg->model.reload_interval_ms;
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
@@ -142,11 +141,7 @@ int fr_reloader_start(fr_pipeline *p, const fr_config *c, fr_model_src *src, con
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cv, &ca);
     pthread_condattr_destroy(&ca);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay with the run thread */
-    int e = pthread_create(&r->thread, NULL, reloader_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int e = fr_thread_start(&r->thread, reloader_main, r, "fr:reload"); /* signals stay with the run thread */
     if (e) {
         fr_reloader_stop(r);
         return fr_set_err(err, errlen, FR_ENOMEM, "starting the reloader: %s", strerror(e));

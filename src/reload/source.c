@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fraudd/common.h"
 #include "fraudd/config.h"
 #include "fraudd/err.h"
 #include "fraudd/reload.h"

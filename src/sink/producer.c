@@ -1,68 +1,38 @@
-/* Sink: the idempotent producer, results, dead letters, delivery reports.
- *
- * Workers call fr_sink_result / fr_sink_dead_letter (rd_kafka_producev is
- * thread safe). The message carries the job as its opaque; once producev
- * succeeds the worker no longer touches the job. The run thread polls the
- * producer, so the delivery report (called exactly once per message) runs
- * there and either completes the job or re-sends:
- *
- *   delivered            -> fr_job_complete (offset may now be stored)
- *   failed, tries left   -> the same message again (kafka.produce_retries)
- *   result failed for good -> a dead letter, class "produce", reason = the error
- *   dead letter failed for good -> the pipeline is marked fatal: the record
- *                            stays in flight, its offset is never committed,
- *                            and the process exits non-zero for a restart
- *
- * Headers on results: fraudd.model.version, fraudd.source.topic,
- * fraudd.source.partition, fraudd.source.offset. Dead letters carry the
- * input's own headers, bytes and key unchanged, plus those and
- * fraudd.error.class, fraudd.error.reason, fraudd.error.message.
- */
+/* Sink (include/fraudd/sink.h has the flow and the guarantees). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fraudd/common.h"
+#include "fraudd/deadletter.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
-#include "pipeline/internal.h"
+#include "fraudd/offsets.h"
+#include "fraudd/sink.h"
 
-static const char *const class_names[FR_EC__COUNT] = {"decode", "feature", "model", "produce"};
+struct fr_sink {
+    const fr_config *cfg;
+    fr_kafka_ctx ctx; /* the producer's opaque: the shared state, and this */
+    fr_kafka_state *ks;
+    fr_jobs *jobs;
+    fr_mgens *gens;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *out_topic;
+    rd_kafka_topic_t *dlq_topic;
+    /* statistics, written by the run thread only (fr_ctr_add) */
+    _Atomic uint64_t st_results, st_flagged, st_dead, st_retries, st_delivery_errors;
+    _Atomic uint64_t st_dead_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason */
+    _Atomic uint64_t st_latency[FR_LAT_BUCKETS];     /* dispatch -> delivery */
+    _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];         /* Kafka record timestamp -> delivery */
+    _Atomic uint64_t st_latency_sum_ns, st_e2e_sum_ns;
+};
 
-const char *fr_err_class_name(fr_err_class c) {
-    return (unsigned)c < FR_EC__COUNT ? class_names[c] : "unknown";
-}
-
-const char *fr_dead_reason_name(int reason) {
-    if (reason == FR_DEAD_SCORER) return "scorer_failed";
-    if (reason == FR_DEAD_DELIVERY) return "delivery_failed";
-    return fr_reject_name((fr_reject)reason);
-}
-
-fr_err_class fr_dead_reason_class(int reason) {
-    if (reason == FR_DEAD_SCORER) return FR_EC_MODEL;
-    if (reason == FR_DEAD_DELIVERY) return FR_EC_PRODUCE;
-    return fr_err_class_of((fr_reject)reason);
-}
-
-fr_err_class fr_err_class_of(fr_reject r) {
-    switch (r) {
-    case FR_REJ_MISSING:
-    case FR_REJ_NULL:
-    case FR_REJ_TYPE:
-    case FR_REJ_NONFINITE:
-        return FR_EC_FEATURE;
-    case FR_REJ_PREPROCESS:
-        return FR_EC_MODEL;
-    default:
-        return FR_EC_DECODE;
-    }
-}
-
-static void add_source_headers(fr_pipeline *p, rd_kafka_headers_t *h, const fr_job *job) {
+static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *job) {
     char num[32];
     rd_kafka_header_add(h, "fraudd.model.version", -1, job->gen->version, -1);
-    rd_kafka_header_add(h, "fraudd.source.topic", -1, p->cfg->kafka.input_topic, -1);
+    rd_kafka_header_add(h, "fraudd.source.topic", -1, k->cfg->kafka.input_topic, -1);
     int n = snprintf(num, sizeof num, "%" PRId32, job->msg->partition);
     rd_kafka_header_add(h, "fraudd.source.partition", -1, num, n);
     n = snprintf(num, sizeof num, "%" PRId64, job->msg->offset);
@@ -71,11 +41,11 @@ static void add_source_headers(fr_pipeline *p, rd_kafka_headers_t *h, const fr_j
 
 /* Sends; waits while the local queue is full. Returns 0 or the error. On
  * success the headers and the job belong to the producer. */
-static rd_kafka_resp_err_t send_msg(fr_pipeline *p, rd_kafka_topic_t *rkt, const void *val, size_t len,
+static rd_kafka_resp_err_t send_msg(fr_sink *k, rd_kafka_topic_t *rkt, const void *val, size_t len,
                                 const void *key, size_t klen, rd_kafka_headers_t *h, fr_job *job) {
     for (int spins = 0;; spins++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return e;
@@ -90,14 +60,14 @@ static rd_kafka_resp_err_t send_msg(fr_pipeline *p, rd_kafka_topic_t *rkt, const
     }
 }
 
-static void mark_fatal(fr_pipeline *p, fr_job *job, const char *why) {
+static void mark_fatal(fr_sink *k, fr_job *job, const char *why) {
     fr_log(FR_LOG_ERROR, "record_undeliverable",
            "%s [%" PRId32 "] offset %" PRId64 ": result and dead letter both failed (%s); offset not committed, stopping",
-           p->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, why);
-    atomic_store(&p->fatal, 1);
+           k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, why);
+    atomic_store(&k->ks->fatal, 1);
 }
 
-static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, int reason_idx, const char *reason,
+static rd_kafka_resp_err_t send_dead_letter(fr_sink *k, fr_job *job, int reason_idx, const char *reason,
                                             const char *message) {
     rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h;
@@ -105,91 +75,86 @@ static rd_kafka_resp_err_t send_dead_letter(fr_pipeline *p, fr_job *job, int rea
         h = rd_kafka_headers_copy(orig);
     else
         h = rd_kafka_headers_new(8);
-    add_source_headers(p, h, job);
+    add_source_headers(k, h, job);
     rd_kafka_header_add(h, "fraudd.error.class", -1, fr_err_class_name(fr_dead_reason_class(reason_idx)), -1);
     rd_kafka_header_add(h, "fraudd.error.reason", -1, reason, -1);
     rd_kafka_header_add(h, "fraudd.error.message", -1, message, -1);
     job->dead = 1;
     job->dead_reason = (uint8_t)reason_idx;
     rd_kafka_resp_err_t e =
-        send_msg(p, p->dlq_topic, job->msg->payload, job->msg->len, job->msg->key, job->msg->key_len, h, job);
+        send_msg(k, k->dlq_topic, job->msg->payload, job->msg->len, job->msg->key, job->msg->key_len, h, job);
     if (e) rd_kafka_headers_destroy(h);
     return e;
 }
 
-void fr_sink_dead_letter(fr_pipeline *p, fr_job *job, int reason_idx, const char *reason, const char *message) {
+void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason_text, const char *message) {
     job->tries = 0;
-    rd_kafka_resp_err_t e = send_dead_letter(p, job, reason_idx, reason, message);
-    if (e) mark_fatal(p, job, rd_kafka_err2str(e));
+    rd_kafka_resp_err_t e = send_dead_letter(k, job, reason, reason_text, message);
+    if (e) mark_fatal(k, job, rd_kafka_err2str(e));
 }
 
-void fr_sink_result(fr_pipeline *p, fr_job *job, const char *text, size_t len) {
+void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    add_source_headers(p, h, job);
+    add_source_headers(k, h, job);
     job->dead = 0;
     job->tries = 0;
-    rd_kafka_resp_err_t e = send_msg(p, p->out_topic, text, len, job->msg->key, job->msg->key_len, h, job);
+    rd_kafka_resp_err_t e = send_msg(k, k->out_topic, text, len, job->msg->key, job->msg->key_len, h, job);
     if (!e) return;
     rd_kafka_headers_destroy(h);
     /* refused locally (too large for message.max.bytes, ...): dead letter it */
-    fr_sink_dead_letter(p, job, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
+    fr_sink_dead_letter(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
 }
 
 /* ---- delivery reports (run thread) ---- */
 
-void fr_job_complete(fr_pipeline *p, fr_job *job) {
-    fr_part *part = job->part;
-    if (fr_otrack_done(&part->track, job->seq)) part->dirty = 1;
+/* The job's result or dead letter is acknowledged: its record is done. */
+static void job_complete(fr_sink *k, fr_job *job) {
+    fr_part_done(job->part, job->seq);
     int64_t lat = fr_now_ns() - job->t_dispatch_ns;
-    fr_ctr_add(&p->st_latency[fr_lat_bucket(lat)], 1);
-    fr_ctr_add(&p->st_latency_sum_ns, (uint64_t)(lat > 0 ? lat : 0));
+    fr_ctr_add(&k->st_latency[fr_lat_bucket(lat)], 1);
+    fr_ctr_add(&k->st_latency_sum_ns, (uint64_t)(lat > 0 ? lat : 0));
     rd_kafka_timestamp_type_t tt;
     int64_t ts_ms = rd_kafka_message_timestamp(job->msg, &tt);
     if (ts_ms > 0) {
         int64_t e2e = fr_wall_ms() - ts_ms;
-        fr_ctr_add(&p->st_e2e[fr_lat_bucket(e2e > 0 ? e2e * 1000000 : 0)], 1);
-        fr_ctr_add(&p->st_e2e_sum_ns, (uint64_t)(e2e > 0 ? e2e * 1000000 : 0));
+        fr_ctr_add(&k->st_e2e[fr_lat_bucket(e2e > 0 ? e2e * 1000000 : 0)], 1);
+        fr_ctr_add(&k->st_e2e_sum_ns, (uint64_t)(e2e > 0 ? e2e * 1000000 : 0));
     }
     if (job->dead) {
-        fr_ctr_add(&p->st_dead, 1);
-        fr_ctr_add(&p->st_dead_reason[job->dead_reason], 1);
+        fr_ctr_add(&k->st_dead, 1);
+        fr_ctr_add(&k->st_dead_reason[job->dead_reason], 1);
     } else {
-        fr_ctr_add(&p->st_results, 1);
-        if (job->flagged) fr_ctr_add(&p->st_flagged, 1);
+        fr_ctr_add(&k->st_results, 1);
+        if (job->flagged) fr_ctr_add(&k->st_flagged, 1);
     }
     rd_kafka_message_destroy(job->msg);
-    job->msg = NULL;
-    fr_mgen_release(p, job->gen);
-    job->gen = NULL;
-    job->next_free = p->free_jobs;
-    p->free_jobs = job;
-    p->in_flight--;
-    atomic_store_explicit(&p->st_in_flight, p->in_flight, memory_order_relaxed);
+    fr_mgens_release(k->gens, job->gen);
+    fr_jobs_give(k->jobs, job);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    fr_pipeline *p = opaque;
+    fr_sink *k = ((fr_kafka_ctx *)opaque)->owner;
     fr_job *job = m->_private;
     if (!m->err) {
-        if (atomic_load_explicit(&p->brokers_down, memory_order_relaxed)) atomic_store(&p->brokers_down, 0);
-        fr_job_complete(p, job);
+        fr_kafka_broker_seen(k->ks);
+        job_complete(k, job);
         return;
     }
-    fr_ctr_add(&p->st_delivery_errors, 1);
+    fr_ctr_add(&k->st_delivery_errors, 1);
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_WARN, "delivery_failed", "%s for %s [%" PRId32 "] offset %" PRId64 " (%s, attempt %u)",
-                   rd_kafka_err2str(m->err), p->cfg->kafka.input_topic, job->msg->partition, job->msg->offset,
+                   rd_kafka_err2str(m->err), k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset,
                    job->dead ? "dead letter" : "result", job->tries + 1);
-    if ((int)job->tries < p->cfg->kafka.produce_retries) {
+    if ((int)job->tries < k->cfg->kafka.produce_retries) {
         job->tries++;
-        fr_ctr_add(&p->st_retries, 1);
+        fr_ctr_add(&k->st_retries, 1);
         const rd_kafka_headers_t *h0 = NULL;
         rd_kafka_headers_t *h = NULL;
         if (rd_kafka_message_headers(m, (rd_kafka_headers_t **)&h0) == RD_KAFKA_RESP_ERR_NO_ERROR && h0)
             h = rd_kafka_headers_copy(h0);
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->producer, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            k->producer, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(m->payload, m->len),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
         if (!e) return;
@@ -197,17 +162,25 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (!job->dead) {
         job->tries = 0;
-        if (!send_dead_letter(p, job, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
+        if (!send_dead_letter(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
                               rd_kafka_err2str(m->err)))
             return;
     }
-    mark_fatal(p, job, rd_kafka_err2str(m->err));
+    mark_fatal(k, job, rd_kafka_err2str(m->err));
 }
 
-int fr_sink_new(fr_pipeline *p, char *err, size_t errlen) {
-    const fr_config *c = p->cfg;
+int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
+                size_t errlen) {
     char e[512];
     int rc = 0;
+    *out = NULL;
+    fr_sink *k = calloc(1, sizeof *k);
+    if (!k) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (sink)");
+    k->cfg = c;
+    k->ks = ks;
+    k->jobs = jobs;
+    k->gens = gens;
+    k->ctx = (fr_kafka_ctx){.state = ks, .owner = k};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if ((rc = fr_kafka_conf_set(conf, "client.id", "fraudd", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "linger.ms", "5", err, errlen)) ||
@@ -222,20 +195,57 @@ int fr_sink_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)))
         goto out;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
-    rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
-    rd_kafka_conf_set_stats_cb(conf, fr_kafka_stats_cb);
-    rd_kafka_conf_set_opaque(conf, p);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
-    if (!p->producer) {
+    fr_kafka_conf_callbacks(conf, &k->ctx);
+    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!k->producer) {
         rc = fr_set_err(err, errlen, FR_EINVAL, "kafka producer: %s", e);
         goto out;
     }
-    conf = NULL; /* now owned by p->producer */
-    p->out_topic = rd_kafka_topic_new(p->producer, c->kafka.output_topic, NULL);
-    p->dlq_topic = rd_kafka_topic_new(p->producer, c->kafka.dead_letter_topic, NULL);
-    if (!p->out_topic || !p->dlq_topic) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
+    conf = NULL; /* now owned by k->producer */
+    k->out_topic = rd_kafka_topic_new(k->producer, c->kafka.output_topic, NULL);
+    k->dlq_topic = rd_kafka_topic_new(k->producer, c->kafka.dead_letter_topic, NULL);
+    if (!k->out_topic || !k->dlq_topic) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
 out:
     if (conf) rd_kafka_conf_destroy(conf);
+    if (rc)
+        fr_sink_free(k);
+    else
+        *out = k;
     return rc;
+}
+
+void fr_sink_free(fr_sink *k) {
+    if (!k) return;
+    if (k->out_topic) rd_kafka_topic_destroy(k->out_topic);
+    if (k->dlq_topic) rd_kafka_topic_destroy(k->dlq_topic);
+    if (k->producer) {
+        /* anything still queued here is abandoned: its offset was never stored */
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(k->producer);
+    }
+    free(k);
+}
+
+void fr_sink_poll(fr_sink *k, int timeout_ms) { rd_kafka_poll(k->producer, timeout_ms); }
+
+void fr_sink_flush(fr_sink *k, int timeout_ms) {
+    rd_kafka_flush(k->producer, timeout_ms);
+    rd_kafka_poll(k->producer, 0);
+}
+
+void fr_sink_stats(const fr_sink *k, fr_stats *s) {
+    s->results += fr_ctr_get(&k->st_results);
+    s->flagged += fr_ctr_get(&k->st_flagged);
+    s->dead_letters += fr_ctr_get(&k->st_dead);
+    for (int i = 0; i < FR_DEAD__COUNT; i++) {
+        uint64_t n = fr_ctr_get(&k->st_dead_reason[i]);
+        s->dead_by_reason[i] += n;
+        s->dead_by_class[fr_dead_reason_class(i)] += n;
+    }
+    s->produce_retries += fr_ctr_get(&k->st_retries);
+    s->delivery_errors += fr_ctr_get(&k->st_delivery_errors);
+    s->latency_sum_ns += fr_ctr_get(&k->st_latency_sum_ns);
+    s->e2e_sum_ns += fr_ctr_get(&k->st_e2e_sum_ns);
+    fr_lat_hist_add(s->latency, k->st_latency);
+    fr_lat_hist_add(s->e2e_latency, k->st_e2e);
 }

@@ -1,116 +1,79 @@
-/* Source: the librdkafka consumer, dispatch to workers, offsets, rebalances.
- *
- * Everything here runs on the run thread (the caller of fr_pipeline_run):
- * polling the consumer, dispatching, the rebalance callback and, because
- * the run thread also polls the producer, delivery reports. So partition
- * state, the job pool and the held queue need no locks.
- *
- * Dispatch: a record gets a job from the pool, a sequence number in its
- * partition's tracker, and a place on one worker's ring:
- *   key        hash(key) % workers (records without a key: round-robin)
- *   partition  partition % workers
- *   unordered  round-robin, skipping full rings
- * If the pool or the chosen ring is full, the record waits at the tail of
- * the held queue and later records queue behind it, so order is kept; if
- * that lasts, the input partitions are paused (librdkafka stops fetching
- * them) until the held queue is empty and the rings half drained (see
- * fr_source_poll). Memory is bounded by
- * the pool (max_in_flight), the rings, the held queue (records fetched before
- * the pause took effect) and librdkafka's own prefetch limits.
- *
- * Offsets: a job's delivery report marks it done in its partition tracker;
- * the contiguous done prefix is stored with rd_kafka_offsets_store (auto
- * commit sends stored offsets every auto.commit.interval.ms).
- *
- * Revocation (cooperative): stop dispatching the revoked partitions, drop
- * their held records (never dispatched, they will be fetched again by the
- * new owner), wait for their in-flight jobs (bounded by the shutdown
- * timeout), store and synchronously commit their offsets, then unassign.
- *
- * Final commit (shutdown) and group rebalances: a commit must not reach the
- * group coordinator behind one of our own JoinGroup requests. The broker
- * answers one connection's requests in order and parks a JoinGroup until
- * every member has rejoined (up to a heartbeat interval of the slowest
- * one); the OffsetCommit queued behind it is then read in the new
- * generation and refused with ILLEGAL_GENERATION, and librdkafka 2.0.2
- * (rd_kafka_cgrp_op_handle_OffsetCommit) resets its generation id to -1,
- * overwriting the one the JoinGroup response just set, so every later
- * commit (and SyncGroup) of this member is refused as well: the next owner
- * re-reads everything since the last auto-commit. librdkafka's own
- * auto-commit timer skips commits outside the steady join state for this
- * reason; our final commit waits for the same (fr_source_commit_final):
- * every JoinGroup written (counted by an interceptor on the broker threads)
- * answered by a rebalance callback, and no rejoin due after a revoke of
- * ours (counted in the rebalance callbacks). docs/ARCHITECTURE.md,
- * "Delivery guarantee".
- */
+/* Source (include/fraudd/source.h has the design). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fraudd/common.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
-#include "pipeline/internal.h"
+#include "fraudd/offsets.h"
+#include "fraudd/source.h"
 
-/* ---- partitions ---- */
-
-static fr_part *part_get(fr_pipeline *p, int32_t id, int create) {
-    if (id < 0) return NULL;
-    if ((size_t)id < p->n_parts && p->parts[id]) return p->parts[id];
-    if (!create) return NULL;
-    if ((size_t)id >= p->n_parts) {
-        size_t n = p->n_parts ? p->n_parts : 16;
-        while (n <= (size_t)id) n *= 2;
-        fr_part **np = realloc(p->parts, n * sizeof *np);
-        if (!np) return NULL;
-        memset(np + p->n_parts, 0, (n - p->n_parts) * sizeof *np);
-        p->parts = np;
-        p->n_parts = n;
-    }
-    fr_part *part = calloc(1, sizeof *part);
-    if (!part) return NULL;
-    part->id = id;
-    part->stored = -1;
-    fr_otrack_init(&part->track);
-    p->parts[id] = part;
-    return part;
-}
+struct fr_source {
+    const fr_config *cfg;
+    const fr_kv_list *override; /* extra consumer properties, applied last (may be NULL) */
+    fr_kafka_ctx ctx;           /* the consumer's opaque: the shared state, and this */
+    fr_kafka_state *ks;
+    fr_jobs *jobs;
+    fr_mgens *gens;
+    fr_workers *ws;
+    fr_sink *sink;
+    rd_kafka_t *consumer;
+    fr_parts parts; /* input partitions by number */
+    /* records polled but not yet dispatched, oldest first */
+    rd_kafka_message_t **held;
+    size_t held_cap, held_head, held_n;
+    int paused;            /* input partitions paused for backpressure */
+    int64_t blocked_since; /* fr_now_ns() when dispatch first found no room; 0 = not blocked */
+    uint64_t rr;           /* round-robin cursor */
+    /* group settling (see "group settling" below): joins_sent counts the
+     * JoinGroup requests written to the coordinator (librdkafka's broker
+     * threads, an interceptor), joins_served is its value at the last
+     * rebalance callback; settle_assigns counts the assign callbacks still
+     * due before a rebalance our own revoke started is over */
+    _Atomic uint32_t joins_sent;
+    uint32_t joins_served;
+    int settle_assigns;
+    int closing; /* shutdown: 1 the final commit was tried, 2 it went through */
+    /* statistics, written by the run thread only (fr_ctr_add) */
+    _Atomic uint64_t st_consumed, st_pauses, st_assigned, st_rebalances;
+};
 
 /* ---- offsets ---- */
 
-void fr_source_store_offsets(fr_pipeline *p) {
+void fr_source_store_offsets(fr_source *s) {
     rd_kafka_topic_partition_list_t *list = NULL;
-    for (size_t i = 0; i < p->n_parts; i++) {
-        fr_part *part = p->parts[i];
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
         if (!part || !part->dirty) continue;
         part->dirty = 0;
         if (!part->assigned || part->track.committable < 0 || part->track.committable == part->stored) continue;
         if (!list) list = rd_kafka_topic_partition_list_new(8);
-        rd_kafka_topic_partition_list_add(list, p->cfg->kafka.input_topic, part->id)->offset =
+        rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id)->offset =
             part->track.committable;
         part->stored = part->track.committable;
     }
     if (!list) return;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(p->consumer, list);
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->consumer, list);
     if (e)
-        fr_log(FR_LOG_WARN, "offset_store_failed", "%s: %s", p->cfg->kafka.input_topic, rd_kafka_err2str(e));
+        fr_log(FR_LOG_WARN, "offset_store_failed", "%s: %s", s->cfg->kafka.input_topic, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* ---- pause / resume ---- */
 
-void fr_source_pause(fr_pipeline *p, int pause) {
-    if (p->paused == pause) return;
+static void source_pause(fr_source *s, int pause) {
+    if (s->paused == pause) return;
     rd_kafka_topic_partition_list_t *list = NULL;
-    if (rd_kafka_assignment(p->consumer, &list) || !list) return;
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(p->consumer, list)
-                                  : rd_kafka_resume_partitions(p->consumer, list);
+    if (rd_kafka_assignment(s->consumer, &list) || !list) return;
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, list)
+                                  : rd_kafka_resume_partitions(s->consumer, list);
     if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "%s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
-    p->paused = pause;
-    if (pause) fr_ctr_add(&p->st_pauses, 1);
-    fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", p->in_flight, p->held_n);
+    s->paused = pause;
+    if (pause) fr_ctr_add(&s->st_pauses, 1);
+    fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", s->jobs->in_flight, s->held_n);
 }
 
 /* ---- dispatch ---- */
@@ -123,52 +86,50 @@ static uint64_t hash_bytes(const void *data, size_t len) {
     return h ^ (h >> 29);
 }
 
-static fr_worker *pick_worker(fr_pipeline *p, const rd_kafka_message_t *m) {
-    unsigned n = (unsigned)p->n_workers;
-    switch (p->cfg->pipeline.ordering) {
+static fr_worker *pick_worker(fr_source *s, const rd_kafka_message_t *m) {
+    unsigned n = (unsigned)fr_workers_count(s->ws);
+    switch (s->cfg->pipeline.ordering) {
     case FR_ORDER_KEY:
-        if (m->key && m->key_len) return &p->workers[hash_bytes(m->key, m->key_len) % n];
-        return &p->workers[p->rr++ % n];
+        if (m->key && m->key_len) return fr_workers_at(s->ws, (int)(hash_bytes(m->key, m->key_len) % n));
+        return fr_workers_at(s->ws, (int)(s->rr++ % n));
     case FR_ORDER_PARTITION:
-        return &p->workers[(unsigned)m->partition % n];
+        return fr_workers_at(s->ws, (int)((unsigned)m->partition % n));
     case FR_ORDER_UNORDERED:
     default:
         for (unsigned i = 0; i < n; i++) {
-            fr_worker *w = &p->workers[(p->rr + i) % n];
-            if (fr_ring_free_slots(w->ring)) {
-                p->rr += i + 1;
+            fr_worker *w = fr_workers_at(s->ws, (int)((s->rr + i) % n));
+            if (fr_worker_room(w)) {
+                s->rr += i + 1;
                 return w;
             }
         }
-        return &p->workers[p->rr++ % n];
+        return fr_workers_at(s->ws, (int)(s->rr++ % n));
     }
 }
 
 enum { DISPATCHED = 0, BLOCKED = 1 };
 
-static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
-    fr_part *part = part_get(p, m->partition, 0);
+static int dispatch(fr_source *s, rd_kafka_message_t *m) {
+    fr_part *part = fr_parts_get(&s->parts, m->partition, 0);
     if (!part || !part->assigned) { /* revoked meanwhile: the new owner reads it */
         rd_kafka_message_destroy(m);
         return DISPATCHED;
     }
-    if (!p->free_jobs) return BLOCKED;
-    fr_worker *w = pick_worker(p, m);
-    if (!fr_ring_free_slots(w->ring)) return BLOCKED;
-    fr_job *job = p->free_jobs;
+    if (!fr_jobs_available(s->jobs)) return BLOCKED;
+    fr_worker *w = pick_worker(s, m);
+    if (!fr_worker_room(w)) return BLOCKED;
     uint64_t seq;
     int rc = fr_otrack_push(&part->track, m->offset, &seq);
     if (rc) {
         /* an offset at or below one already dispatched: librdkafka re-fetched
          * after a seek; the earlier copy is in flight, so drop this one */
         fr_log(FR_LOG_WARN, "offset_out_of_order", "%s [%d] offset %lld after %lld: dropped",
-               p->cfg->kafka.input_topic, (int)m->partition, (long long)m->offset,
+               s->cfg->kafka.input_topic, (int)m->partition, (long long)m->offset,
                (long long)part->track.last_pushed);
         rd_kafka_message_destroy(m);
         return DISPATCHED;
     }
-    p->free_jobs = job->next_free;
-    job->next_free = NULL;
+    fr_job *job = fr_jobs_take(s->jobs);
     job->msg = m;
     job->part = part;
     job->seq = seq;
@@ -176,65 +137,45 @@ static int dispatch(fr_pipeline *p, rd_kafka_message_t *m) {
     job->tries = 0;
     job->dead = 0;
     job->flagged = 0;
-    job->gen = p->gen; /* the model it will be scored with; see src/pipeline/models.c */
-    p->gen->jobs++;
-    p->in_flight++;
-    void *item = job;
-    /* ownership of job moves to the worker */
-    size_t pushed = fr_ring_push(w->ring, &item, 1);
-    (void)pushed; /* free_slots said there was room and only we push */
-    p->to_wake[w->id / 64] |= (uint64_t)1 << (w->id % 64);
-    fr_ctr_add(&p->st_consumed, 1);
-    atomic_store_explicit(&p->st_in_flight, p->in_flight, memory_order_relaxed);
+    job->gen = fr_mgens_acquire(s->gens); /* the model it will be scored with (include/fraudd/mgen.h) */
+    fr_worker_push(s->ws, w, job);        /* ownership of job moves to the worker */
+    fr_ctr_add(&s->st_consumed, 1);
     return DISPATCHED;
 }
 
-void fr_source_wake_workers(fr_pipeline *p) {
-    for (uint32_t i = 0; i < p->wake_mask_words; i++) {
-        uint64_t m = p->to_wake[i];
-        p->to_wake[i] = 0;
-        while (m) {
-            int b = __builtin_ctzll(m);
-            m &= m - 1;
-            fr_worker_wake(&p->workers[i * 64 + (uint32_t)b]);
-        }
-    }
-}
-
-static void held_push(fr_pipeline *p, rd_kafka_message_t *m) {
-    p->held[(p->held_head + p->held_n) % p->held_cap] = m;
-    p->held_n++;
+static void held_push(fr_source *s, rd_kafka_message_t *m) {
+    s->held[(s->held_head + s->held_n) % s->held_cap] = m;
+    s->held_n++;
 }
 
 /* Dispatches held records in order; returns 1 if the queue is now empty. */
-int fr_source_flush_held(fr_pipeline *p) {
-    while (p->held_n) {
-        if (dispatch(p, p->held[p->held_head]) == BLOCKED) break;
-        p->held_head = (p->held_head + 1) % p->held_cap;
-        p->held_n--;
+static int flush_held(fr_source *s) {
+    while (s->held_n) {
+        if (dispatch(s, s->held[s->held_head]) == BLOCKED) break;
+        s->held_head = (s->held_head + 1) % s->held_cap;
+        s->held_n--;
     }
-    fr_source_wake_workers(p);
-    return p->held_n == 0;
+    fr_workers_wake(s->ws);
+    return s->held_n == 0;
 }
 
-static void drop_held_if(fr_pipeline *p, const rd_kafka_topic_partition_list_t *parts) {
+static void drop_held_if(fr_source *s, const rd_kafka_topic_partition_list_t *parts) {
     size_t keep = 0;
-    for (size_t i = 0; i < p->held_n; i++) {
-        rd_kafka_message_t *m = p->held[(p->held_head + i) % p->held_cap];
+    for (size_t i = 0; i < s->held_n; i++) {
+        rd_kafka_message_t *m = s->held[(s->held_head + i) % s->held_cap];
         int drop = !parts;
         for (int k = 0; parts && k < parts->cnt; k++)
             if (parts->elems[k].partition == m->partition) drop = 1;
         if (drop)
             rd_kafka_message_destroy(m);
         else
-            p->held[(p->held_head + keep++) % p->held_cap] = m;
+            s->held[(s->held_head + keep++) % s->held_cap] = m;
     }
-    p->held_n = keep;
+    s->held_n = keep;
 }
 
-void fr_source_drop_held(fr_pipeline *p) { drop_held_if(p, NULL); }
 
-static void handle_message(fr_pipeline *p, rd_kafka_message_t *m) {
+static void handle_message(fr_source *s, rd_kafka_message_t *m) {
     if (m->err) {
         static fr_log_limiter lim;
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -243,17 +184,15 @@ static void handle_message(fr_pipeline *p, rd_kafka_message_t *m) {
         rd_kafka_message_destroy(m);
         return;
     }
-    if (atomic_load_explicit(&p->brokers_down, memory_order_relaxed)) atomic_store(&p->brokers_down, 0);
-    if (p->held_n || dispatch(p, m) == BLOCKED) held_push(p, m);
+    fr_kafka_broker_seen(s->ks);
+    if (s->held_n || dispatch(s, m) == BLOCKED) held_push(s, m);
 }
 
 /* Resume only with room to spare, so a saturated pipeline pauses rarely:
  * every pause drops librdkafka's prefetched records and re-fetches them. */
-static int can_resume(fr_pipeline *p) {
-    if (p->held_n || p->in_flight > p->n_jobs / 2) return 0;
-    for (int i = 0; i < p->n_workers; i++)
-        if (fr_ring_count(p->workers[i].ring) > fr_ring_capacity(p->workers[i].ring) / 2) return 0;
-    return 1;
+static int can_resume(fr_source *s) {
+    if (s->held_n || s->jobs->in_flight > s->jobs->n / 2) return 0;
+    return fr_workers_half_empty(s->ws);
 }
 
 /* One round: serve delivery reports, retry held records, then take up to a
@@ -270,56 +209,58 @@ static int can_resume(fr_pipeline *p) {
 /* While paused: serve the group session and take what was fetched before
  * the pause (it queues behind the held records), then wait up to 1 ms for
  * acknowledgements, which is what frees room. */
-static void poll_while_paused(fr_pipeline *p) {
-    if (p->held_n < p->held_cap) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 0);
-        if (m) handle_message(p, m);
+static void poll_while_paused(fr_source *s) {
+    if (s->held_n < s->held_cap) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
+        if (m) handle_message(s, m);
     }
-    rd_kafka_poll(p->producer, 1);
+    fr_sink_poll(s->sink, 1);
 }
 
-void fr_source_poll(fr_pipeline *p, int timeout_ms) {
-    rd_kafka_poll(p->producer, 0);
-    if (p->held_n && !fr_source_flush_held(p)) {
+void fr_source_poll(fr_source *s, int timeout_ms) {
+    fr_sink_poll(s->sink, 0);
+    if (s->held_n && !flush_held(s)) {
         int64_t now = fr_now_ns();
-        if (!p->blocked_since) p->blocked_since = now;
-        if (!p->paused && now - p->blocked_since > (int64_t)FR_PAUSE_AFTER_MS * 1000000) fr_source_pause(p, 1);
-        if (p->paused)
-            poll_while_paused(p);
+        if (!s->blocked_since) s->blocked_since = now;
+        if (!s->paused && now - s->blocked_since > (int64_t)FR_PAUSE_AFTER_MS * 1000000) source_pause(s, 1);
+        if (s->paused)
+            poll_while_paused(s);
         else
-            rd_kafka_poll(p->producer, 1); /* not polling the consumer: its prefetch is bounded */
+            fr_sink_poll(s->sink, 1); /* not polling the consumer: its prefetch is bounded */
         return;
     }
-    p->blocked_since = 0;
-    if (p->paused) {
-        if (!can_resume(p)) {
-            poll_while_paused(p);
+    s->blocked_since = 0;
+    if (s->paused) {
+        if (!can_resume(s)) {
+            poll_while_paused(s);
             return;
         }
-        fr_source_pause(p, 0);
+        source_pause(s, 0);
     }
     for (int i = 0; i < 512; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, i == 0 ? timeout_ms : 0);
         if (!m) break;
-        handle_message(p, m);
-        if (p->held_n) break;
-        if ((i & 63) == 63) fr_source_wake_workers(p);
+        handle_message(s, m);
+        if (s->held_n) break;
+        if ((i & 63) == 63) fr_workers_wake(s->ws);
     }
-    fr_source_wake_workers(p);
-    rd_kafka_poll(p->producer, 0);
+    fr_workers_wake(s->ws);
+    fr_sink_poll(s->sink, 0);
 }
 
-int fr_source_wait_parts(fr_pipeline *p, const rd_kafka_topic_partition_list_t *list, int64_t deadline_ns) {
+/* Waits (serving delivery reports) until the parts in list have nothing in
+ * flight, or deadline_ns: 0 or FR_EIO. */
+static int wait_parts(fr_source *s, const rd_kafka_topic_partition_list_t *list, int64_t deadline_ns) {
     for (;;) {
         uint64_t busy = 0;
         for (int i = 0; i < list->cnt; i++) {
-            fr_part *part = part_get(p, list->elems[i].partition, 0);
+            fr_part *part = fr_parts_get(&s->parts, list->elems[i].partition, 0);
             if (part) busy += fr_otrack_in_flight(&part->track);
         }
         if (!busy) return 0;
         if (fr_now_ns() > deadline_ns) return FR_EIO;
-        fr_source_wake_workers(p);
-        rd_kafka_poll(p->producer, 5);
+        fr_workers_wake(s->ws);
+        fr_sink_poll(s->sink, 5);
     }
 }
 
@@ -332,14 +273,14 @@ static void list_text(const rd_kafka_topic_partition_list_t *l, char *buf, size_
         n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", (int)l->elems[i].partition);
 }
 
-static void on_assign(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
     char txt[512];
     list_text(parts, txt, sizeof txt);
     for (int i = 0; i < parts->cnt; i++) {
-        fr_part *part = part_get(p, parts->elems[i].partition, 1);
+        fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 1);
         if (!part) {
             fr_log(FR_LOG_ERROR, "out_of_memory", "assigning partition %d", (int)parts->elems[i].partition);
-            atomic_store(&p->fatal, 1);
+            atomic_store(&s->ks->fatal, 1);
             continue;
         }
         fr_otrack_reset(&part->track);
@@ -359,45 +300,44 @@ static void on_assign(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
     } else if (e) {
         fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
     }
-    if (p->paused) rd_kafka_pause_partitions(rk, parts);
+    if (s->paused) rd_kafka_pause_partitions(rk, parts);
     /* every SyncGroup ends in one rebalance callback; see on_revoke */
-    if (p->settle_assigns > 0) p->settle_assigns--;
-    size_t owned = 0;
-    for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
-    atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
-    fr_ctr_add(&p->st_rebalances, 1);
-    fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", p->cfg->kafka.input_topic, txt,
+    if (s->settle_assigns > 0) s->settle_assigns--;
+    size_t owned = fr_parts_owned(&s->parts);
+    atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
+    fr_ctr_add(&s->st_rebalances, 1);
+    fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", s->cfg->kafka.input_topic, txt,
            coop ? "incremental" : "eager", owned);
 }
 
-static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
     char txt[512];
     list_text(parts, txt, sizeof txt);
     int lost = rd_kafka_assignment_lost(rk);
     int64_t t0 = fr_now_ns();
     uint64_t waited = 0;
     for (int i = 0; i < parts->cnt; i++) {
-        fr_part *part = part_get(p, parts->elems[i].partition, 0);
+        fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
         if (part) waited += fr_otrack_in_flight(&part->track);
     }
     /* records of these partitions that were never dispatched go back */
-    drop_held_if(p, parts);
+    drop_held_if(s, parts);
     /* wait for in-flight ones, so their offsets can be committed now */
-    int timed_out = fr_source_wait_parts(p, parts, t0 + (int64_t)p->cfg->pipeline.shutdown_timeout_ms * 1000000);
-    fr_source_store_offsets(p);
+    int timed_out = wait_parts(s, parts, t0 + (int64_t)s->cfg->pipeline.shutdown_timeout_ms * 1000000);
+    fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
-        fr_part *part = part_get(p, parts->elems[i].partition, 0);
+        fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
         if (!part) continue;
         if (part->assigned && part->track.committable >= 0)
-            rd_kafka_topic_partition_list_add(commit, p->cfg->kafka.input_topic, part->id)->offset =
+            rd_kafka_topic_partition_list_add(commit, s->cfg->kafka.input_topic, part->id)->offset =
                 part->track.committable;
         part->assigned = 0;
     }
     /* closing after a final commit that went through: it covered these
      * offsets (nothing is in flight after the drain), and committing again
      * could meet a new rebalance */
-    if (!lost && commit->cnt && p->closing != 2) {
+    if (!lost && commit->cnt && s->closing != 2) {
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, commit, 0);
         if (e) fr_log(FR_LOG_WARN, "commit_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(e));
     }
@@ -405,7 +345,7 @@ static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
      * after the assign that ends the rejoin, and in a cooperative rebalance
      * that did not lose the partitions, the assign that follows this revoke
      * comes first */
-    if (!p->closing) p->settle_assigns = coop && !lost ? 2 : 1;
+    if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
@@ -416,37 +356,43 @@ static void on_revoke(fr_pipeline *p, rd_kafka_t *rk, rd_kafka_topic_partition_l
     } else {
         rd_kafka_assign(rk, NULL);
     }
-    size_t owned = 0;
-    for (size_t i = 0; i < p->n_parts; i++) owned += p->parts[i] && p->parts[i]->assigned;
-    atomic_store_explicit(&p->st_assigned, owned, memory_order_relaxed);
-    fr_ctr_add(&p->st_rebalances, 1);
+    size_t owned = fr_parts_owned(&s->parts);
+    atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
+    fr_ctr_add(&s->st_rebalances, 1);
     fr_log(timed_out ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
-           "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", p->cfg->kafka.input_topic,
+           "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", s->cfg->kafka.input_topic,
            txt, (unsigned long long)waited, (double)(fr_now_ns() - t0) / 1e6,
            timed_out ? " (timed out: the rest will be redelivered to the new owner)" : "", owned);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
-    fr_pipeline *p = opaque;
+    fr_source *s = ((fr_kafka_ctx *)opaque)->owner;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     /* librdkafka does not rejoin while this callback is due: every JoinGroup
      * written so far has been answered (see on_request_sent) */
-    p->joins_served = atomic_load_explicit(&p->joins_sent, memory_order_relaxed);
+    s->joins_served = atomic_load_explicit(&s->joins_sent, memory_order_relaxed);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        on_assign(p, rk, parts, coop);
+        on_assign(s, rk, parts, coop);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-        on_revoke(p, rk, parts, coop);
+        on_revoke(s, rk, parts, coop);
     else {
         fr_log(FR_LOG_ERROR, "rebalance_failed", "%s", rd_kafka_err2str(err));
         if (coop)
-            on_revoke(p, rk, parts, coop);
+            on_revoke(s, rk, parts, coop);
         else
             rd_kafka_assign(rk, NULL);
     }
 }
 
-/* ---- group settling ---- */
+/* ---- group settling ----
+ *
+ * The final commit must not reach the group coordinator behind one of our
+ * own JoinGroup requests, or the broker refuses it and librdkafka 2.0.2
+ * loses the member's generation: docs/ARCHITECTURE.md, "Why the final
+ * commit waits for the group", has the race and the measurements. The
+ * group is settled when every JoinGroup written has been answered by a
+ * rebalance callback and no rejoin is due after a revoke of ours. */
 
 /* Kafka protocol ApiKey of JoinGroup */
 enum { API_JOIN_GROUP = 11 };
@@ -462,9 +408,9 @@ enum { API_JOIN_GROUP = 11 };
 static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
                                            int16_t api, int16_t ver, int32_t corrid, size_t size, void *opaque) {
     (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)ver, (void)corrid, (void)size;
-    fr_pipeline *p = opaque;
+    fr_source *s = opaque; /* the interceptor's own opaque (on_new) */
     /* the count is the only data handed over: relaxed, no partner */
-    if (api == API_JOIN_GROUP) atomic_fetch_add_explicit(&p->joins_sent, 1, memory_order_relaxed);
+    if (api == API_JOIN_GROUP) atomic_fetch_add_explicit(&s->joins_sent, 1, memory_order_relaxed);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -477,47 +423,47 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, v
     return e;
 }
 
-static int group_settled(fr_pipeline *p) {
-    return atomic_load_explicit(&p->joins_sent, memory_order_relaxed) == p->joins_served && p->settle_assigns == 0;
+static int group_settled(fr_source *s) {
+    return atomic_load_explicit(&s->joins_sent, memory_order_relaxed) == s->joins_served && s->settle_assigns == 0;
 }
 
 /* partitions we own with a delivered offset to commit */
-static int committable_parts(const fr_pipeline *p) {
+static int committable_parts(const fr_source *s) {
     int n = 0;
-    for (size_t i = 0; i < p->n_parts; i++)
-        n += p->parts[i] && p->parts[i]->assigned && p->parts[i]->track.committable >= 0;
+    for (size_t i = 0; i < s->parts.n; i++)
+        n += s->parts.v[i] && s->parts.v[i]->assigned && s->parts.v[i]->track.committable >= 0;
     return n;
 }
 
-int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
+int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
     /* serve the consumer (rebalance callbacks; records are dropped unstored,
      * the next owner reads them) until the group is settled; with nothing to
      * commit (or nothing left after a revoke committed it) there is no wait */
     int64_t t0 = fr_now_ns();
     int settled;
-    while (!(settled = group_settled(p)) && committable_parts(p) && fr_now_ns() < deadline_ns) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 5);
+    while (!(settled = group_settled(s)) && committable_parts(s) && fr_now_ns() < deadline_ns) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 5);
         if (m) rd_kafka_message_destroy(m);
-        rd_kafka_poll(p->producer, 0);
+        fr_sink_poll(s->sink, 0);
     }
     double waited_ms = (double)(fr_now_ns() - t0) / 1e6;
-    for (size_t i = 0; i < p->n_parts; i++)
-        if (p->parts[i]) p->parts[i]->dirty = 1;
-    fr_source_store_offsets(p);
+    for (size_t i = 0; i < s->parts.n; i++)
+        if (s->parts.v[i]) s->parts.v[i]->dirty = 1;
+    fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     char txt[512];
     size_t n = 0;
     txt[0] = 0;
-    for (size_t i = 0; i < p->n_parts; i++) {
-        fr_part *part = p->parts[i];
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
         if (!part || !part->assigned || part->track.committable < 0) continue;
-        rd_kafka_topic_partition_list_add(list, p->cfg->kafka.input_topic, part->id)->offset = part->track.committable;
+        rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id)->offset = part->track.committable;
         if (n + 32 < sizeof txt)
             n += (size_t)snprintf(txt + n, sizeof txt - n, "%s%d@%lld", n ? "," : "", (int)part->id,
                                   (long long)part->track.committable);
     }
     int rc = 0;
-    rd_kafka_resp_err_t e = list->cnt ? rd_kafka_commit(p->consumer, list, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t e = list->cnt ? rd_kafka_commit(s->consumer, list, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (e) {
         fr_log(FR_LOG_WARN, "commit_failed", "final commit of [%s]%s: %s", txt,
                settled ? "" : " (the group was still rebalancing at the shutdown bound)", rd_kafka_err2str(e));
@@ -525,21 +471,61 @@ int fr_source_commit_final(fr_pipeline *p, int64_t deadline_ns) {
         rc = FR_EIO;
     } else {
         fr_log(FR_LOG_INFO, "final_commit", "%s [%s] (partition@next offset); waited %.0f ms for the group to settle%s",
-               p->cfg->kafka.input_topic, txt, waited_ms,
+               s->cfg->kafka.input_topic, txt, waited_ms,
                settled || !list->cnt ? "" : " (not settled at the shutdown bound)");
     }
     rd_kafka_topic_partition_list_destroy(list);
-    p->closing = rc ? 1 : 2;
+    s->closing = rc ? 1 : 2;
     return rc;
+}
+
+/* ---- shutdown ---- */
+
+void fr_source_drain(fr_source *s, int64_t deadline_ns) {
+    /* 1. no new records: pause, give back what was not dispatched */
+    source_pause(s, 1);
+    drop_held_if(s, NULL);
+    /* 2. wait for the in-flight ones */
+    while (s->jobs->in_flight && fr_now_ns() < deadline_ns) {
+        fr_workers_wake(s->ws);
+        fr_sink_poll(s->sink, 5);
+        /* keep the group session served; records fetched before the pause are
+         * given back (their offsets are not stored, so they are re-read) */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
+        if (m) rd_kafka_message_destroy(m);
+    }
+}
+
+void fr_source_close(fr_source *s) {
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->consumer);
+    if (e) fr_log(FR_LOG_WARN, "close_failed", "%s", rd_kafka_err2str(e));
 }
 
 /* ---- construction ---- */
 
-int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
-    const fr_config *c = p->cfg;
+int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs,
+                  fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen) {
     char e[512];
     int rc = 0;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = NULL;
+    *out = NULL;
+    fr_source *s = calloc(1, sizeof *s);
+    if (!s) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (source)");
+    s->cfg = c;
+    s->override = override;
+    s->ks = ks;
+    s->jobs = jobs;
+    s->gens = gens;
+    s->ws = ws;
+    s->sink = sink;
+    s->ctx = (fr_kafka_ctx){.state = ks, .owner = s};
+    s->held_cap = 4096;
+    s->held = calloc(s->held_cap, sizeof *s->held);
+    if (!s->held) {
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (source)");
+        goto out;
+    }
+    conf = rd_kafka_conf_new();
     /* our defaults first; the user's properties may override the tunables */
     if ((rc = fr_kafka_conf_set(conf, "client.id", "fraudd", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen)) ||
@@ -550,34 +536,51 @@ int fr_source_new(fr_pipeline *p, char *err, size_t errlen) {
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
-        (rc = fr_kafka_conf_apply(conf, p->opts.consumer_override, "consumer override", err, errlen)) ||
+        (rc = fr_kafka_conf_apply(conf, override, "consumer override", err, errlen)) ||
         /* fixed: the delivery guarantee depends on these */
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen)))
         goto out;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    if (rd_kafka_conf_interceptor_add_on_new(conf, "fraudd-group", on_new, p)) {
+    if (rd_kafka_conf_interceptor_add_on_new(conf, "fraudd-group", on_new, s)) {
         rc = fr_set_err(err, errlen, FR_EINVAL, "kafka consumer: could not add the group interceptor");
         goto out;
     }
-    rd_kafka_conf_set_log_cb(conf, fr_kafka_log_cb);
-    rd_kafka_conf_set_error_cb(conf, fr_kafka_error_cb);
-    rd_kafka_conf_set_stats_cb(conf, fr_kafka_stats_cb);
-    rd_kafka_conf_set_opaque(conf, p);
-    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!p->consumer) {
+    fr_kafka_conf_callbacks(conf, &s->ctx);
+    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!s->consumer) {
         rc = fr_set_err(err, errlen, FR_EINVAL, "kafka consumer: %s", e);
         goto out;
     }
-    conf = NULL; /* now owned by p->consumer */
-    rd_kafka_poll_set_consumer(p->consumer);
+    conf = NULL; /* now owned by s->consumer */
+    rd_kafka_poll_set_consumer(s->consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->kafka.input_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t ke = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_resp_err_t ke = rd_kafka_subscribe(s->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (ke) rc = fr_set_err(err, errlen, FR_EINVAL, "subscribe to %s: %s", c->kafka.input_topic, rd_kafka_err2str(ke));
 out:
     if (conf) rd_kafka_conf_destroy(conf);
+    if (rc)
+        fr_source_free(s);
+    else
+        *out = s;
     return rc;
+}
+
+void fr_source_free(fr_source *s) {
+    if (!s) return;
+    if (s->consumer) rd_kafka_destroy(s->consumer);
+    for (size_t i = 0; s->held && i < s->held_n; i++) rd_kafka_message_destroy(s->held[(s->held_head + i) % s->held_cap]);
+    free(s->held);
+    fr_parts_free(&s->parts);
+    free(s);
+}
+
+void fr_source_stats(const fr_source *s, fr_stats *out) {
+    out->consumed += fr_ctr_get(&s->st_consumed);
+    out->pauses += fr_ctr_get(&s->st_pauses);
+    out->assigned_partitions += fr_ctr_get(&s->st_assigned);
+    out->rebalances += fr_ctr_get(&s->st_rebalances);
 }

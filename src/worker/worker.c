@@ -1,12 +1,10 @@
-/* Workers: N threads, each the only consumer of its own ring.
+/* Workers (include/fraudd/worker.h has the contract).
  *
- * A worker pops up to pipeline.batch_size jobs at once, scores them in one
- * fr_scorer_run call (the hot path of `fraudd score`, unchanged: decode,
- * model over the whole micro-batch, score, encode) and hands each result or
- * dead letter to the sink. Each job names the model generation it was
- * dispatched with; the worker runs that generation's scorer (its own, one
- * per worker per generation), so a model swap needs no lock here. In pass-through mode (the benchmark baseline) it
- * forwards the input bytes instead of scoring.
+ * Each job names the model generation it was dispatched with; the worker
+ * runs that generation's scorer (its own, one per worker per generation),
+ * so a model swap needs no lock here (include/fraudd/mgen.h). In
+ * pass-through mode (the benchmark baseline) it forwards the input bytes
+ * instead of scoring.
  *
  * Sleeping without lost wake-ups. Both sides do a read-modify-write on the
  * worker's `sleeping` word, so the two RMWs are totally ordered in its
@@ -21,22 +19,64 @@
  * standalone fences: ThreadSanitizer does not model them.)
  * Idle workers sleep, so an idle pod uses no CPU (the HPA scales on CPU).
  */
-#define _GNU_SOURCE /* pthread_setname_np */
-#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fraudd/common.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
-#include "pipeline/internal.h"
+#include "fraudd/mgen.h"
+#include "fraudd/ring.h"
+#include "fraudd/worker.h"
 
 #define SPIN_POLLS 64
 
-void fr_worker_wake(fr_worker *w) {
+/* Written only by its worker (fr_ctr_add); read by scrapes. */
+typedef struct wcounters {
+    _Atomic uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* records rejected, by reason */
+    _Atomic uint64_t scored;                         /* records scored (results handed to the producer) */
+    _Atomic uint64_t batches;                        /* model calls */
+    _Atomic uint64_t busy_ns;                        /* time spent processing batches */
+    _Atomic uint64_t queue_wait[FR_LAT_BUCKETS];     /* dispatch -> popped by the worker, per record */
+    _Atomic uint64_t inference[FR_LAT_BUCKETS];      /* fr_scorer_run per batch */
+    _Atomic uint64_t queue_wait_sum_ns, inference_sum_ns;
+    _Atomic int64_t heartbeat_ns; /* last time the worker was alive (fr_now_ns) */
+} wcounters;
+
+struct fr_worker {
+    fr_workers *ws;
+    int id;
+    pthread_t thread;
+    int started;
+    fr_ring *ring;
+    /* sleeping protocol: see above */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic int sleeping;
+    wcounters wc;
+    /* per-batch scratch, allocated once */
+    fr_job **jobs;
+    fr_slice *slices;
+    fr_scored *scored;
+};
+
+struct fr_workers {
+    const fr_config *cfg;
+    fr_sink *sink;
+    int n;
+    size_t batch;
+    fr_worker *w;             /* n workers */
+    _Atomic int stop;         /* workers exit once their ring is empty */
+    uint32_t wake_words;      /* 64-bit words in to_wake */
+    uint64_t *to_wake;        /* run thread: workers pushed to since the last wake-up */
+};
+
+static void worker_wake(fr_worker *w) {
     if (atomic_fetch_add_explicit(&w->sleeping, 0, memory_order_acq_rel)) { /* [S1] pairs with [W1] */
         pthread_mutex_lock(&w->mu);
         pthread_cond_signal(&w->cv);
@@ -47,7 +87,7 @@ void fr_worker_wake(fr_worker *w) {
 static void worker_sleep(fr_worker *w) {
     pthread_mutex_lock(&w->mu);
     atomic_exchange_explicit(&w->sleeping, 1, memory_order_acq_rel); /* [W1] pairs with [S1] */
-    if (fr_ring_count(w->ring) == 0 && !atomic_load_explicit(&w->p->workers_stop, memory_order_acquire)) {
+    if (fr_ring_count(w->ring) == 0 && !atomic_load_explicit(&w->ws->stop, memory_order_acquire)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100 * 1000000;
@@ -65,10 +105,10 @@ static void worker_sleep(fr_worker *w) {
  * worker, then hands each result or dead letter to the sink. Everything
  * that reads g (its scorer's output, its statistics) happens before the
  * job that keeps g alive is produced: after its last job's produce call,
- * the run thread may free g (src/pipeline/models.c). */
+ * the run thread may free g (include/fraudd/mgen.h). */
 static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g) {
-    fr_pipeline *p = w->p;
-    fr_wcounters *wc = &w->wc;
+    fr_workers *ws = w->ws;
+    wcounters *wc = &w->wc;
     int64_t t0 = fr_now_ns();
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = jobs[i]->msg;
@@ -84,7 +124,7 @@ static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g) {
         /* out of memory or a result over its size bound: never drop the
          * records, dead-letter them with the reason */
         for (size_t i = 0; i < n; i++)
-            fr_sink_dead_letter(p, jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
+            fr_sink_dead_letter(ws->sink, jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
         return;
     }
     uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
@@ -109,20 +149,20 @@ static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g) {
         fr_job *job = jobs[i];
         const fr_scored *s = &w->scored[i];
         if (s->reject == FR_REJ_NONE) {
-            fr_sink_result(p, job, s->text, s->len);
+            fr_sink_result(ws->sink, job, s->text, s->len);
         } else {
             static fr_log_limiter lim;
             fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
-                           p->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
+                           ws->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
                            fr_reject_name(s->reject), s->text);
-            fr_sink_dead_letter(p, job, (int)s->reject, fr_reject_name(s->reject), s->text);
+            fr_sink_dead_letter(ws->sink, job, (int)s->reject, fr_reject_name(s->reject), s->text);
         }
     }
 }
 
 static void process(fr_worker *w, size_t n) {
-    fr_pipeline *p = w->p;
-    fr_wcounters *wc = &w->wc;
+    fr_workers *ws = w->ws;
+    wcounters *wc = &w->wc;
     int64_t t0 = fr_now_ns();
     uint64_t wait_sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -131,10 +171,10 @@ static void process(fr_worker *w, size_t n) {
         wait_sum += (uint64_t)(wait > 0 ? wait : 0);
     }
     fr_ctr_add(&wc->queue_wait_sum_ns, wait_sum);
-    if (p->cfg->pipeline.passthrough) {
+    if (ws->cfg->pipeline.passthrough) {
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = w->jobs[i]->msg;
-            fr_sink_result(p, w->jobs[i], m->payload, m->len);
+            fr_sink_result(ws->sink, w->jobs[i], m->payload, m->len);
         }
         fr_ctr_add(&wc->scored, n);
     } else {
@@ -152,20 +192,17 @@ static void process(fr_worker *w, size_t n) {
 
 static void *worker_main(void *arg) {
     fr_worker *w = arg;
-    fr_pipeline *p = w->p;
-    char name[16];
-    snprintf(name, sizeof name, "fr:worker%d", w->id);
-    pthread_setname_np(pthread_self(), name); /* shows in top -H, perf, /proc/PID/task */
+    fr_workers *ws = w->ws;
     int idle = 0;
     for (;;) {
         atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);
-        size_t n = fr_ring_pop(w->ring, (void **)w->jobs, p->batch);
+        size_t n = fr_ring_pop(w->ring, (void **)w->jobs, ws->batch);
         if (n) {
             process(w, n);
             idle = 0;
             continue;
         }
-        if (atomic_load_explicit(&p->workers_stop, memory_order_acquire) && fr_ring_count(w->ring) == 0) break;
+        if (atomic_load_explicit(&ws->stop, memory_order_acquire) && fr_ring_count(w->ring) == 0) break;
         if (++idle < SPIN_POLLS) {
             sched_yield();
             continue;
@@ -175,34 +212,146 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int fr_workers_start(fr_pipeline *p, char *err, size_t errlen) {
-    /* workers start with every signal blocked, so SIGTERM/SIGINT reach the
-     * run thread, whose loop reads the flag the handler sets */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+/* ---- construction and teardown ---- */
+
+int fr_workers_new(const fr_config *c, int n, size_t batch, fr_sink *sink, fr_workers **out, char *err,
+                   size_t errlen) {
     int rc = 0;
-    for (int i = 0; i < p->n_workers && !rc; i++) {
-        fr_worker *w = &p->workers[i];
-        int e = pthread_create(&w->thread, NULL, worker_main, w);
-        if (e)
-            rc = fr_set_err(err, errlen, FR_ENOMEM, "starting worker %d: %s", i, strerror(e));
-        else
-            w->started = 1;
+    *out = NULL;
+    fr_workers *ws = calloc(1, sizeof *ws);
+    if (!ws) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (workers)");
+    ws->cfg = c;
+    ws->sink = sink;
+    ws->n = n;
+    ws->batch = batch;
+    atomic_init(&ws->stop, 0);
+    ws->w = calloc((size_t)n, sizeof *ws->w);
+    ws->wake_words = (uint32_t)((n + 63) / 64);
+    ws->to_wake = calloc(ws->wake_words, sizeof *ws->to_wake);
+    if (!ws->w || !ws->to_wake) {
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (workers)");
+        goto out;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < n; i++) {
+        fr_worker *w = &ws->w[i];
+        w->ws = ws;
+        w->id = i;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        atomic_init(&w->sleeping, 0);
+        w->ring = fr_ring_new((size_t)c->pipeline.ring_capacity);
+        w->jobs = calloc(batch, sizeof *w->jobs);
+        w->slices = calloc(batch, sizeof *w->slices);
+        w->scored = calloc(batch, sizeof *w->scored);
+        if (!w->ring || !w->jobs || !w->slices || !w->scored) {
+            rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (worker %d)", i);
+            goto out;
+        }
+    }
+out:
+    if (rc)
+        fr_workers_free(ws);
+    else
+        *out = ws;
     return rc;
 }
 
-void fr_workers_stop(fr_pipeline *p) {
-    atomic_store_explicit(&p->workers_stop, 1, memory_order_release);
-    for (int i = 0; i < p->n_workers; i++) {
-        fr_worker *w = &p->workers[i];
+int fr_workers_start(fr_workers *ws, char *err, size_t errlen) {
+    for (int i = 0; i < ws->n; i++) {
+        fr_worker *w = &ws->w[i];
+        char name[16];
+        snprintf(name, sizeof name, "fr:worker%d", w->id);
+        int e = fr_thread_start(&w->thread, worker_main, w, name);
+        if (e) return fr_set_err(err, errlen, FR_ENOMEM, "starting worker %d: %s", i, strerror(e));
+        w->started = 1;
+    }
+    return 0;
+}
+
+void fr_workers_stop(fr_workers *ws) {
+    atomic_store_explicit(&ws->stop, 1, memory_order_release);
+    for (int i = 0; ws->w && i < ws->n; i++) {
+        fr_worker *w = &ws->w[i];
         if (!w->started) continue;
         pthread_mutex_lock(&w->mu);
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->thread, NULL);
         w->started = 0;
+    }
+}
+
+void fr_workers_free(fr_workers *ws) {
+    if (!ws) return;
+    fr_workers_stop(ws);
+    for (int i = 0; ws->w && i < ws->n; i++) {
+        fr_worker *w = &ws->w[i];
+        fr_ring_free(w->ring);
+        free(w->jobs);
+        free(w->slices);
+        free(w->scored);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    free(ws->w);
+    free(ws->to_wake);
+    free(ws);
+}
+
+/* ---- the run thread's side ---- */
+
+int fr_workers_count(const fr_workers *ws) { return ws->n; }
+
+fr_worker *fr_workers_at(fr_workers *ws, int i) { return &ws->w[i]; }
+
+int fr_worker_room(const fr_worker *w) { return fr_ring_free_slots(w->ring) != 0; }
+
+void fr_worker_push(fr_workers *ws, fr_worker *w, fr_job *job) {
+    void *item = job;
+    /* ownership of job moves to the worker */
+    size_t pushed = fr_ring_push(w->ring, &item, 1);
+    (void)pushed; /* fr_worker_room said there was room and only we push */
+    ws->to_wake[w->id / 64] |= (uint64_t)1 << (w->id % 64);
+}
+
+void fr_workers_wake(fr_workers *ws) {
+    for (uint32_t i = 0; i < ws->wake_words; i++) {
+        uint64_t m = ws->to_wake[i];
+        ws->to_wake[i] = 0;
+        while (m) {
+            int b = __builtin_ctzll(m);
+            m &= m - 1;
+            worker_wake(&ws->w[i * 64 + (uint32_t)b]);
+        }
+    }
+}
+
+int fr_workers_half_empty(const fr_workers *ws) {
+    for (int i = 0; i < ws->n; i++)
+        if (fr_ring_count(ws->w[i].ring) > fr_ring_capacity(ws->w[i].ring) / 2) return 0;
+    return 1;
+}
+
+/* ---- statistics ---- */
+
+void fr_workers_stats(const fr_workers *ws, int i, fr_worker_stats *out) {
+    const fr_worker *w = &ws->w[i];
+    out->ring_depth = fr_ring_count(w->ring);
+    out->ring_capacity = fr_ring_capacity(w->ring);
+    out->busy_ns = fr_ctr_get(&w->wc.busy_ns);
+    out->heartbeat_ns = atomic_load_explicit(&w->wc.heartbeat_ns, memory_order_relaxed);
+}
+
+void fr_workers_add_stats(const fr_workers *ws, fr_stats *s) {
+    /* per-worker counters, summed here rather than shared on the hot path */
+    for (int w = 0; w < ws->n; w++) {
+        const wcounters *wc = &ws->w[w].wc;
+        for (int i = 0; i <= FR_REJ_PREPROCESS; i++) s->rejects[i] += fr_ctr_get(&wc->rejects[i]);
+        s->scored += fr_ctr_get(&wc->scored);
+        s->batches += fr_ctr_get(&wc->batches);
+        s->queue_wait_sum_ns += fr_ctr_get(&wc->queue_wait_sum_ns);
+        s->inference_sum_ns += fr_ctr_get(&wc->inference_sum_ns);
+        fr_lat_hist_add(s->queue_wait, wc->queue_wait);
+        fr_lat_hist_add(s->inference, wc->inference);
     }
 }

@@ -27,7 +27,7 @@
 #include "fraudd/err.h"
 
 /* src/config/config.c, internal: the commented example (0) or the Markdown reference (1). */
-void fr__config_example(FILE *f, int markdown);
+void fr_config_example(FILE *f, int markdown);
 
 #define EXAMPLE FR_SOURCE_DIR "/config/fraudd.yaml"
 #define REFERENCE FR_SOURCE_DIR "/docs/CONFIG.md"
@@ -116,7 +116,7 @@ static char *capture_example(int markdown) {
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     assert_non_null(f);
-    fr__config_example(f, markdown);
+    fr_config_example(f, markdown);
     fclose(f);
     return buf;
 }

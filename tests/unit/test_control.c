@@ -24,8 +24,8 @@
 
 #include <cmocka.h>
 
+#include "fraudd/common.h"
 #include "fraudd/log.h"
-#include "fraudd/pipeline.h"
 
 static int affinity(void) {
     cpu_set_t s;

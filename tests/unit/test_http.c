@@ -58,7 +58,7 @@ static void endpoints_answer_before_the_pipeline_exists(void **state) {
     fr_model *m = NULL;
     char err[256];
     assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
-    fr_metrics_src src = {.model = m, .model_loaded_unix = 1795500000.0, .threshold = 7.5};
+    fr_http_src src = {.model = m, .model_loaded_unix = 1795500000.0, .threshold = 7.5};
     fr_http *h = NULL;
     assert_int_equal(fr_http_start("127.0.0.1", 0, &src, &h, err, sizeof err), 0);
     int port = fr_http_port(h);

@@ -110,8 +110,8 @@ static void start(env *e) {
 
 /* Waits until n records are acknowledged (results + dead letters), then
  * stops the pipeline and returns its final statistics. */
-static fr_pipeline_stats finish(env *e, uint64_t n) {
-    fr_pipeline_stats s;
+static fr_stats finish(env *e, uint64_t n) {
+    fr_stats s;
     for (int i = 0; i < 3000; i++) {
         fr_pipeline_get_stats(e->p, &s);
         if (s.results + s.dead_letters >= n) break;
@@ -230,7 +230,7 @@ static void every_record_once_and_each_key_in_order(void **state) {
     }
     fr_gen_free(g);
     start(e);
-    fr_pipeline_stats s = finish(e, N);
+    fr_stats s = finish(e, N);
     assert_int_equal(e->rc, 0);
     assert_int_equal(s.results, N - bad);
     assert_int_equal(s.dead_letters, bad);
@@ -268,7 +268,7 @@ static void one_failed_delivery_is_retried_and_delivered(void **state) {
     /* the next Produce request, fraudd's result, fails once for good */
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     start(e);
-    fr_pipeline_stats s = finish(e, 1);
+    fr_stats s = finish(e, 1);
     assert_int_equal(e->rc, 0);
     assert_int_equal(s.produce_retries, 1);
     assert_int_equal(s.results, 1);
@@ -290,7 +290,7 @@ static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **sta
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                       RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     start(e);
-    fr_pipeline_stats s = finish(e, 1);
+    fr_stats s = finish(e, 1);
     assert_int_equal(e->rc, 0);
     assert_int_equal(s.produce_retries, 2);
     assert_int_equal(s.results, 0);
@@ -360,7 +360,7 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
      * heavy-<k> (4x scores) in turn */
     size_t ln;
     int swaps = 0;
-    fr_pipeline_stats s;
+    fr_stats s;
     WAIT_FOR(e, s, s.results > 0); /* the group has formed and records flow */
     for (;;) {
         fr_pipeline_get_stats(e->p, &s);
@@ -444,7 +444,7 @@ static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
     free(tmp);
     fr_reloader *r = NULL;
     assert_int_equal(fr_reloader_start(e->p, e->cfg, src, e->m, digest, &r, err, sizeof err), 0);
-    fr_pipeline_stats s;
+    fr_stats s;
     WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_UNCHANGED] >= 2); /* polls, nothing new */
     assert_int_equal(s.model_generation, 1);
     /* a good new model */

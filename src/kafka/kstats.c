@@ -1,4 +1,4 @@
-/* librdkafka statistics JSON -> fr_kstats (include/fraudd/kstats.h).
+/* librdkafka statistics JSON -> fr_kstats (include/fraudd/kstats.h; the kafka module).
  * Field names: librdkafka's STATISTICS.md ("type", "msg_cnt", "msg_size",
  * "topics" -> name -> "partitions" -> id -> "consumer_lag", "cgrp" ->
  * "rebalance_cnt"). Partition -1 (the internal UA partition) and unknown

@@ -1,4 +1,4 @@
-/* Offset tracker (include/fraudd/offsets.h has the design). */
+/* Offset tracker of one partition (include/fraudd/offsets.h has the design). */
 #include "fraudd/offsets.h"
 
 #include <stdlib.h>

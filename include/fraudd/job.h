@@ -1,0 +1,84 @@
+/* fraudd jobs: one input record on its way through the stages, and the
+ * bounded pool they come from.
+ *
+ * A job belongs to the run thread (source) until it is pushed on a ring,
+ * then to that ring's worker until the worker's produce call succeeds, then
+ * to the producer until its delivery report hands it back to the run
+ * thread (sink), which completes it and returns it to the pool. The pool
+ * is sized once (pipeline.max_in_flight): nothing is allocated per record,
+ * and an empty pool is backpressure.
+ *
+ * Thread safety: the pool is the run thread's; a job's fields are written
+ * by whoever owns it at the time (the ring push/pop orders the hand-overs).
+ */
+#ifndef FRAUDD_JOB_H
+#define FRAUDD_JOB_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fr_mgen; /* include/fraudd/mgen.h */
+struct fr_part; /* include/fraudd/offsets.h */
+
+typedef struct fr_job {
+    rd_kafka_message_t *msg; /* the input record; destroyed when the job ends */
+    struct fr_mgen *gen;     /* the model it is scored with, fixed at dispatch */
+    struct fr_part *part;    /* its partition's offsets */
+    uint64_t seq;            /* handle in part->track */
+    int64_t t_dispatch_ns;   /* fr_now_ns() at dispatch */
+    uint32_t tries;          /* produce attempts of the current message */
+    uint8_t dead;            /* the message in flight is a dead letter */
+    uint8_t flagged;         /* result over the threshold */
+    uint8_t dead_reason;     /* FR_DEAD_* reason, when dead (its class follows from it) */
+    struct fr_job *next_free;
+} fr_job;
+
+typedef struct fr_jobs {
+    fr_job *all;                  /* n jobs */
+    fr_job *free;                 /* free list */
+    size_t n;
+    size_t in_flight;             /* taken and not given back */
+    _Atomic uint64_t in_flight_a; /* the same, for other threads (fr_ctr_add style, one writer) */
+} fr_jobs;
+
+/* 0 or FR_ENOMEM. */
+int fr_jobs_init(fr_jobs *j, size_t n);
+/* Destroys the input record of every job still holding one. */
+void fr_jobs_destroy(fr_jobs *j);
+
+/* Nonzero if a job is free. */
+static inline int fr_jobs_available(const fr_jobs *j) { return j->free != NULL; }
+
+/* A free job, or NULL when all are in flight. */
+static inline fr_job *fr_jobs_take(fr_jobs *j) {
+    fr_job *job = j->free;
+    if (!job) return NULL;
+    j->free = job->next_free;
+    job->next_free = NULL;
+    j->in_flight++;
+    /* a statistic, one writer: relaxed */
+    atomic_store_explicit(&j->in_flight_a, j->in_flight, memory_order_relaxed);
+    return job;
+}
+
+/* Back to the pool; the caller has destroyed or handed on job->msg. */
+static inline void fr_jobs_give(fr_jobs *j, fr_job *job) {
+    job->msg = NULL;
+    job->gen = NULL;
+    job->next_free = j->free;
+    j->free = job;
+    j->in_flight--;
+    atomic_store_explicit(&j->in_flight_a, j->in_flight, memory_order_relaxed);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

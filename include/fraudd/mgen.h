@@ -1,0 +1,120 @@
+/* fraudd model generations: how a new model replaces the serving one while
+ * records flow, without a lock on the record path.
+ *
+ * A generation (fr_mgen) is one complete model plus what the workers need
+ * to run it: a scorer per worker and per-worker score statistics. It is
+ * built whole on the thread that asks for the swap (the reloader), never on
+ * the run thread or a worker. The set of generations (fr_mgens) is owned by
+ * the pipeline and used by the stages below it: the source stamps each job
+ * with the serving generation, workers score with the job's, the sink
+ * releases it when the job is done.
+ *
+ * The protocol, in three steps:
+ *   1. Publish. fr_mgens_publish builds the generation, then exchanges it
+ *      into s->pending (release; the run thread's exchange acquires, so
+ *      every byte of the generation is visible to it). A pending generation
+ *      not yet adopted is replaced and freed: it never served a record.
+ *   2. Adopt. The run thread, between two records, takes the pending
+ *      generation and makes it s->gen (fr_mgens_adopt). From then on every
+ *      dispatched job carries s->gen in job->gen (fr_mgens_acquire); the
+ *      ring push (release) and pop (acquire) carry that pointer and the
+ *      generation behind it to the worker. A worker scores a job with
+ *      job->gen->scorers[its id], so a micro-batch that straddles the swap
+ *      is scored in two runs, each by one complete model, and a record is
+ *      never scored by a half-built one.
+ *   3. Retire. gen->jobs counts the jobs dispatched with a generation and
+ *      not yet complete (run thread only: dispatch adds, the delivery report
+ *      subtracts in fr_mgens_release). The old generation waits on
+ *      s->retired until its count is zero, then is freed on the run thread.
+ *      A worker touches a generation only while it holds one of its jobs
+ *      (and before that job's produce call), so nothing can use a freed
+ *      generation.
+ * s->mu orders the run thread's changes to s->gen / s->retired, and the
+ * frees, against readers on other threads (fr_mgens_status, scrapes). The
+ * run thread takes it only when a generation comes or goes.
+ */
+#ifndef FRAUDD_MGEN_H
+#define FRAUDD_MGEN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fraudd/config.h"
+#include "fraudd/metrics.h"
+#include "fraudd/model.h"
+#include "fraudd/scorer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-worker score statistics of one generation (single writer: the
+ * worker; a cache line apart from the next worker's). */
+typedef struct fr_mgen_wstats {
+    _Atomic uint64_t scores[FR_SCORE_BUCKETS]; /* score distribution (fr_score_bucket) */
+    _Atomic uint64_t score_sum_micro;          /* sum of scores x 1e6 (histogram _sum) */
+} __attribute__((aligned(64))) fr_mgen_wstats;
+_Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per cache line(s)");
+
+/* One generation. Immutable once published, except the counters noted. */
+typedef struct fr_mgen {
+    uint64_t id;              /* 1 = the model the pipeline started with */
+    const fr_model *model;
+    fr_model *owned;          /* freed with the generation (NULL: the caller's model) */
+    char version[128];        /* fraudd.version: the result header and the metrics label */
+    double threshold;         /* in force: the config's override or the model's own */
+    double loaded_unix;       /* when it was handed to the pipeline */
+    fr_scorer **scorers;      /* one per worker, NULL-terminated (NULL in pass-through mode) */
+    fr_mgen_wstats *wstats;   /* one per worker */
+    size_t jobs;              /* run thread only: dispatched with it and not yet complete */
+    struct fr_mgen *next;     /* retired list (run thread; readers under mu) */
+} fr_mgen;
+
+typedef struct fr_mgens {
+    const fr_config *cfg;
+    int n_workers;
+    size_t batch;
+    fr_mgen *gen;                  /* the one new records get (written by the run thread only) */
+    _Atomic(fr_mgen *) pending;    /* built, waiting to be adopted */
+    fr_mgen *retired;              /* replaced, with records still in flight */
+    pthread_mutex_t mu;            /* gen, retired and frees against other threads' readers */
+    _Atomic uint64_t next_id;
+    _Atomic uint64_t serving_id;   /* gen->id, readable without mu (run thread writes) */
+} fr_mgens;
+
+/* The first generation is m, which the caller keeps (it must outlive the
+ * set). 0, or a negative fr_err with a sentence in err. */
+int fr_mgens_init(fr_mgens *s, const fr_config *c, int n_workers, size_t batch, const fr_model *m, char *err,
+                  size_t errlen);
+/* Frees every generation; no job may hold one any more. */
+void fr_mgens_destroy(fr_mgens *s);
+
+/* Any thread (one at a time): builds a generation for m and publishes it.
+ * Takes ownership of m when it returns 0. */
+int fr_mgens_publish(fr_mgens *s, fr_model *m, char *err, size_t errlen);
+
+/* Run thread: nonzero if a published generation waits. */
+static inline int fr_mgens_pending(fr_mgens *s) {
+    /* a hint only: fr_mgens_adopt's exchange is what synchronises */
+    return atomic_load_explicit(&s->pending, memory_order_relaxed) != NULL;
+}
+/* Run thread: swaps in the pending generation, if there is one. */
+void fr_mgens_adopt(fr_mgens *s);
+/* Run thread: the serving generation, counted for one more job. */
+static inline fr_mgen *fr_mgens_acquire(fr_mgens *s) {
+    s->gen->jobs++;
+    return s->gen;
+}
+/* Run thread: a job of g completed; frees g after its last one if retired. */
+void fr_mgens_release(fr_mgens *s, fr_mgen *g);
+
+/* Any thread: up to cap generations, the serving one first; how many. */
+int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,73 @@
+/* fraudd sink: the idempotent producer; results to the output topic, dead
+ * letters to the dead-letter topic, and the delivery reports that complete
+ * each job.
+ *
+ * Workers call fr_sink_result / fr_sink_dead_letter (rd_kafka_producev is
+ * thread safe). The message carries the job as its opaque; once producev
+ * succeeds the worker no longer touches the job. The run thread polls the
+ * producer (fr_sink_poll), so the delivery report (called exactly once per
+ * message) runs there and either completes the job or re-sends:
+ *
+ *   delivered            -> complete: the record is done in its partition's
+ *                           offsets (fr_part_done), its generation released,
+ *                           the job back in the pool
+ *   failed, tries left   -> the same message again (kafka.produce_retries)
+ *   result failed for good -> a dead letter, class "produce", reason = the error
+ *   dead letter failed for good -> fatal (fr_kafka_state.fatal): the record
+ *                            stays in flight, its offset is never committed,
+ *                            and the process exits non-zero for a restart
+ *
+ * Headers on results: fraudd.model.version, fraudd.source.topic,
+ * fraudd.source.partition, fraudd.source.offset. Dead letters carry the
+ * input's own headers, bytes and key unchanged, plus those and
+ * fraudd.error.class, fraudd.error.reason, fraudd.error.message
+ * (docs/OUTPUT.md).
+ *
+ * Thread safety: fr_sink_result and fr_sink_dead_letter from any worker;
+ * everything else on the run thread, except fr_sink_stats (any thread).
+ */
+#ifndef FRAUDD_SINK_H
+#define FRAUDD_SINK_H
+
+#include <stddef.h>
+
+#include "fraudd/config.h"
+#include "fraudd/job.h"
+#include "fraudd/kafka.h"
+#include "fraudd/metrics.h"
+#include "fraudd/mgen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fr_sink fr_sink;
+
+/* The producer and its topics. Everything given must outlive the sink. */
+int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
+                size_t errlen);
+/* Anything still queued is abandoned (its offset was never stored). */
+void fr_sink_free(fr_sink *k);
+
+/* Worker side: send a result / dead letter for job; never fails silently:
+ * on an immediate error the job goes to the dead-letter path, and if even
+ * that fails the run is marked fatal. */
+void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len);
+/* reason: an fr_reject, FR_DEAD_SCORER or FR_DEAD_DELIVERY (it decides the
+ * class); reason_text: the header's short reason. */
+void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason_text, const char *message);
+
+/* Run thread: serves delivery reports, waiting up to timeout_ms for one. */
+void fr_sink_poll(fr_sink *k, int timeout_ms);
+/* Run thread: waits up to timeout_ms for everything queued to be delivered
+ * (reports served). */
+void fr_sink_flush(fr_sink *k, int timeout_ms);
+
+/* Adds the sink's counters to out. Any thread. */
+void fr_sink_stats(const fr_sink *k, fr_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,90 @@
+/* fraudd source: the librdkafka consumer, dispatch to the workers,
+ * offsets, backpressure and rebalances.
+ *
+ * Everything here runs on the run thread (the caller of fr_pipeline_run):
+ * polling the consumer, dispatching, the rebalance callback and, because
+ * the run thread also polls the producer (fr_sink_poll), delivery reports.
+ * So the partition table, the job pool and the held queue need no locks.
+ *
+ * Dispatch: a record gets a job from the pool, a sequence number in its
+ * partition's tracker, the serving model generation, and a place on one
+ * worker's ring:
+ *   key        hash(key) % workers (records without a key: round-robin)
+ *   partition  partition % workers
+ *   unordered  round-robin, skipping full rings
+ * If the pool or the chosen ring is full, the record waits at the tail of
+ * the held queue and later records queue behind it, so order is kept; if
+ * that lasts, the input partitions are paused (librdkafka stops fetching
+ * them) until the held queue is empty and the rings half drained (see
+ * fr_source_poll). Memory is bounded by the pool (max_in_flight), the
+ * rings, the held queue (records fetched before the pause took effect) and
+ * librdkafka's own prefetch limits.
+ *
+ * Offsets: a job's delivery report (sink) marks it done in its partition's
+ * tracker; the contiguous done prefix is stored with rd_kafka_offsets_store
+ * here (auto commit sends stored offsets every auto.commit.interval.ms).
+ *
+ * Revocation (cooperative): stop dispatching the revoked partitions, drop
+ * their held records (never dispatched, they will be fetched again by the
+ * new owner), wait for their in-flight jobs (bounded by the shutdown
+ * timeout), store and synchronously commit their offsets, then unassign.
+ *
+ * Shutdown: fr_source_drain, then (after the workers stop and the producer
+ * flushes) fr_source_commit_final, which first waits until the group is not
+ * rebalancing: docs/ARCHITECTURE.md, "Why the final commit waits for the
+ * group", has the race it avoids. Then fr_source_close leaves the group.
+ *
+ * Thread safety: run thread only, except fr_source_stats (any thread).
+ */
+#ifndef FRAUDD_SOURCE_H
+#define FRAUDD_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fraudd/config.h"
+#include "fraudd/job.h"
+#include "fraudd/kafka.h"
+#include "fraudd/metrics.h"
+#include "fraudd/mgen.h"
+#include "fraudd/sink.h"
+#include "fraudd/worker.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fr_source fr_source;
+
+/* The consumer, subscribed to the input topic. override: extra librdkafka
+ * properties applied last (the demo tunes its in-process cluster); may be
+ * NULL. Everything given must outlive the source. */
+int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs,
+                  fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen);
+void fr_source_free(fr_source *s);
+
+/* One round: serve delivery reports, retry held records, then take up to a
+ * few hundred new records (waiting up to timeout_ms for the first). */
+void fr_source_poll(fr_source *s, int timeout_ms);
+/* Hands the committable offsets that moved to librdkafka's offset store. */
+void fr_source_store_offsets(fr_source *s);
+
+/* Shutdown, steps 1-2: pause the input, give back records not yet
+ * dispatched, and wait (serving the group session and delivery reports)
+ * until nothing is in flight or deadline_ns. */
+void fr_source_drain(fr_source *s, int64_t deadline_ns);
+/* Shutdown, step 4: waits (serving rebalance callbacks) until no rebalance
+ * of the group is in progress, or deadline_ns, then commits the final
+ * offsets synchronously; 0, or FR_EIO if the commit failed. */
+int fr_source_commit_final(fr_source *s, int64_t deadline_ns);
+/* Shutdown, step 5: leaves the group. */
+void fr_source_close(fr_source *s);
+
+/* Adds the source's counters to out. Any thread. */
+void fr_source_stats(const fr_source *s, fr_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,61 @@
+/* What the process may use, and what it may print (include/fraudd/common.h). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fraudd/common.h"
+
+static int read_text(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return (int)n;
+}
+
+int fr_cpu_count(const char *root) {
+    int n = 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    else {
+        long k = sysconf(_SC_NPROCESSORS_ONLN);
+        n = k > 0 ? (int)k : 1;
+    }
+    char path[512], buf[128];
+    double quota = -1, period = -1;
+    /* cgroup v2: "<quota|max> <period>" */
+    snprintf(path, sizeof path, "%s/cpu.max", root);
+    if (read_text(path, buf, sizeof buf) > 0) {
+        char q[32];
+        if (sscanf(buf, "%31s %lf", q, &period) == 2 && strcmp(q, "max") != 0) quota = strtod(q, NULL);
+    } else {
+        /* cgroup v1 */
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_quota_us", root);
+        if (read_text(path, buf, sizeof buf) > 0) quota = strtod(buf, NULL);
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_period_us", root);
+        if (read_text(path, buf, sizeof buf) > 0) period = strtod(buf, NULL);
+    }
+    if (quota > 0 && period > 0) {
+        int q = (int)ceil(quota / period);
+        if (q < n) n = q;
+    }
+    return n < 1 ? 1 : n;
+}
+
+void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    const char *rest = at ? at + 1 : host;
+    size_t tail = strcspn(rest, "?#");
+    int query = rest[tail] == '?';
+    snprintf(dst, cap, "%.*s%s%.*s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
+             query && markers ? "?[redacted]" : "");
+}

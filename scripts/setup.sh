@@ -13,13 +13,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # a real Prometheus server for the metrics tests).
 # Integration tests: a JRE and Maven fetch and run a real Kafka broker from
 # Maven Central (scripts/kafka.sh); kcat is a second, independent client.
+# clang-format: scripts/format-check.sh (informational).
 pkgs=(build-essential cmake ninja-build pkg-config
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libsimdjson-dev libjansson-dev libcmocka-dev
       clang libclang-rt-14-dev
       librdkafka-dev libyaml-dev libmicrohttpd-dev
       libcurl4-openssl-dev prometheus curl openssl
-      openjdk-17-jre-headless maven kcat)
+      openjdk-17-jre-headless maven kcat
+      clang-format)
 
 # shellcheck source=lib.sh
 . "$here/scripts/lib.sh"

@@ -40,8 +40,8 @@ typedef struct fr_job {
 } fr_job;
 
 typedef struct fr_jobs {
-    fr_job *all;                  /* n jobs */
-    fr_job *free;                 /* free list */
+    fr_job *all;  /* n jobs */
+    fr_job *free; /* free list */
     size_t n;
     size_t in_flight;             /* taken and not given back */
     _Atomic uint64_t in_flight_a; /* the same, for other threads (fr_ctr_add style, one writer) */

@@ -60,28 +60,28 @@ _Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per ca
 
 /* One generation. Immutable once published, except the counters noted. */
 typedef struct fr_mgen {
-    uint64_t id;              /* 1 = the model the pipeline started with */
+    uint64_t id; /* 1 = the model the pipeline started with */
     const fr_model *model;
-    fr_model *owned;          /* freed with the generation (NULL: the caller's model) */
-    char version[128];        /* fraudd.version: the result header and the metrics label */
-    double threshold;         /* in force: the config's override or the model's own */
-    double loaded_unix;       /* when it was handed to the pipeline */
-    fr_scorer **scorers;      /* one per worker, NULL-terminated (NULL in pass-through mode) */
-    fr_mgen_wstats *wstats;   /* one per worker */
-    size_t jobs;              /* run thread only: dispatched with it and not yet complete */
-    struct fr_mgen *next;     /* retired list (run thread; readers under mu) */
+    fr_model *owned;        /* freed with the generation (NULL: the caller's model) */
+    char version[128];      /* fraudd.version: the result header and the metrics label */
+    double threshold;       /* in force: the config's override or the model's own */
+    double loaded_unix;     /* when it was handed to the pipeline */
+    fr_scorer **scorers;    /* one per worker, NULL-terminated (NULL in pass-through mode) */
+    fr_mgen_wstats *wstats; /* one per worker */
+    size_t jobs;            /* run thread only: dispatched with it and not yet complete */
+    struct fr_mgen *next;   /* retired list (run thread; readers under mu) */
 } fr_mgen;
 
 typedef struct fr_mgens {
     const fr_config *cfg;
     int n_workers;
     size_t batch;
-    fr_mgen *gen;                  /* the one new records get (written by the run thread only) */
-    _Atomic(fr_mgen *) pending;    /* built, waiting to be adopted */
-    fr_mgen *retired;              /* replaced, with records still in flight */
-    pthread_mutex_t mu;            /* gen, retired and frees against other threads' readers */
+    fr_mgen *gen;               /* the one new records get (written by the run thread only) */
+    _Atomic(fr_mgen *) pending; /* built, waiting to be adopted */
+    fr_mgen *retired;           /* replaced, with records still in flight */
+    pthread_mutex_t mu;         /* gen, retired and frees against other threads' readers */
     _Atomic uint64_t next_id;
-    _Atomic uint64_t serving_id;   /* gen->id, readable without mu (run thread writes) */
+    _Atomic uint64_t serving_id; /* gen->id, readable without mu (run thread writes) */
 } fr_mgens;
 
 /* The first generation is m, which the caller keeps (it must outlive the

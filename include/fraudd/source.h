@@ -59,8 +59,8 @@ typedef struct fr_source fr_source;
 /* The consumer, subscribed to the input topic. override: extra librdkafka
  * properties applied last (the demo tunes its in-process cluster); may be
  * NULL. Everything given must outlive the source. */
-int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs,
-                  fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen);
+int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens,
+                  fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen);
 void fr_source_free(fr_source *s);
 
 /* One round: serve delivery reports, retry held records, then take up to a

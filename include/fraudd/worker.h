@@ -36,8 +36,7 @@ typedef struct fr_worker fr_worker;
 
 /* n workers, rings of pipeline.ring_capacity, batches of batch; results go
  * to sink (which must outlive the workers). */
-int fr_workers_new(const fr_config *c, int n, size_t batch, fr_sink *sink, fr_workers **out, char *err,
-                   size_t errlen);
+int fr_workers_new(const fr_config *c, int n, size_t batch, fr_sink *sink, fr_workers **out, char *err, size_t errlen);
 /* Stops (fr_workers_stop) and frees. */
 void fr_workers_free(fr_workers *ws);
 int fr_workers_start(fr_workers *ws, char *err, size_t errlen);

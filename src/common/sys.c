@@ -21,8 +21,7 @@ static int read_text(const char *path, char *buf, size_t cap) {
 int fr_cpu_count(const char *root) {
     int n = 1;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
     else {
         long k = sysconf(_SC_NPROCESSORS_ONLN);
         n = k > 0 ? (int)k : 1;

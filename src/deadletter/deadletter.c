@@ -13,18 +13,13 @@ const char *fr_dead_reason_name(int reason) {
 
 fr_err_class fr_dead_reason_class(int reason) {
     switch (reason) {
-    case FR_DEAD_SCORER:
-        return FR_EC_MODEL;
-    case FR_DEAD_DELIVERY:
-        return FR_EC_PRODUCE;
+    case FR_DEAD_SCORER: return FR_EC_MODEL;
+    case FR_DEAD_DELIVERY: return FR_EC_PRODUCE;
     case FR_REJ_MISSING:
     case FR_REJ_NULL:
     case FR_REJ_TYPE:
-    case FR_REJ_NONFINITE:
-        return FR_EC_FEATURE;
-    case FR_REJ_PREPROCESS:
-        return FR_EC_MODEL;
-    default:
-        return FR_EC_DECODE;
+    case FR_REJ_NONFINITE: return FR_EC_FEATURE;
+    case FR_REJ_PREPROCESS: return FR_EC_MODEL;
+    default: return FR_EC_DECODE;
     }
 }

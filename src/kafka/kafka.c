@@ -38,15 +38,17 @@ int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char 
         if (rd_kafka_conf_set(conf, kv->items[i].key, kv->items[i].value, e, sizeof e) != RD_KAFKA_CONF_OK)
             /* librdkafka's message may quote the value: not for secrets */
             return fr_set_err(err, errlen, FR_EINVAL, "%s.%s: %s", what, kv->items[i].key,
-                              fr_config_is_secret(kv->items[i].key) ? "rejected by librdkafka (value not shown: secret)" : e);
+                              fr_config_is_secret(kv->items[i].key) ? "rejected by librdkafka (value not shown: secret)"
+                                                                    : e);
     }
     return 0;
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    fr_log_level l = level <= LOG_ERR ? FR_LOG_ERROR : level <= LOG_WARNING ? FR_LOG_WARN
-                                                      : level <= LOG_INFO    ? FR_LOG_INFO
-                                                                             : FR_LOG_DEBUG;
+    fr_log_level l = level <= LOG_ERR       ? FR_LOG_ERROR
+                     : level <= LOG_WARNING ? FR_LOG_WARN
+                     : level <= LOG_INFO    ? FR_LOG_INFO
+                                            : FR_LOG_DEBUG;
     fr_log(l, "librdkafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

@@ -106,8 +106,9 @@ void fr_mgens_adopt(fr_mgens *s) {
         s->retired = old;
     }
     pthread_mutex_unlock(&s->mu);
-    fr_log(FR_LOG_INFO, "model_swapped", "generation %llu: version %s replaces %s (%zu records in flight finish with it)",
-           (unsigned long long)g->id, g->version, old->version, old->jobs);
+    fr_log(FR_LOG_INFO, "model_swapped",
+           "generation %llu: version %s replaces %s (%zu records in flight finish with it)", (unsigned long long)g->id,
+           g->version, old->version, old->jobs);
     if (!old->jobs) mgen_free(old);
 }
 

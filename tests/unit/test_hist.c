@@ -21,9 +21,9 @@ static void latency_bounds_increase_as_defined(void **state) {
         int e = (i - 1) / 4, s = (i - 1) % 4;
         if (e < 40) assert_int_equal(fr_latency_bucket_upper_ns(i), (int64_t)((1LL << e) * (4 + s + 1)) * 250);
     }
-    assert_int_equal(fr_latency_bucket_upper_ns(1), 1250);  /* 1.25 us */
-    assert_int_equal(fr_latency_bucket_upper_ns(4), 2000);  /* 2 us */
-    assert_int_equal(fr_latency_bucket_upper_ns(8), 4000);  /* 4 us */
+    assert_int_equal(fr_latency_bucket_upper_ns(1), 1250); /* 1.25 us */
+    assert_int_equal(fr_latency_bucket_upper_ns(4), 2000); /* 2 us */
+    assert_int_equal(fr_latency_bucket_upper_ns(8), 4000); /* 4 us */
 }
 
 /* a latency lands in the first bucket whose upper bound holds it (at us resolution) */
@@ -51,8 +51,8 @@ static void latency_quantiles_read_the_right_bucket(void **state) {
     uint64_t b[FR_LAT_BUCKETS];
     memset(b, 0, sizeof b);
     assert_int_equal(fr_latency_quantile_ns(b, 0.5), 0); /* empty */
-    b[fr_lat_bucket(3000)] = 90;    /* 90 records at 3 us */
-    b[fr_lat_bucket(5000000)] = 10; /* 10 at 5 ms */
+    b[fr_lat_bucket(3000)] = 90;                         /* 90 records at 3 us */
+    b[fr_lat_bucket(5000000)] = 10;                      /* 10 at 5 ms */
     assert_int_equal(fr_latency_quantile_ns(b, 0.5), fr_latency_bucket_upper_ns(fr_lat_bucket(3000)));
     assert_int_equal(fr_latency_quantile_ns(b, 0.90), fr_latency_bucket_upper_ns(fr_lat_bucket(3000)));
     assert_int_equal(fr_latency_quantile_ns(b, 0.99), fr_latency_bucket_upper_ns(fr_lat_bucket(5000000)));

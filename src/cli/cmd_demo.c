@@ -290,7 +290,8 @@ int fr_cmd_demo(int argc, char **argv) {
      * fetch.min.bytes are there; keep it short so the stream flows */
     fr_kv demo_kv[] = {{"fetch.wait.max.ms", "10"}};
     fr_kv_list demo_props = {demo_kv, 1};
-    fr_pipeline_opts po = {.stop = &g_stop, .on_tick = on_tick, .user = &d, .tick_ms = FR_DEMO_TICK_MS, .consumer_override = &demo_props};
+    fr_pipeline_opts po = {
+        .stop = &g_stop, .on_tick = on_tick, .user = &d, .tick_ms = FR_DEMO_TICK_MS, .consumer_override = &demo_props};
     if (fr_pipeline_new(cfg, m, &po, &d.p, err, sizeof err)) {
         fprintf(stderr, "fraudd demo: %s\n", err);
         goto out;

@@ -1,6 +1,6 @@
 /* Benchmark (a) of issue 2: the full per-record path, single thread.
  *
- *   bench_e2e [--data ../shared/data/creditcard_legit_train.csv] [--seconds S]
+ *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S]   (from the repository root)
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -44,7 +44,7 @@ typedef struct recs {
 static int load_records(const char *path, recs *out) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "bench_e2e: cannot open %s (the ULB data lives in ../shared/data)\n", path);
+        fprintf(stderr, "bench_e2e: cannot open %s (run from the repository root, or pass --data)\n", path);
         return -1;
     }
     char line[8192];
@@ -196,7 +196,7 @@ static double run_jansson(void *c, const recs *rs, size_t *done) {
 }
 
 int main(int argc, char **argv) {
-    const char *data = "../shared/data/creditcard_legit_train.csv";
+    const char *data = "data/ulb/creditcard_legit_train.csv";
     double secs = 2.0;
     const char *only = NULL; /* --only fraudd: just that path (for profiling) */
     for (int i = 1; i < argc; i++) {

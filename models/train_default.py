@@ -1,9 +1,9 @@
 """Trains fraudd's default model: an autoencoder on real card transactions.
 
-    .venv/bin/python models/train_default.py [--data ../shared/data/creditcard_legit_train.csv]
+    .venv/bin/python models/train_default.py [--data data/ulb/creditcard_legit_train.csv]
 
-Data: the ULB / Worldline "Credit Card Fraud Detection" legit rows in ../shared/data (read in
-place, never copied). Features: V1..V28 (PCA components) and Amount, 29 in that order.
+Data: the ULB / Worldline "Credit Card Fraud Detection" legit rows in the repository's
+data/ulb (source, licence and citation in its README.md). Features: V1..V28 (PCA components) and Amount, 29 in that order.
 
 Model (PyTorch, exported to ONNX with everything fraudd needs inside the file):
   * preprocessing not in the graph: Amount -> log1p(Amount)  (metadata `fraudd.log1p`);
@@ -32,6 +32,10 @@ features that did not move (explanations right ~87%).
 
 Determinism: fixed seeds, a fixed 80/20 split (seeded permutation), single-threaded torch with
 deterministic algorithms. Re-running on the same machine reproduces the file byte for byte.
+Across machines the BLAS kernels decide the last bits: Debian's OpenBLAS picks them by CPU, and
+the committed model was made with its SkylakeX (AVX-512) kernels, so on another AVX-512 CPU
+`OPENBLAS_CORETYPE=SkylakeX .venv/bin/python models/train_default.py` reproduces it (checked on
+an AMD EPYC, whose default Zen kernels give a slightly different model, threshold 7.24).
 
 What it proves (checked on every run, exits non-zero otherwise): the exported ONNX file, run by
 ONNX Runtime, reproduces torch's scores (max relative difference <= 1e-4; ~1e-6 in practice).
@@ -51,7 +55,7 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEFAULT_DATA = os.path.join(REPO, "..", "shared", "data", "creditcard_legit_train.csv")
+DEFAULT_DATA = os.path.join(REPO, "data", "ulb", "creditcard_legit_train.csv")
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 VERSION = "ulb-ae-1.1.0"  # 1.1: Tanh-Tanh-LeakyReLU, lr 1e-2 (1.0 was all Tanh)
 HIDDEN = (16, 8, 16)
@@ -262,7 +266,7 @@ deterministic: re-running reproduces the file).
 |---|---|
 | file | `models/default/fraudd-default.onnx` ({os.path.getsize(args.out)} bytes, sha256 {digest}...) |
 | version | `{VERSION}` |
-| data | {len(x_all)} legit ULB transactions (`../shared/data/creditcard_legit_train.csv`, read in place) |
+| data | {len(x_all)} legit ULB transactions (`data/ulb/creditcard_legit_train.csv`) |
 | split | {len(x_train)} train / {len(x_val)} validation (seeded permutation, seed {args.seed}) |
 | features | V1..V28, Amount (log1p before the graph: `fraudd.log1p`) |
 | architecture | {arch} ({n_params} weights) |

@@ -12,10 +12,13 @@
 #                                             exits with CMD's status
 #   scripts/kafka.sh latest PREFIX            newest release on Maven Central matching PREFIX
 #                                             (e.g. 3.9 -> 3.9.2, 4 -> newest 4.x)
-# VERSION defaults to $FR_KAFKA_VERSION or 3.9.2. Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
+# VERSION defaults to $FR_KAFKA_VERSION, else the version set in scripts/lib.sh
+# (kafka_default_version). Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
 set -euo pipefail
 home=${FR_KAFKA_HOME:-$HOME/.cache/fraudd/kafka}
-default_version=${FR_KAFKA_VERSION:-3.9.2}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+default_version=$(kafka_version)
 log4j_version=2.24.3
 start_timeout=90
 

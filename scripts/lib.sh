@@ -1,5 +1,10 @@
 # Shared helpers for the scripts (sourced, not run).
 
+# The Kafka broker version that scripts/kafka.sh, the integration and image tests and the
+# benchmarks start (docs/KAFKA.md): set here and nowhere else. FR_KAFKA_VERSION overrides it.
+kafka_default_version=3.9.2
+kafka_version() { echo "${FR_KAFKA_VERSION:-$kafka_default_version}"; }
+
 # apt_install_missing PKG...: installs the Debian packages not yet installed (as root).
 apt_install_missing() {
   local missing=() p

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, then
-#   1. release build: unit tests (ctest) and CLI tests
-#   2. ASan+UBSan build: the same suite
-#   3. ThreadSanitizer build: the ring stress test, the mock-cluster pipeline tests (model
+# The test suite.
+#   scripts/test.sh           the whole suite (the default, and what CI runs; 15-25 min)
+#   scripts/test.sh --quick   for day-to-day work (a few minutes): the release build, its unit and
+#                             CLI tests, ONNX Runtime parity, and the fastest scenario against a
+#                             real Kafka broker (malformed: dead letters for every reject reason)
+# Both install what is missing first. The whole suite:
+#   1. release build: unit tests (ctest) and CLI tests (also: the ULB data's sha256)
+#   2. ONNX Runtime parity: default model and every fixture, 10,000 records each
+#   3. ASan+UBSan build: the same unit and CLI tests
+#   4. ThreadSanitizer build: the ring stress test, the mock-cluster pipeline tests (model
 #      swaps under load, the reloader), the HTTP and reload tests, and the whole pipeline (demo on the
 #      in-process cluster; malformed, rebalance, rolling and the model hot-reload scenarios
 #      reload + reload_url against the real broker)
-#   4. ONNX Runtime parity: default model and every fixture, 10,000 records each
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance,
 #      rolling updates with SIGTERM inside the rebalance, model hot reload from a file and a
@@ -21,6 +26,13 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+quick=0
+case "${1:-}" in
+  "") ;;
+  --quick) quick=1 ;;
+  -h|--help) sed -n '2,/^set /p' "$0" | sed '$d'; exit 0 ;;
+  *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 "$here/scripts/setup.sh" || { echo "setup failed"; exit 1; }
 
 passed=0; failed=0; failures=()
@@ -33,24 +45,28 @@ ctest_in() { ctest --test-dir "$1" --output-on-failure -j"$(nproc)"; }
 
 step "build release" scripts/build.sh release
 step "unit tests (release)" ctest_in build/release
-step "build asan+ubsan" scripts/build.sh asan
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  step "unit tests (asan+ubsan)" ctest_in build/asan
-step "build tsan" scripts/build.sh tsan
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
-step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http|test_reload"
-# the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
-step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
-step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
-# k8s/: kustomize builds, strict decoding into the real API types, the rules, and each
-# ConfigMap's fraudd.yaml through `fraudd check-config`
-step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
 step "onnx runtime parity" tests/parity/run_all.sh build/release/fraudd
-step "kafka integration" tests/integration/run_all.sh build/release/fraudd
-step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
-step "build fuzzers" scripts/build.sh fuzz
-step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
-step "container image" tests/image/test_image.sh
+if [ "$quick" = 1 ]; then
+  step "kafka integration (malformed)" tests/integration/run_all.sh build/release/fraudd malformed
+else
+  step "build asan+ubsan" scripts/build.sh asan
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    step "unit tests (asan+ubsan)" ctest_in build/asan
+  step "build tsan" scripts/build.sh tsan
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
+  step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_http|test_reload"
+  # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
+  step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
+  step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
+  # k8s/: kustomize builds, strict decoding into the real API types, the rules, and each
+  # ConfigMap's fraudd.yaml through `fraudd check-config`
+  step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
+  step "kafka integration" tests/integration/run_all.sh build/release/fraudd
+  step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
+  step "build fuzzers" scripts/build.sh fuzz
+  step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
+  step "container image" tests/image/test_image.sh
+fi
 
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

@@ -3,7 +3,7 @@
  * Normal transactions are drawn from a multivariate normal fitted to the ULB
  * training data's V1..V28 and log1p(Amount) (mean and Cholesky factor in
  * src/gen/ulb_profile.c, written by models/make_profile.py from
- * ../shared/data); anomalies are normal draws with a few features pushed
+ * data/ulb); anomalies are normal draws with a few features pushed
  * far out, injected at a set rate. Each record carries an id, a timestamp,
  * a card and merchant id, and `injected_anomaly` so demos can measure
  * detection. Deterministic for a seed.

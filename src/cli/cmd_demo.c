@@ -12,6 +12,12 @@
  * position. So the generator is paced by the pipeline: it stays at most
  * FR_DEMO_MAX_LAG records ahead of what was consumed (about 2.6 MB over 4
  * partitions), which keeps the demo reliable however long it runs.
+ *
+ * The first result comes about 3 s after the start: the mock cluster holds
+ * a new group's first JoinGroup for a fixed 3000 ms, like a broker's
+ * group.initial.rebalance.delay.ms (rdkafka_mock_cgrp.c; librdkafka 2.0.2
+ * has no setting for it, and no consumer property shortens it). Until the
+ * partitions are assigned the summary line says so instead of "0 rec/s".
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,6 +41,7 @@
 
 #define FR_DEMO_MAX_LAG 4000
 #define FR_DEMO_PARTITIONS 4
+#define FR_DEMO_TICK_MS 100 /* on_tick checks this often; it prints once a second */
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -54,6 +61,8 @@ typedef struct demo {
     int64_t t0;
     uint64_t last_done;
     int64_t last_t;
+    int64_t next_line;   /* when on_tick prints the next summary line */
+    int64_t assigned_at; /* first partition assignment (0 = still waiting) */
 } demo;
 
 static void *generator(void *arg) {
@@ -109,6 +118,27 @@ static void on_tick(fr_pipeline *p, void *user) {
     fr_pipeline_get_stats(p, &s);
     int64_t now = fr_now_ns();
     uint64_t done = s.results + s.dead_letters;
+    if (!d->assigned_at && s.assigned_partitions > 0) {
+        d->assigned_at = now;
+        printf("  %5.1fs  consumer group joined: %" PRIu64 " partitions assigned, scoring starts\n",
+               (double)(now - d->t0) / 1e9, s.assigned_partitions);
+        fflush(stdout);
+        d->last_done = done; /* the first rate counts from here, over a whole second */
+        d->last_t = now;
+        d->next_line = now + (int64_t)1000000000;
+    }
+    /* finished: everything generated has its result or dead letter (then one last line) */
+    if (atomic_load(&d->gen_done) && done >= atomic_load(&d->produced)) g_stop = 1;
+    if (now < d->next_line && !g_stop) return;
+    d->next_line += (int64_t)1000000000;
+    if (d->next_line <= now) d->next_line = now + (int64_t)1000000000; /* a late tick: no burst of lines */
+    if (!d->assigned_at) {
+        printf("  %5.0fs  waiting for the consumer group to assign partitions "
+               "(the in-process broker holds a new group's first join for 3 s)\n",
+               (double)(now - d->t0) / 1e9);
+        fflush(stdout);
+        return;
+    }
     double secs = (double)(now - d->last_t) / 1e9;
     printf("  %5.0fs  %9.0f rec/s  results %10" PRIu64 "  flagged %7" PRIu64 " (%.2f%%)  dead letters %" PRIu64
            "  p50 %.2f ms  p99 %.2f ms  in flight %" PRIu64 "\n",
@@ -119,8 +149,6 @@ static void on_tick(fr_pipeline *p, void *user) {
     fflush(stdout);
     d->last_done = done;
     d->last_t = now;
-    /* finished: everything generated has its result or dead letter */
-    if (atomic_load(&d->gen_done) && done >= atomic_load(&d->produced)) g_stop = 1;
 }
 
 static void demo_usage(FILE *f) {
@@ -260,7 +288,8 @@ int fr__cmd_demo(int argc, char **argv) {
      * fetch.min.bytes are there; keep it short so the stream flows */
     fr_kv demo_kv[] = {{"fetch.wait.max.ms", "10"}};
     fr_kv_list demo_props = {demo_kv, 1};
-    fr_pipeline_opts po = {.stop = &g_stop, .on_tick = on_tick, .user = &d, .tick_ms = 1000, .consumer_override = &demo_props};
+    fr_pipeline_opts po = {
+        .stop = &g_stop, .on_tick = on_tick, .user = &d, .tick_ms = FR_DEMO_TICK_MS, .consumer_override = &demo_props};
     if (fr_pipeline_new(cfg, m, &po, &d.p, err, sizeof err)) {
         fprintf(stderr, "fraudd demo: %s\n", err);
         goto out;
@@ -289,6 +318,7 @@ int fr__cmd_demo(int argc, char **argv) {
     if (http) printf("  metrics: http://127.0.0.1:%d/metrics (also /healthz, /readyz)\n", fr_http_port(http));
     fflush(stdout);
     d.t0 = d.last_t = fr_now_ns();
+    d.next_line = d.t0 + (int64_t)1000000000;
     /* the generator starts with signals blocked: Ctrl-C reaches this (the run) thread */
     int perr = fr_thread_start(&gen_thread, generator, &d, "fr:generator");
     if (perr) goto out;

@@ -173,7 +173,9 @@ check "fraudd demo --count 20000 on the read-only root, exit $rc in $((SECONDS -
 # ---- the image's own command against a real broker --------------------------------------
 if [ "${FR_IMAGE_NO_KAFKA:-0}" != 1 ]; then
   t0=$SECONDS
-  "$here/scripts/kafka.sh" with "${FR_KAFKA_VERSION:-3.9.1}" -- "$0" kafka "$mnt" "$user" "$work" -- "${argv[@]}" ||
+  # shellcheck source=../../scripts/lib.sh
+  . "$here/scripts/lib.sh"
+  "$here/scripts/kafka.sh" with "$(kafka_version)" -- "$0" kafka "$mnt" "$user" "$work" -- "${argv[@]}" ||
     fails=$((fails + 1))
   echo "     (kafka scenario: $((SECONDS - t0)) s)"
 fi

@@ -4,7 +4,7 @@
 #   tests/integration/broker_compat.sh PROBE [VERSION...]
 #
 # PROBE is the kafka_probe binary (tests/integration/kafka_probe.c). For each VERSION (default:
-# scripts/kafka.sh's default 3.9.x and the newest 4.x on Maven Central) it fetches the broker,
+# the Kafka version set in scripts/lib.sh and the newest 4.x on Maven Central) it fetches the broker,
 # starts it in a temp dir, runs the probe (consumer group, idempotent producer, transactions),
 # stops it, and finally prints a table. With kcat on PATH it also records the protocol
 # features librdkafka enabled against that broker. Logs go to ${FR_COMPAT_LOGS:-a temp dir}.
@@ -17,7 +17,9 @@ probe=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 [ -x "$probe" ] || { echo "broker_compat.sh: $1 is not an executable" >&2; exit 2; }
 shift
 if [ $# -eq 0 ]; then
-  set -- "${FR_KAFKA_VERSION:-3.9.2}" "$("$kafka" latest 4)"
+  # shellcheck source=../../scripts/lib.sh
+  . "$here/scripts/lib.sh"
+  set -- "$(kafka_version)" "$("$kafka" latest 4)"
 fi
 logs=${FR_COMPAT_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/fraudd-compat.XXXXXX")}
 mkdir -p "$logs"

@@ -6,7 +6,7 @@
 
 What the parity run proves. N JSON transactions (one object per line: "id": "p-<n>" for
 n = 0..N-1, plus one key per feature of the model's `fraudd.features`) are built from the real
-ULB rows in ../shared/data, cycling through the 5,288 rows and perturbing every feature with a
+ULB rows in data/ulb, cycling through the 5,288 rows and perturbing every feature with a
 little seeded noise (0.01 std added; log1p features such as Amount are scaled by 1 + 0.01 noise
 instead and stay >= 0) so that all N records differ. Every value is rounded to float32 first and
 written as the exact decimal of that float32, so fraudd and this script start from the same
@@ -69,7 +69,7 @@ import onnxruntime as ort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-DATA = os.path.join(REPO, "..", "shared", "data", "creditcard_legit_train.csv")
+DATA = os.path.join(REPO, "data", "ulb", "creditcard_legit_train.csv")
 TOL = 1e-5        # relative tolerance for outputs, scores, top-feature errors
 ABS_FLOOR = 0.05  # magnitudes below this are compared absolutely (to TOL * ABS_FLOOR): see above
 N_TOP = 3

@@ -133,14 +133,14 @@ static void on_tick(fr_pipeline *p, void *user) {
     d->next_line += (int64_t)1000000000;
     if (d->next_line <= now) d->next_line = now + (int64_t)1000000000; /* a late tick: no burst of lines */
     if (!d->assigned_at) {
-        printf("  %5.0fs  waiting for the consumer group to assign partitions "
+        printf("  %5.1fs  waiting for the consumer group to assign partitions "
                "(the in-process broker holds a new group's first join for 3 s)\n",
                (double)(now - d->t0) / 1e9);
         fflush(stdout);
         return;
     }
     double secs = (double)(now - d->last_t) / 1e9;
-    printf("  %5.0fs  %9.0f rec/s  results %10" PRIu64 "  flagged %7" PRIu64 " (%.2f%%)  dead letters %" PRIu64
+    printf("  %5.1fs  %9.0f rec/s  results %10" PRIu64 "  flagged %7" PRIu64 " (%.2f%%)  dead letters %" PRIu64
            "  p50 %.2f ms  p99 %.2f ms  in flight %" PRIu64 "\n",
            (double)(now - d->t0) / 1e9, secs > 0 ? (double)(done - d->last_done) / secs : 0.0, s.results, s.flagged,
            s.results ? 100.0 * (double)s.flagged / (double)s.results : 0.0, s.dead_letters,

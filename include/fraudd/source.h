@@ -61,6 +61,9 @@ typedef struct fr_source fr_source;
  * NULL. Everything given must outlive the source. */
 int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens,
                   fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen);
+/* Destroys the consumer and the records it still holds; every job's record
+ * (fr_jobs_destroy) must be destroyed before, or rd_kafka_destroy waits for
+ * it forever. */
 void fr_source_free(fr_source *s);
 
 /* One round: serve delivery reports, retry held records, then take up to a
@@ -71,7 +74,8 @@ void fr_source_store_offsets(fr_source *s);
 
 /* Shutdown, steps 1-2: pause the input, give back records not yet
  * dispatched, and wait (serving the group session and delivery reports)
- * until nothing is in flight or deadline_ns. */
+ * until nothing is in flight or deadline_ns. Every later wait of the
+ * source (the revoke of the close) ends by the same deadline. */
 void fr_source_drain(fr_source *s, int64_t deadline_ns);
 /* Shutdown, step 4: waits (serving rebalance callbacks) until no rebalance
  * of the group is in progress, or deadline_ns, then commits the final

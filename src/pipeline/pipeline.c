@@ -92,9 +92,12 @@ out:
 void fr_pipeline_free(fr_pipeline *p) {
     if (!p) return;
     if (p->workers) fr_workers_stop(p->workers);
-    fr_source_free(p->source); /* the consumer, and records held but not dispatched */
-    fr_sink_free(p->sink);
-    if (p->jobs_ok) fr_jobs_destroy(&p->jobs); /* records of jobs still in flight */
+    fr_sink_free(p->sink); /* abandons what is still queued: no delivery report touches a job after this */
+    /* the input records of jobs still in flight (a drain that timed out, a
+     * fatal error) before the consumer: rd_kafka_destroy waits for all of
+     * its messages to be destroyed */
+    if (p->jobs_ok) fr_jobs_destroy(&p->jobs);
+    fr_source_free(p->source); /* records held but not dispatched, then the consumer */
     fr_workers_free(p->workers);
     if (p->gens_ok) fr_mgens_destroy(&p->gens); /* after the workers and every job are gone */
     if (p->kafka_ok) fr_kafka_state_destroy(&p->kafka);

@@ -35,7 +35,8 @@ struct fr_source {
     _Atomic uint32_t joins_sent;
     uint32_t joins_served;
     int settle_assigns;
-    int closing; /* shutdown: 1 the final commit was tried, 2 it went through */
+    int closing;                  /* shutdown: 1 the final commit was tried, 2 it went through */
+    int64_t shutdown_deadline_ns; /* 0 until fr_source_drain; then every wait here ends by it */
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_pauses, st_assigned, st_rebalances;
 };
@@ -120,6 +121,16 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m) {
     if (!fr_worker_room(w)) return BLOCKED;
     uint64_t seq;
     int rc = fr_otrack_push(&part->track, m->offset, &seq);
+    if (rc == FR_ENOMEM) {
+        /* the tracker could not grow: the record cannot be tracked, and
+         * skipping it would let later offsets commit past it. Stop (exit 1)
+         * with the record held: its offset is never committed, so the next
+         * owner reads it. */
+        fr_log(FR_LOG_ERROR, "out_of_memory", "%s [%d] offset %lld: the offset tracker could not grow; stopping",
+               s->cfg->kafka.input_topic, (int)m->partition, (long long)m->offset);
+        atomic_store(&s->ks->fatal, 1);
+        return BLOCKED;
+    }
     if (rc) {
         /* an offset at or below one already dispatched: librdkafka re-fetched
          * after a seek; the earlier copy is in flight, so drop this one */
@@ -323,7 +334,11 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     /* records of these partitions that were never dispatched go back */
     drop_held_if(s, parts);
     /* wait for in-flight ones, so their offsets can be committed now */
-    int timed_out = wait_parts(s, parts, t0 + (int64_t)s->cfg->pipeline.shutdown_timeout_ms * 1000000);
+    /* during shutdown (the revoke of the close) the drain already waited:
+     * the shutdown's deadline bounds this wait too, not a fresh one */
+    int64_t deadline = t0 + (int64_t)s->cfg->pipeline.shutdown_timeout_ms * 1000000;
+    if (s->shutdown_deadline_ns && s->shutdown_deadline_ns < deadline) deadline = s->shutdown_deadline_ns;
+    int timed_out = wait_parts(s, parts, deadline);
     fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
@@ -482,6 +497,7 @@ int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
 /* ---- shutdown ---- */
 
 void fr_source_drain(fr_source *s, int64_t deadline_ns) {
+    s->shutdown_deadline_ns = deadline_ns;
     /* 1. no new records: pause, give back what was not dispatched */
     source_pause(s, 1);
     drop_held_if(s, NULL);
@@ -571,8 +587,10 @@ out:
 
 void fr_source_free(fr_source *s) {
     if (!s) return;
-    if (s->consumer) rd_kafka_destroy(s->consumer);
+    /* the consumer's messages first: rd_kafka_destroy waits for every
+     * message of its client to be destroyed */
     for (size_t i = 0; s->held && i < s->held_n; i++) rd_kafka_message_destroy(s->held[(s->held_head + i) % s->held_cap]);
+    if (s->consumer) rd_kafka_destroy(s->consumer);
     free(s->held);
     fr_parts_free(&s->parts);
     free(s);

@@ -1,0 +1,205 @@
+/* A whole pipeline on librdkafka's in-process mock cluster, for the tests that
+ * need a broker to misbehave on purpose (tests/integration has the real
+ * broker). Included by one test file each: the functions are static.
+ *
+ *   env_new(workers, produce_retries)   mock cluster, topics in (2 partitions), out (2),
+ *                                       dlq (1); the default config and model
+ *   produce(e, value, len, key)         one input record
+ *   start(e)                            fr_pipeline_new + fr_pipeline_run on a thread
+ *   finish(e, n)                        waits for n acknowledged records, stops, joins
+ *   read_topic(e, topic, parts, n)      n messages of a topic, with fraudd's headers
+ *   env_free(e)
+ */
+#ifndef FR_TEST_MOCK_ENV_H
+#define FR_TEST_MOCK_ENV_H
+
+/* memmem: the includer defines _GNU_SOURCE before its first include */
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "fraudd/config.h"
+#include "fraudd/model.h"
+#include "fraudd/pipeline.h"
+
+typedef struct env {
+    rd_kafka_t *host; /* producer of the inputs; hosts the mock cluster */
+    rd_kafka_mock_cluster_t *mc;
+    fr_config *cfg;
+    fr_model *m;
+    fr_pipeline *p;
+    pthread_t thread;
+    int rc;
+} env;
+
+static inline void set(char **dst, const char *v) {
+    free(*dst);
+    *dst = strdup(v);
+}
+
+static inline env *env_new_parts(int workers, int retries, int in_parts) {
+    env *e = calloc(1, sizeof *e);
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    e->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(e->host);
+    e->mc = rd_kafka_handle_mock_cluster(e->host);
+    assert_non_null(e->mc);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "in", in_parts, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "out", 2, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(e->mc, "dlq", 1, 1), 0);
+    e->cfg = fr_config_defaults();
+    set(&e->cfg->kafka.bootstrap_servers, rd_kafka_mock_cluster_bootstraps(e->mc));
+    set(&e->cfg->kafka.group_id, "test");
+    set(&e->cfg->kafka.input_topic, "in");
+    set(&e->cfg->kafka.output_topic, "out");
+    set(&e->cfg->kafka.dead_letter_topic, "dlq");
+    e->cfg->kafka.produce_retries = retries;
+    e->cfg->pipeline.workers = workers;
+    e->cfg->pipeline.shutdown_timeout_ms = 10000;
+    assert_int_equal(fr_model_load_default(&e->m, err, sizeof err), 0);
+    return e;
+}
+
+static inline env *env_new(int workers, int retries) { return env_new_parts(workers, retries, 2); }
+
+static inline void produce(env *e, const char *val, size_t len, const char *key) {
+    assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_END),
+                     0);
+    rd_kafka_poll(e->host, 0);
+}
+
+static inline void *run_thread(void *arg) {
+    env *e = arg;
+    e->rc = fr_pipeline_run(e->p);
+    return NULL;
+}
+
+static inline void start(env *e) {
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    char err[512];
+    fr_pipeline_opts po = {0};
+    fr_kv kv[] = {{"fetch.wait.max.ms", "10"}};
+    fr_kv_list props = {kv, 1};
+    po.consumer_override = &props;
+    assert_int_equal(fr_pipeline_new(e->cfg, e->m, &po, &e->p, err, sizeof err), 0);
+    assert_int_equal(pthread_create(&e->thread, NULL, run_thread, e), 0);
+}
+
+/* Waits until n records are acknowledged (results + dead letters), then
+ * stops the pipeline and returns its final statistics. */
+static inline fr_stats finish(env *e, uint64_t n) {
+    fr_stats s;
+    for (int i = 0; i < 3000; i++) {
+        fr_pipeline_get_stats(e->p, &s);
+        if (s.results + s.dead_letters >= n) break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fr_pipeline_stop(e->p);
+    pthread_join(e->thread, NULL);
+    fr_pipeline_get_stats(e->p, &s);
+    return s;
+}
+
+typedef struct msg {
+    char key[32];
+    int64_t src_offset;
+    int32_t src_partition;
+    char cls[32];
+    char version[64];    /* header fraudd.model.version */
+    char json_version[64]; /* the result's "model_version" */
+    char score[48];      /* the result's "score" value, as printed */
+} msg;
+
+/* Copies the text of JSON field name (a string's contents or a number). */
+static inline void json_field(const char *v, size_t len, const char *name, char *dst, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", name);
+    dst[0] = 0;
+    const char *p = memmem(v, len, pat, strlen(pat));
+    if (!p) return;
+    p += strlen(pat);
+    if (*p == '"') p++;
+    size_t n = strcspn(p, "\",}");
+    snprintf(dst, cap, "%.*s", (int)n, p);
+}
+
+/* Reads n messages of topic from the start (no group). */
+static inline msg *read_topic(env *e, const char *topic, int parts, size_t n) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "reader", err, sizeof err); /* assign() needs one; nothing is committed */
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(c, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    msg *out = calloc(n + 1, sizeof *out);
+    size_t got = 0;
+    /* until n messages or 60 s: a count of polls would end early when the
+     * first polls come back empty while the reader connects */
+    time_t deadline = time(NULL) + 60;
+    while (got < n && time(NULL) < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 20);
+        if (!m) continue;
+        if (!m->err) {
+            msg *o = &out[got++];
+            snprintf(o->key, sizeof o->key, "%.*s", (int)m->key_len, m->key ? (const char *)m->key : "");
+            rd_kafka_headers_t *h = NULL;
+            const void *v;
+            size_t vl;
+            char buf[64];
+            if (!rd_kafka_message_headers(m, &h)) {
+                if (!rd_kafka_header_get_last(h, "fraudd.source.offset", &v, &vl)) {
+                    snprintf(buf, sizeof buf, "%.*s", (int)vl, (const char *)v);
+                    o->src_offset = atoll(buf);
+                }
+                if (!rd_kafka_header_get_last(h, "fraudd.source.partition", &v, &vl)) {
+                    snprintf(buf, sizeof buf, "%.*s", (int)vl, (const char *)v);
+                    o->src_partition = atoi(buf);
+                }
+                if (!rd_kafka_header_get_last(h, "fraudd.error.class", &v, &vl))
+                    snprintf(o->cls, sizeof o->cls, "%.*s", (int)vl, (const char *)v);
+                if (!rd_kafka_header_get_last(h, "fraudd.model.version", &v, &vl))
+                    snprintf(o->version, sizeof o->version, "%.*s", (int)vl, (const char *)v);
+            }
+            json_field(m->payload, m->len, "model_version", o->json_version, sizeof o->json_version);
+            json_field(m->payload, m->len, "score", o->score, sizeof o->score);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(got, n);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return out;
+}
+
+static inline void env_free(env *e) {
+    fr_pipeline_free(e->p);
+    rd_kafka_destroy(e->host);
+    fr_model_free(e->m);
+    fr_config_free(e->cfg);
+    free(e);
+}
+
+#endif

@@ -1,0 +1,168 @@
+/* Failures on the delivery path end the run cleanly and lose nothing
+ * (the fault issue's cases 2 and 7), on librdkafka's mock cluster:
+ *  - an offset tracker that cannot grow (out of memory) stops the run with
+ *    exit status FR_EIO and nothing committed at or past the record it could
+ *    not track; before, the record was dropped as "out of order" and later
+ *    offsets committed past it;
+ *  - a SIGTERM drain that times out with records in flight returns FR_EIO
+ *    within one shutdown bound (the revoke of the close used to wait a
+ *    second full bound), and fr_pipeline_free returns (it used to wait
+ *    forever, destroying the consumer while jobs still held its messages).
+ * The allocation failure is injected by linking this test with
+ * -Wl,--wrap=fr_otrack_push: every call the source makes goes through
+ * __wrap_fr_otrack_push below.
+ */
+#define _GNU_SOURCE /* memmem, pthread_timedjoin_np */
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "fraudd/err.h"
+#include "fraudd/gen.h"
+#include "fraudd/log.h"
+#include "fraudd/offsets.h"
+#include "mock_env.h"
+
+/* ---- the injected failure ---- */
+
+static _Atomic int64_t g_fail_at_call = -1; /* the call that fails (0-based), -1: none */
+static _Atomic int64_t g_calls;
+static _Atomic int64_t g_failed_offset = -1;
+
+int __real_fr_otrack_push(fr_otrack *t, int64_t offset, uint64_t *seq);
+int __wrap_fr_otrack_push(fr_otrack *t, int64_t offset, uint64_t *seq) {
+    if (atomic_fetch_add(&g_calls, 1) == atomic_load(&g_fail_at_call)) {
+        atomic_store(&g_failed_offset, offset);
+        return FR_ENOMEM;
+    }
+    return __real_fr_otrack_push(t, offset, seq);
+}
+
+static void produce_records(env *e, int n, int seed) {
+    fr_gen_opts go = {.seed = (uint64_t)seed, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    for (int i = 0; i < n; i++) {
+        int anomaly;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        produce(e, rec, len, "card");
+    }
+    fr_gen_free(g);
+}
+
+/* The group's committed offset of in/partition, -1 if none. */
+static int64_t committed(env *e, int32_t partition) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "in", partition);
+    assert_int_equal(rd_kafka_committed(c, l, 10000), 0);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(c);
+    return off < 0 ? -1 : off;
+}
+
+/* Waits up to secs for the run thread to end on its own; 1 if it did. */
+static int run_ended_within(env *e, int secs) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    return pthread_timedjoin_np(e->thread, NULL, &ts) == 0;
+}
+
+static void *free_thread(void *arg) {
+    fr_pipeline_free(arg);
+    return NULL;
+}
+
+/* fr_pipeline_free in a thread: a hang fails the test instead of the run. */
+static void free_within(env *e, int secs) {
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_thread, e->p), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+        fprintf(stderr, "fr_pipeline_free did not return within %d s\n", secs);
+        _exit(1); /* the stuck thread would hang the process at exit */
+    }
+    e->p = NULL;
+}
+
+static void an_offset_tracker_out_of_memory_stops_the_run_and_commits_nothing_past_it(void **state) {
+    (void)state;
+    enum { N = 400 };
+    env *e = env_new_parts(1, 3, 1);
+    produce_records(e, N, 11);
+    atomic_store(&g_calls, 0);
+    atomic_store(&g_failed_offset, -1);
+    atomic_store(&g_fail_at_call, 150); /* the 151st record the source tries to track */
+    start(e);
+    int ended = run_ended_within(e, 20);
+    atomic_store(&g_fail_at_call, -1);
+    if (!ended) { /* the old behaviour: it skipped the record and went on */
+        fr_pipeline_stop(e->p);
+        pthread_join(e->thread, NULL);
+    }
+    int64_t failed = atomic_load(&g_failed_offset);
+    int64_t c = committed(e, 0);
+    fprintf(stderr, "tracker failed at offset %lld; run ended by itself: %d, rc %d; committed offset %lld\n",
+            (long long)failed, ended, e->rc, (long long)c);
+    assert_true(failed >= 0);
+    assert_true(ended);             /* a failure on the delivery path stops the run */
+    assert_int_equal(e->rc, FR_EIO); /* exit 1 */
+    assert_true(c <= failed);       /* nothing at or past the untracked record is committed */
+    free_within(e, 15);
+    env_free(e);
+}
+
+static void a_drain_that_times_out_exits_1_within_one_bound_and_frees(void **state) {
+    (void)state;
+    enum { N = 200, BOUND_MS = 2000 };
+    env *e = env_new(1, 3);
+    e->cfg->pipeline.shutdown_timeout_ms = BOUND_MS;
+    produce_records(e, N, 12);
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    /* every Produce of fraudd's is refused with a retriable error: librdkafka
+     * retries until message.timeout.ms, so the records stay in flight */
+    rd_kafka_resp_err_t errs[64];
+    for (int i = 0; i < 64; i++) errs[i] = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+    for (int k = 0; k < 50; k++) rd_kafka_mock_push_request_errors_array(e->mc, 0 /* Produce */, 64, errs);
+    start(e);
+    fr_stats s;
+    for (int i = 0; i < 1000; i++) {
+        fr_pipeline_get_stats(e->p, &s);
+        if (s.consumed >= N) break;
+        usleep(10000);
+    }
+    assert_true(s.consumed >= N);
+    assert_true(s.in_flight > 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fr_pipeline_stop(e->p);
+    pthread_join(e->thread, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "shutdown with %llu in flight: rc %d in %.0f ms (bound %d ms)\n",
+            (unsigned long long)s.in_flight, e->rc, ms, BOUND_MS);
+    free_within(e, 15); /* first: the old code hung here, with jobs holding the consumer's messages */
+    assert_int_equal(e->rc, FR_EIO); /* the drain timed out: exit 1 */
+    /* one bound, plus the final commit and leaving the group; a second
+     * bound (the revoke of the close waiting again) would be 2 x BOUND_MS */
+    assert_true(ms < BOUND_MS * 1.6);
+    env_free(e);
+}
+
+int main(void) {
+    fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(an_offset_tracker_out_of_memory_stops_the_run_and_commits_nothing_past_it),
+        cmocka_unit_test(a_drain_that_times_out_exits_1_within_one_bound_and_frees),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -146,6 +146,21 @@ num.recovery.threads.per.data.dir=1
 background.threads=2
 log.cleaner.enable=false
 EOF
+  # A test's own broker settings (a SASL_SSL listener, say): FR_KAFKA_EXTRA_CONFIG names a file
+  # appended to server.properties (a later line overrides an earlier one) with @PORT@ (the
+  # PLAINTEXT port), @CPORT@ (the controller's), @XPORT@ (one more free port, also written to
+  # DIR/xport) and @DIR@ replaced; FR_KAFKA_FORMAT_ARGS adds words to the storage format
+  # (e.g. --add-scram 'SCRAM-SHA-512=[name=U,password=P]', credentials made at format time).
+  rm -f "$dir/xport"
+  if [ -n "${FR_KAFKA_EXTRA_CONFIG:-}" ]; then
+    local xport; xport=$(free_port)
+    while [ "$xport" = "$port" ] || [ "$xport" = "$cport" ]; do xport=$(free_port); done
+    sed "s|@PORT@|$port|g; s|@CPORT@|$cport|g; s|@XPORT@|$xport|g; s|@DIR@|$dir|g" \
+      "$FR_KAFKA_EXTRA_CONFIG" >> "$dir/server.properties"
+    echo "$xport" > "$dir/xport"
+  fi
+  local fmt_extra=()
+  [ -n "${FR_KAFKA_FORMAT_ARGS:-}" ] && read -ra fmt_extra <<<"$FR_KAFKA_FORMAT_ARGS"
   cat > "$dir/log4j2.properties" <<EOF
 status = error
 appender.file.type = File
@@ -181,7 +196,8 @@ while True:
     s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
     if not s.startswith("-"): break
 print(s)')
-  "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+  "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" "${fmt_extra[@]}" \
+    >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; die "storage format failed"; }
   t0=$SECONDS
   nohup "${java[@]}" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &

@@ -16,6 +16,7 @@
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance,
 #      rolling updates with SIGTERM inside the rebalance, model hot reload from a file and a
 #      URL under load)
+#      and TLS + SASL/SCRAM (tests/security: good and misconfigured clients, secrets never shown)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -62,6 +63,9 @@ else
   # ConfigMap's fraudd.yaml through `fraudd check-config`
   step "kubernetes manifests" tests/k8s/run.sh build/release/fraudd
   step "kafka integration" tests/integration/run_all.sh build/release/fraudd
+  # SASL_SSL (SCRAM-SHA-512, a CA the test makes): connects with secrets from ${VAR}s; a wrong
+  # password, a plaintext client on the TLS port and an unknown CA: up, not ready, a clear error
+  step "tls and sasl (real broker)" tests/security/run_sasl_tls.sh build/release/fraudd
   step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"

@@ -57,14 +57,25 @@ void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len);
  * class); reason_text: the header's short reason. */
 void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason_text, const char *message);
 
-/* Run thread: serves delivery reports, waiting up to timeout_ms for one. */
+/* Workers waiting for room in the producer's queue give up from now on:
+ * their jobs stay in flight, never produced, so their offsets are not
+ * committed (redelivered, never lost). fr_workers_stop calls it so that it
+ * returns within the shutdown bound. Any thread. */
+void fr_sink_stop_waiting(fr_sink *k);
+
+/* Run thread: serves delivery reports, waiting up to timeout_ms for one,
+ * and (re)sends the waiting messages that are due. */
 void fr_sink_poll(fr_sink *k, int timeout_ms);
 /* Run thread: waits up to timeout_ms for everything queued to be delivered
  * (reports served). */
 void fr_sink_flush(fr_sink *k, int timeout_ms);
 
+/* Nonzero while the output or dead-letter topic refuses records with a
+ * destination error (no delivery to it since); writes why. Any thread. */
+int fr_sink_blocked(fr_sink *k, char *why, size_t whylen);
+
 /* Adds the sink's counters to out. Any thread. */
-void fr_sink_stats(const fr_sink *k, fr_stats *out);
+void fr_sink_stats(fr_sink *k, fr_stats *out);
 
 #ifdef __cplusplus
 }

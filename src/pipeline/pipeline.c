@@ -92,9 +92,12 @@ out:
 void fr_pipeline_free(fr_pipeline *p) {
     if (!p) return;
     if (p->workers) fr_workers_stop(p->workers);
-    fr_source_free(p->source); /* the consumer, and records held but not dispatched */
     fr_sink_free(p->sink);
-    if (p->jobs_ok) fr_jobs_destroy(&p->jobs); /* records of jobs still in flight */
+    /* records of jobs still in flight (a blocked record, a drain that timed
+     * out), before the consumer: rd_kafka_destroy waits for every message
+     * it handed out to be destroyed */
+    if (p->jobs_ok) fr_jobs_destroy(&p->jobs);
+    fr_source_free(p->source); /* the consumer, and records held but not dispatched */
     fr_workers_free(p->workers);
     if (p->gens_ok) fr_mgens_destroy(&p->gens); /* after the workers and every job are gone */
     if (p->kafka_ok) fr_kafka_state_destroy(&p->kafka);
@@ -129,6 +132,7 @@ int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen) {
         snprintf(why, whylen, "all brokers are down");
         return 0;
     }
+    if (fr_sink_blocked(p->sink, why, whylen)) return 0; /* a destination refuses records: they wait */
     fr_stats s;
     memset(&s, 0, sizeof s);
     fr_source_stats(p->source, &s);

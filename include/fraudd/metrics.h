@@ -82,7 +82,6 @@ typedef enum fr_delivery_class {
     FR_DELIVERY_TRANSIENT,       /* anything else (timeouts, transport): retries, then a dead letter */
     FR_DELIVERY__COUNT
 } fr_delivery_class;
-const char *fr_delivery_class_name(int cls);
 
 /* Records whose dead letter cannot be delivered, shown at once. */
 #define FR_STATS_MAX_BLOCKED 64

@@ -26,7 +26,7 @@ static const char *const reload_names[FR_RELOAD__COUNT] = {"swapped", "unchanged
 
 static const char *const class_names[FR_DELIVERY__COUNT] = {"destination", "record", "transient"};
 
-const char *fr_delivery_class_name(int cls) {
+static const char *fr_delivery_class_name(int cls) {
     return cls >= 0 && cls < FR_DELIVERY__COUNT ? class_names[cls] : "unknown";
 }
 

@@ -38,6 +38,11 @@ typedef enum fr_ordering {
     FR_ORDER_UNORDERED   /* any worker; offsets still commit in order */
 } fr_ordering;
 
+/* queue.buffering.max.messages fraudd gives its producer unless
+ * kafka.producer or kafka.properties set it (src/sink); the config checks
+ * pipeline.max_in_flight against it. */
+#define FR_PRODUCER_QUEUE_MESSAGES 200000
+
 
 /* One librdkafka property, "name" = "value" (both owned by the config). */
 typedef struct fr_kv {

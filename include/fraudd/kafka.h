@@ -9,8 +9,8 @@
  *                   fr_kafka_ctx: the shared fr_kafka_state plus the stage
  *                   that owns the client (its own callbacks, the rebalance
  *                   and delivery-report ones, read ctx->owner)
- *   state           fr_kafka_state: a fatal error (librdkafka's, or a record
- *                   the sink could not deliver at all), "all brokers down",
+ *   state           fr_kafka_state: a fatal error (librdkafka's, or out of
+ *                   memory), "all brokers down",
  *                   and the latest statistics (include/fraudd/kstats.h)
  *
  * Threads: librdkafka calls the error and statistics callbacks from the

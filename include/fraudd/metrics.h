@@ -74,6 +74,18 @@ typedef enum fr_reload_result {
     FR_RELOAD__COUNT
 } fr_reload_result;
 
+/* Why a delivery failed (label "class" of fraudd_delivery_errors_total;
+ * src/sink decides from librdkafka's error code). */
+typedef enum fr_delivery_class {
+    FR_DELIVERY_DESTINATION = 0, /* the topic is missing or refused (authorization, replicas): kept, retried */
+    FR_DELIVERY_RECORD,          /* the broker refused the record itself (too large, invalid): retries, then a dead letter */
+    FR_DELIVERY_TRANSIENT,       /* anything else (timeouts, transport): retries, then a dead letter */
+    FR_DELIVERY__COUNT
+} fr_delivery_class;
+
+/* Records whose dead letter cannot be delivered, shown at once. */
+#define FR_STATS_MAX_BLOCKED 64
+
 /* The pipeline's counters, summed over its threads. */
 typedef struct fr_stats {
     uint64_t consumed;                       /* records dispatched to workers */
@@ -96,7 +108,16 @@ typedef struct fr_stats {
     uint64_t latency_sum_ns, e2e_sum_ns, queue_wait_sum_ns, inference_sum_ns;
     uint64_t scored;                           /* results handed to the producer */
     uint64_t batches;
-    uint64_t delivery_errors;                  /* failed delivery reports */
+    uint64_t delivery_errors;                  /* failed deliveries (reports, and produce calls refused at once) */
+    uint64_t delivery_errors_by_class[FR_DELIVERY__COUNT];
+    /* output (0) and dead-letter (1) topic: 1 while records wait for it
+     * after a destination error (no successful delivery since) */
+    const char *topic_name[2];
+    int topic_blocked[2];
+    /* records whose dead letter failed for good, retried with backoff */
+    size_t n_blocked;
+    int32_t blocked_partition[FR_STATS_MAX_BLOCKED];
+    int64_t blocked_offset[FR_STATS_MAX_BLOCKED];
     uint64_t dead_by_reason[FR_DEAD__COUNT];   /* acknowledged dead letters by reason (FR_DEAD_*) */
     uint64_t model_reloads[FR_RELOAD__COUNT];  /* model reload checks by outcome */
     uint64_t model_generation;                 /* generation new records get (1 = the first model) */

@@ -67,6 +67,13 @@ typedef struct fr_part {
     int dirty;       /* committable moved since the last store */
     int64_t stored;  /* last offset handed to rd_kafka_offsets_store, -1 none */
     fr_otrack track; /* dispatched offsets and their completion */
+    /* hook between the sink and the source (run thread): blocked counts
+     * records of this partition whose dead letter cannot be delivered (the
+     * sink retries them with backoff; nothing past them can be committed);
+     * while it is nonzero the source pauses the partition, so its tracker
+     * stops growing behind them; blocked_paused is the source's own note */
+    int blocked;
+    int blocked_paused;
 } fr_part;
 
 /* A record of the partition is done (its result or dead letter is

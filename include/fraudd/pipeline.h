@@ -85,8 +85,9 @@ int fr_pipeline_workers(const fr_pipeline *p);
 /* Liveness: the run loop iterated, and every worker with queued records
  * made progress, within max_age_ns. Thread safe. */
 int fr_pipeline_alive(fr_pipeline *p, int64_t max_age_ns);
-/* Readiness of the pipeline part: partitions are assigned and the brokers
- * are not all down. If not, writes why. Thread safe. */
+/* Readiness of the pipeline part: partitions are assigned, the brokers
+ * are not all down, and the output and dead-letter topics accept records.
+ * If not, writes why. Thread safe. */
 int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen);
 /* Fills the pipeline's part of a scrape (statistics, readiness, models,
  * workers, librdkafka statistics) into v. Thread safe. */

@@ -11,12 +11,29 @@
  *   delivered            -> complete: the record is done in its partition's
  *                           offsets (fr_part_done), its generation released,
  *                           the job back in the pool
+ *   destination error    -> (topic missing or unauthorized, not enough
+ *                           replicas) kept: re-sent with backoff (100 ms
+ *                           doubling to 5 s) until it passes, never a dead
+ *                           letter; the topic is blocked (fr_sink_blocked:
+ *                           not ready, fraudd_output_blocked) until a
+ *                           delivery to it succeeds
  *   failed, tries left   -> the same message again (kafka.produce_retries)
  *   result failed for good -> a dead letter, class "produce", reason = the error
- *   dead letter failed for good -> fatal (fr_kafka_state.fatal): the record
- *                            stays in flight, its offset is never committed,
- *                            and the process exits non-zero for a restart
+ *   dead letter failed for good -> the record is blocked: re-sent with
+ *                           backoff, its partition paused (fr_part.blocked),
+ *                           nothing committed past it; the other partitions
+ *                           flow (fraudd_blocked_record_offset)
  *
+ * The run thread never waits for room in the producer's queue (only it
+ * frees room, by serving reports): re-sends and dead letters from a report
+ * are parked on a list it owns and sent by fr_sink_poll when due; a full
+ * queue only delays them. Workers wait for room until fr_sink_stop_waiting;
+ * a worker's produce refused at once goes to the run thread to decide.
+ * A job whose produce was never accepted stays in flight: its offset is
+ * not committed, the record is redelivered. Jobs waiting for a partition
+ * that was revoked are dropped (the new owner reads them). Only librdkafka's
+ * fatal errors (and running out of memory) stop the run with exit 1.
+
  * Headers on results: fraudd.model.version, fraudd.source.topic,
  * fraudd.source.partition, fraudd.source.offset. Dead letters carry the
  * input's own headers, bytes and key unchanged, plus those and
@@ -50,21 +67,32 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
 void fr_sink_free(fr_sink *k);
 
 /* Worker side: send a result / dead letter for job; never fails silently:
- * on an immediate error the job goes to the dead-letter path, and if even
- * that fails the run is marked fatal. */
+ * an immediate refusal is handed to the run thread, which retries, dead-
+ * letters or keeps the job as above. */
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len);
 /* reason: an fr_reject, FR_DEAD_SCORER or FR_DEAD_DELIVERY (it decides the
  * class); reason_text: the header's short reason. */
 void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason_text, const char *message);
 
-/* Run thread: serves delivery reports, waiting up to timeout_ms for one. */
+/* Workers waiting for room in the producer's queue give up from now on:
+ * their jobs stay in flight, never produced, so their offsets are not
+ * committed (redelivered, never lost). fr_workers_stop calls it so that it
+ * returns within the shutdown bound. Any thread. */
+void fr_sink_stop_waiting(fr_sink *k);
+
+/* Run thread: serves delivery reports, waiting up to timeout_ms for one,
+ * and (re)sends the waiting messages that are due. */
 void fr_sink_poll(fr_sink *k, int timeout_ms);
 /* Run thread: waits up to timeout_ms for everything queued to be delivered
  * (reports served). */
 void fr_sink_flush(fr_sink *k, int timeout_ms);
 
+/* Nonzero while the output or dead-letter topic refuses records with a
+ * destination error (no delivery to it since); writes why. Any thread. */
+int fr_sink_blocked(fr_sink *k, char *why, size_t whylen);
+
 /* Adds the sink's counters to out. Any thread. */
-void fr_sink_stats(const fr_sink *k, fr_stats *out);
+void fr_sink_stats(fr_sink *k, fr_stats *out);
 
 #ifdef __cplusplus
 }

@@ -40,7 +40,9 @@ int fr_workers_new(const fr_config *c, int n, size_t batch, fr_sink *sink, fr_wo
 /* Stops (fr_workers_stop) and frees. */
 void fr_workers_free(fr_workers *ws);
 int fr_workers_start(fr_workers *ws, char *err, size_t errlen);
-/* Workers exit once their ring is empty; returns when all have. */
+/* Workers exit once their ring is empty; returns when all have. A worker
+ * waiting for room in the producer's queue gives up (fr_sink_stop_waiting),
+ * so this is bounded even when the broker is gone. */
 void fr_workers_stop(fr_workers *ws);
 
 int fr_workers_count(const fr_workers *ws);

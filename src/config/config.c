@@ -144,7 +144,8 @@ static const fr__opt opts[] = {
     {"kafka", "producer", FR__T_KV, 0, 0, 0, NULL, NULL, NULL, OFF(kafka.producer),
      "librdkafka properties for the producer only, applied after properties.\n"
      "fraudd's own defaults, which these override: linger.ms 5,\n"
-     "queue.buffering.max.messages 200000, message.max.bytes 8388608 (dead letters\n"
+     "queue.buffering.max.messages 200000 (must exceed pipeline.max_in_flight),\n"
+     "message.max.bytes 8388608 (dead letters\n"
      "carry the input unchanged; the dead-letter topic's max.message.bytes must allow it).",
      "compression.type: lz4\n"
      "linger.ms: \"10\""},
@@ -163,7 +164,12 @@ static const fr__opt opts[] = {
      "unordered: any worker (offsets are still committed in order).",
      NULL},
     {"pipeline", "max_in_flight", FR__T_INT, 0, 0, 67108864, NULL, "0", NULL, OFF(pipeline.max_in_flight),
-     "Records consumed but not yet acknowledged; 0 = 2 x workers x ring_capacity.", NULL},
+     "Records consumed but not yet acknowledged; 0 = 2 x workers x ring_capacity.\n"
+     "Must stay below the producer's queue.buffering.max.messages (200000 unless\n"
+     "kafka.producer or kafka.properties set it): each record in flight has one\n"
+     "message queued (its result, a retry or its dead letter) and a re-send from a\n"
+     "delivery report needs one more.",
+     NULL},
     {"pipeline", "shutdown_timeout_ms", FR__T_INT, 0, 100, 600000, NULL, "10000", NULL,
      OFF(pipeline.shutdown_timeout_ms),
      "On SIGTERM, how long in-flight records may take to drain and a rebalance in\n"
@@ -759,9 +765,56 @@ static int check_required(fr__ctx *x, int empty) {
     return fail(x, FR_EMISSING, at, "%smissing required %s", empty ? "empty configuration: " : "", missing);
 }
 
+/* The value of librdkafka property key in l, or NULL. */
+static const char *kv_get(const fr_kv_list *l, const char *key) {
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->items[i].key, key)) return l->items[i].value;
+    return NULL;
+}
+
+static size_t opt_index(size_t off) {
+    size_t i = 0;
+    while (opts[i].off != off) i++;
+    return i;
+}
+
+/* Every record in flight has at most one message in the producer's queue
+ * (its result, a retry or its dead letter, one after the other), plus one
+ * while a delivery report is served (the failed message is freed after the
+ * callback): the queue must hold max_in_flight + 1 messages. */
+static int check_in_flight(fr__ctx *x) {
+    const fr_config *c = x->c;
+    size_t at = opt_index(OFF(pipeline.max_in_flight));
+    const char *q = kv_get(&c->kafka.producer, "queue.buffering.max.messages");
+    const char *where = "kafka.producer";
+    if (!q) {
+        q = kv_get(&c->kafka.properties, "queue.buffering.max.messages");
+        where = "kafka.properties";
+    }
+    long long qmax = FR_PRODUCER_QUEUE_MESSAGES;
+    if (q) {
+        char *end;
+        errno = 0;
+        qmax = strtoll(q, &end, 10);
+        if (errno || end == q || *end) return 0; /* librdkafka refuses it with its own error */
+    }
+    long long n = c->pipeline.max_in_flight;
+    long long floor = (long long)c->pipeline.workers * c->pipeline.ring_capacity;
+    if (!n) n = 2 * floor; /* the pipeline's default; unknown here when workers is 0 (CPUs) */
+    if (n < floor) n = floor;
+    if (n < qmax) return 0;
+    return fail(x, FR_EINVAL, x->set[at] ? x->vmark[at] : x->mark[opt_index(OFF(pipeline.workers))],
+                "pipeline.max_in_flight: %lld records in flight need a producer queue of at least %lld messages "
+                "(queue.buffering.max.messages, %s %lld); lower max_in_flight or raise "
+                "kafka.producer.queue.buffering.max.messages",
+                n, n + 1, q ? where : "fraudd's default", qmax);
+}
+
 /* Rules across options. */
 static int check_cross(fr__ctx *x) {
     const fr_config *c = x->c;
+    int rc = check_in_flight(x);
+    if (rc) return rc;
     if (c->model.path && c->model.url) {
         size_t i = 0;
         while (opts[i].off != OFF(model.url)) i++;

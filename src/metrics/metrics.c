@@ -24,6 +24,12 @@
 
 static const char *const reload_names[FR_RELOAD__COUNT] = {"swapped", "unchanged", "refused", "fetch_failed"};
 
+static const char *const class_names[FR_DELIVERY__COUNT] = {"destination", "record", "transient"};
+
+static const char *fr_delivery_class_name(int cls) {
+    return cls >= 0 && cls < FR_DELIVERY__COUNT ? class_names[cls] : "unknown";
+}
+
 static const char *reload_result_name(fr_reload_result r) {
     return (unsigned)r < FR_RELOAD__COUNT ? reload_names[r] : "unknown";
 }
@@ -164,8 +170,36 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
             fr_buf_printf(b, "fraudd_dead_letters_total{class=\"%s\",reason=\"%s\"} %llu\n",
                           fr_err_class_name(fr_dead_reason_class(i)), fr_dead_reason_name(i),
                           (unsigned long long)st->dead_by_reason[i]);
-        counter(b, "fraudd_delivery_errors_total", "Failed delivery reports from the producer (before retries).",
-                (double)st->delivery_errors);
+        head(b, "fraudd_delivery_errors_total", "counter",
+             "Failed deliveries (reports, and produce calls refused at once), before retries, by class: "
+             "destination (topic missing or refused: kept), record (the broker refused it), transient.");
+        for (int i = 0; i < FR_DELIVERY__COUNT; i++)
+            fr_buf_printf(b, "fraudd_delivery_errors_total{class=\"%s\"} %llu\n", fr_delivery_class_name(i),
+                          (unsigned long long)st->delivery_errors_by_class[i]);
+        head(b, "fraudd_output_blocked", "gauge",
+             "1 while records wait for a topic that refused them (missing, unauthorized): not ready, nothing "
+             "committed past them.");
+        for (int i = 0; i < 2; i++)
+            if (st->topic_name[i]) {
+                fr_buf_printf(b, "fraudd_output_blocked{topic=\"");
+                label_escape(b, st->topic_name[i]);
+                fr_buf_printf(b, "\"} %d\n", st->topic_blocked[i]);
+            }
+        head(b, "fraudd_blocked_record_offset", "gauge",
+             "Offset of the lowest input record of a partition whose dead letter cannot be delivered; the "
+             "partition is paused until it is (one series per blocked partition).");
+        for (size_t i = 0; i < st->n_blocked; i++) {
+            int dup = 0;
+            int64_t low = st->blocked_offset[i];
+            for (size_t j = 0; j < st->n_blocked; j++)
+                if (st->blocked_partition[j] == st->blocked_partition[i]) {
+                    if (j < i) dup = 1;
+                    if (st->blocked_offset[j] < low) low = st->blocked_offset[j];
+                }
+            if (!dup)
+                fr_buf_printf(b, "fraudd_blocked_record_offset{partition=\"%d\"} %lld\n", (int)st->blocked_partition[i],
+                              (long long)low);
+        }
         counter(b, "fraudd_produce_retries_total", "Results or dead letters sent again after a failed delivery.",
                 (double)st->produce_retries);
         gauge(b, "fraudd_records_in_flight", "Records dispatched but not yet acknowledged.", (double)st->in_flight);

@@ -94,7 +94,7 @@ void fr_pipeline_free(fr_pipeline *p) {
     if (p->workers) fr_workers_stop(p->workers);
     fr_sink_free(p->sink); /* abandons what is still queued: no delivery report touches a job after this */
     /* the input records of jobs still in flight (a drain that timed out, a
-     * fatal error) before the consumer: rd_kafka_destroy waits for all of
+     * fatal error, a blocked record) before the consumer: rd_kafka_destroy waits for all of
      * its messages to be destroyed */
     if (p->jobs_ok) fr_jobs_destroy(&p->jobs);
     fr_source_free(p->source); /* records held but not dispatched, then the consumer */
@@ -132,6 +132,7 @@ int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen) {
         snprintf(why, whylen, "all brokers are down");
         return 0;
     }
+    if (fr_sink_blocked(p->sink, why, whylen)) return 0; /* a destination refuses records: they wait */
     fr_stats s;
     memset(&s, 0, sizeof s);
     fr_source_stats(p->source, &s);

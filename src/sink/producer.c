@@ -1,5 +1,18 @@
-/* Sink (include/fraudd/sink.h has the flow and the guarantees). */
+/* Sink (include/fraudd/sink.h has the flow and the guarantees).
+ *
+ * The waiting list. A message that must be (re)sent later is a `parked`
+ * entry: its job, its topic, its value (a copy of a result; a dead letter
+ * borrows the input's bytes, which live as long as the job), its headers.
+ * The run thread owns the list (k->wait_*): delivery reports add to it and
+ * fr_sink_poll sends what is due, so the run thread never waits for room
+ * in the producer's queue (it is the only thread that frees room). Workers
+ * whose produce call is refused at once hand the entry over through
+ * k->handoff (a mutex, taken only on that rare path); the run thread moves
+ * it to its list and decides. Every entry keeps its job in flight, so its
+ * offset is not committed until it is delivered.
+ */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +25,24 @@
 #include "fraudd/offsets.h"
 #include "fraudd/sink.h"
 
+#define FR_BACKOFF_MIN_MS 100  /* first wait before re-sending after a destination error or a blocked record */
+#define FR_BACKOFF_MAX_MS 5000 /* the wait doubles up to this */
+
+enum { TO_OUTPUT = 0, TO_DLQ = 1 };
+
+/* A message waiting to be (re)sent (see the top of this file). */
+typedef struct parked {
+    struct parked *next;
+    fr_job *job;
+    int dlq;                 /* TO_OUTPUT or TO_DLQ */
+    const void *val;         /* buf, or the input's bytes (a dead letter) */
+    size_t len;
+    rd_kafka_headers_t *h;   /* owned until a produce call accepts them */
+    rd_kafka_resp_err_t err; /* handed over by a worker: what producev said */
+    int64_t due_ns;          /* fr_now_ns() from which it may be sent */
+    char buf[];              /* a result's copy */
+} parked;
+
 struct fr_sink {
     const fr_config *cfg;
     fr_kafka_ctx ctx; /* the producer's opaque: the shared state, and this */
@@ -19,15 +50,60 @@ struct fr_sink {
     fr_jobs *jobs;
     fr_mgens *gens;
     rd_kafka_t *producer;
-    rd_kafka_topic_t *out_topic;
-    rd_kafka_topic_t *dlq_topic;
+    rd_kafka_topic_t *topic[2]; /* TO_OUTPUT, TO_DLQ */
+    /* run thread only: messages waiting to be (re)sent, oldest first */
+    parked *wait_head, *wait_tail;
+    /* workers -> run thread: messages refused at once (newest first) */
+    pthread_mutex_t handoff_mu;
+    parked *handoff;
+    _Atomic int stopping; /* fr_sink_stop_waiting: workers stop waiting for room */
+    /* any thread reads; the run thread writes */
+    _Atomic int blocked[2];     /* topic refused with a destination error, no delivery since */
+    _Atomic int blocked_err[2]; /* that error (rd_kafka_resp_err_t) */
+    pthread_mutex_t rec_mu;     /* guards rec_*: the run thread changes them, scrapes read */
+    size_t n_rec;
+    int32_t rec_partition[FR_STATS_MAX_BLOCKED];
+    int64_t rec_offset[FR_STATS_MAX_BLOCKED];
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_results, st_flagged, st_dead, st_retries, st_delivery_errors;
+    _Atomic uint64_t st_err_class[FR_DELIVERY__COUNT];
     _Atomic uint64_t st_dead_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason */
     _Atomic uint64_t st_latency[FR_LAT_BUCKETS];     /* dispatch -> delivery */
     _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];         /* Kafka record timestamp -> delivery */
     _Atomic uint64_t st_latency_sum_ns, st_e2e_sum_ns;
 };
+
+/* Whose fault a failed delivery is, from librdkafka's error list:
+ * destination: the topic or the cluster refuses every record (missing,
+ * unauthorized, not enough replicas): the deployment must be fixed, the
+ * record is kept; record: the broker refused this record; transient:
+ * everything else (librdkafka already retried it until message.timeout.ms). */
+static fr_delivery_class delivery_class(rd_kafka_resp_err_t e) {
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: /* invalid topic name */
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+        return FR_DELIVERY_DESTINATION;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return FR_DELIVERY_RECORD;
+    default:
+        return FR_DELIVERY_TRANSIENT;
+    }
+}
 
 static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *job) {
     char num[32];
@@ -39,36 +115,60 @@ static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *
     rd_kafka_header_add(h, "fraudd.source.offset", -1, num, n);
 }
 
-/* Sends; waits while the local queue is full. Returns 0 or the error. On
- * success the headers and the job belong to the producer. */
-static rd_kafka_resp_err_t send_msg(fr_sink *k, rd_kafka_topic_t *rkt, const void *val, size_t len,
-                                const void *key, size_t klen, rd_kafka_headers_t *h, fr_job *job) {
-    for (int spins = 0;; spins++) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
-            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return e;
-        /* the run thread drains delivery reports; wait for room */
-        struct timespec ts = {0, 500000};
-        nanosleep(&ts, NULL);
-        if (spins == 20000) { /* 10 s without room: say so, keep waiting */
-            static fr_log_limiter lim;
-            fr_log_limited(&lim, FR_LOG_WARN, "producer_queue_full", "output queue full for 10 s; broker slow or down?");
-            spins = 0;
-        }
+/* One produce call, never waiting. On success the headers and the job
+ * belong to the producer. */
+static rd_kafka_resp_err_t produce(fr_sink *k, int dlq, const void *val, size_t len, rd_kafka_headers_t *h,
+                                   fr_job *job) {
+    return rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->topic[dlq]), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+                             RD_KAFKA_V_KEY(job->msg->key, job->msg->key_len), RD_KAFKA_V_HEADERS(h),
+                             RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
+}
+
+/* A waiting entry; copies val unless the message is a dead letter (which
+ * borrows the input's bytes). Takes h. NULL when out of memory (h too is
+ * destroyed then). */
+static parked *park_new(fr_job *job, int dlq, const void *val, size_t len, rd_kafka_headers_t *h) {
+    parked *p = malloc(sizeof *p + (dlq ? 0 : len));
+    if (!p) {
+        if (h) rd_kafka_headers_destroy(h);
+        return NULL;
     }
+    *p = (parked){.job = job, .dlq = dlq, .val = val, .len = len, .h = h};
+    if (!dlq) {
+        if (len) memcpy(p->buf, val, len);
+        p->val = p->buf;
+    }
+    return p;
 }
 
-static void mark_fatal(fr_sink *k, fr_job *job, const char *why) {
-    fr_log(FR_LOG_ERROR, "record_undeliverable",
-           "%s [%" PRId32 "] offset %" PRId64 ": result and dead letter both failed (%s); offset not committed, stopping",
-           k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, why);
-    atomic_store(&k->ks->fatal, 1);
+static void park_free(parked *p) {
+    if (p->h) rd_kafka_headers_destroy(p->h);
+    free(p);
 }
 
-static rd_kafka_resp_err_t send_dead_letter(fr_sink *k, fr_job *job, int reason_idx, const char *reason,
-                                            const char *message) {
+/* Run thread: appends p, to be sent after delay_ms. */
+static void park(fr_sink *k, parked *p, int64_t delay_ms) {
+    p->due_ns = fr_now_ns() + delay_ms * 1000000;
+    p->next = NULL;
+    if (k->wait_tail)
+        k->wait_tail->next = p;
+    else
+        k->wait_head = p;
+    k->wait_tail = p;
+}
+
+/* Run thread: parks p after the job's next backoff step. */
+static void park_backoff(fr_sink *k, parked *p) {
+    fr_job *job = p->job;
+    job->backoff_ms = job->backoff_ms ? job->backoff_ms * 2 : FR_BACKOFF_MIN_MS;
+    if (job->backoff_ms > FR_BACKOFF_MAX_MS) job->backoff_ms = FR_BACKOFF_MAX_MS;
+    park(k, p, job->backoff_ms);
+}
+
+/* Builds the headers of job's dead letter and marks the job dead. */
+static rd_kafka_headers_t *dead_letter_headers(fr_sink *k, fr_job *job, int reason_idx, const char *reason,
+                                               const char *message) {
     rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h;
     if (rd_kafka_message_headers(job->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
@@ -81,16 +181,66 @@ static rd_kafka_resp_err_t send_dead_letter(fr_sink *k, fr_job *job, int reason_
     rd_kafka_header_add(h, "fraudd.error.message", -1, message, -1);
     job->dead = 1;
     job->dead_reason = (uint8_t)reason_idx;
-    rd_kafka_resp_err_t e =
-        send_msg(k, k->dlq_topic, job->msg->payload, job->msg->len, job->msg->key, job->msg->key_len, h, job);
-    if (e) rd_kafka_headers_destroy(h);
-    return e;
+    job->tries = 0;
+    return h;
+}
+
+/* An error nothing can recover from (out of memory on the failure path):
+ * the record stays in flight, its offset is never committed. */
+static void mark_fatal(fr_sink *k, fr_job *job, const char *why) {
+    fr_log(FR_LOG_ERROR, "record_undeliverable", "%s [%" PRId32 "] offset %" PRId64 ": %s; offset not committed, stopping",
+           k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, why);
+    atomic_store(&k->ks->fatal, 1);
+}
+
+/* ---- worker side ---- */
+
+/* Sends, waiting while the local queue is full, until the sink is told to
+ * stop waiting (fr_sink_stop_waiting): then the job is left in flight, never
+ * produced, so its offset is not committed and the record is redelivered.
+ * A refusal other than a full queue goes to the run thread, which decides
+ * (retry, dead letter, or keep it until the destination is fixed). */
+static void worker_send(fr_sink *k, fr_job *job, int dlq, const void *val, size_t len, rd_kafka_headers_t *h) {
+    rd_kafka_resp_err_t e;
+    for (int spins = 0;; spins++) {
+        e = produce(k, dlq, val, len, h, job);
+        /* the flag guards no data: relaxed (fr_sink_stop_waiting) */
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load_explicit(&k->stopping, memory_order_relaxed)) break;
+        /* the run thread serves delivery reports, which frees room */
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+        if (spins == 20000) { /* 10 s without room: say so, keep waiting */
+            static fr_log_limiter lim;
+            fr_log_limited(&lim, FR_LOG_WARN, "producer_queue_full", "output queue full for 10 s; broker slow or down?");
+            spins = 0;
+        }
+    }
+    if (!e) return; /* the headers and the job belong to the producer now */
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        static fr_log_limiter lim;
+        fr_log_limited(&lim, FR_LOG_WARN, "produce_abandoned",
+                       "%s [%" PRId32 "] offset %" PRId64 ": stopping with the producer queue full; not sent, not "
+                       "committed (redelivered)",
+                       k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset);
+        if (h) rd_kafka_headers_destroy(h);
+        return;
+    }
+    parked *p = park_new(job, dlq, val, len, h);
+    if (!p) {
+        mark_fatal(k, job, "out of memory keeping a refused message");
+        return;
+    }
+    p->err = e;
+    /* ownership of job moves to the run thread */
+    pthread_mutex_lock(&k->handoff_mu);
+    p->next = k->handoff;
+    k->handoff = p;
+    pthread_mutex_unlock(&k->handoff_mu);
 }
 
 void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason_text, const char *message) {
-    job->tries = 0;
-    rd_kafka_resp_err_t e = send_dead_letter(k, job, reason, reason_text, message);
-    if (e) mark_fatal(k, job, rd_kafka_err2str(e));
+    rd_kafka_headers_t *h = dead_letter_headers(k, job, reason, reason_text, message);
+    worker_send(k, job, TO_DLQ, job->msg->payload, job->msg->len, h);
 }
 
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
@@ -98,17 +248,71 @@ void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
     add_source_headers(k, h, job);
     job->dead = 0;
     job->tries = 0;
-    rd_kafka_resp_err_t e = send_msg(k, k->out_topic, text, len, job->msg->key, job->msg->key_len, h, job);
-    if (!e) return;
-    rd_kafka_headers_destroy(h);
-    /* refused locally (too large for message.max.bytes, ...): dead letter it */
-    fr_sink_dead_letter(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
+    worker_send(k, job, TO_OUTPUT, text, len, h);
 }
 
-/* ---- delivery reports (run thread) ---- */
+void fr_sink_stop_waiting(fr_sink *k) {
+    /* a flag, no data behind it: relaxed (read in worker_send) */
+    atomic_store_explicit(&k->stopping, 1, memory_order_relaxed);
+}
+
+/* ---- blocked records (run thread) ---- */
+
+static void record_block(fr_sink *k, fr_job *job, rd_kafka_resp_err_t err) {
+    if (!job->rec_blocked) {
+        job->rec_blocked = 1;
+        job->part->blocked++; /* the source pauses the partition */
+        pthread_mutex_lock(&k->rec_mu);
+        if (k->n_rec < FR_STATS_MAX_BLOCKED) {
+            k->rec_partition[k->n_rec] = job->msg->partition;
+            k->rec_offset[k->n_rec] = job->msg->offset;
+            k->n_rec++;
+        }
+        pthread_mutex_unlock(&k->rec_mu);
+    }
+    static fr_log_limiter lim;
+    fr_log_limited(&lim, FR_LOG_ERROR, "record_blocked",
+                   "%s [%" PRId32 "] offset %" PRId64 ": its dead letter to %s failed for good (%s); partition %" PRId32
+                   " is paused and not committed past it; retrying every %u ms",
+                   k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, k->cfg->kafka.dead_letter_topic,
+                   rd_kafka_err2str(err), job->msg->partition,
+                   job->backoff_ms * 2 > FR_BACKOFF_MAX_MS ? FR_BACKOFF_MAX_MS
+                                                           : (job->backoff_ms ? job->backoff_ms * 2 : FR_BACKOFF_MIN_MS));
+}
+
+static void record_unblock(fr_sink *k, fr_job *job) {
+    if (!job->rec_blocked) return;
+    job->rec_blocked = 0;
+    job->part->blocked--;
+    pthread_mutex_lock(&k->rec_mu);
+    for (size_t i = 0; i < k->n_rec; i++)
+        if (k->rec_partition[i] == job->msg->partition && k->rec_offset[i] == job->msg->offset) {
+            k->n_rec--;
+            k->rec_partition[i] = k->rec_partition[k->n_rec];
+            k->rec_offset[i] = k->rec_offset[k->n_rec];
+            break;
+        }
+    pthread_mutex_unlock(&k->rec_mu);
+    fr_log(FR_LOG_INFO, "record_unblocked", "%s [%" PRId32 "] offset %" PRId64 ": delivered or handed back",
+           k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset);
+}
+
+/* ---- run thread: completion, failure, the waiting list ---- */
+
+/* The job ends without its record being done: its partition was revoked
+ * (the new owner re-reads it from the committed offset). */
+static void job_abandon(fr_sink *k, fr_job *job) {
+    record_unblock(k, job);
+    job->backoff_ms = 0;
+    rd_kafka_message_destroy(job->msg);
+    fr_mgens_release(k->gens, job->gen);
+    fr_jobs_give(k->jobs, job);
+}
 
 /* The job's result or dead letter is acknowledged: its record is done. */
 static void job_complete(fr_sink *k, fr_job *job) {
+    record_unblock(k, job);
+    job->backoff_ms = 0;
     fr_part_done(job->part, job->seq);
     int64_t lat = fr_now_ns() - job->t_dispatch_ns;
     fr_ctr_add(&k->st_latency[fr_lat_bucket(lat)], 1);
@@ -132,41 +336,137 @@ static void job_complete(fr_sink *k, fr_job *job) {
     fr_jobs_give(k->jobs, job);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    fr_sink *k = ((fr_kafka_ctx *)opaque)->owner;
-    fr_job *job = m->_private;
-    if (!m->err) {
-        fr_kafka_broker_seen(k->ks);
-        job_complete(k, job);
+/* p's message failed with err (a delivery report, or a produce call that
+ * refused it at once); p is parked again or replaced by a dead letter:
+ *   destination error       -> kept, re-sent with backoff until it passes;
+ *                              the topic is marked blocked (not ready)
+ *   tries left              -> re-sent now (kafka.produce_retries)
+ *   a result, failed for good -> its dead letter, class "produce"
+ *   a dead letter, failed for good -> the record is blocked: re-sent with
+ *                              backoff, its partition paused, no commit past it */
+static void on_failure(fr_sink *k, parked *p, rd_kafka_resp_err_t err) {
+    fr_job *job = p->job;
+    fr_delivery_class cls = delivery_class(err);
+    fr_ctr_add(&k->st_delivery_errors, 1);
+    fr_ctr_add(&k->st_err_class[cls], 1);
+    if (cls == FR_DELIVERY_DESTINATION) {
+        atomic_store_explicit(&k->blocked_err[p->dlq], (int)err, memory_order_relaxed);
+        atomic_store_explicit(&k->blocked[p->dlq], 1, memory_order_relaxed); /* flags read by scrapes: relaxed */
+        static fr_log_limiter lim;
+        fr_log_limited(&lim, FR_LOG_ERROR, "output_blocked",
+                       "%s topic %s refuses records: %s; %s [%" PRId32 "] offset %" PRId64
+                       " and the records behind it are kept, not committed, and re-sent until it is fixed",
+                       p->dlq ? "dead-letter" : "output", p->dlq ? k->cfg->kafka.dead_letter_topic : k->cfg->kafka.output_topic,
+                       rd_kafka_err2str(err), k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset);
+        park_backoff(k, p);
         return;
     }
-    fr_ctr_add(&k->st_delivery_errors, 1);
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_WARN, "delivery_failed", "%s for %s [%" PRId32 "] offset %" PRId64 " (%s, attempt %u)",
-                   rd_kafka_err2str(m->err), k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset,
+                   rd_kafka_err2str(err), k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset,
                    job->dead ? "dead letter" : "result", job->tries + 1);
     if ((int)job->tries < k->cfg->kafka.produce_retries) {
         job->tries++;
         fr_ctr_add(&k->st_retries, 1);
-        const rd_kafka_headers_t *h0 = NULL;
-        rd_kafka_headers_t *h = NULL;
-        if (rd_kafka_message_headers(m, (rd_kafka_headers_t **)&h0) == RD_KAFKA_RESP_ERR_NO_ERROR && h0)
-            h = rd_kafka_headers_copy(h0);
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->producer, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(m->payload, m->len),
-            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
-        if (!e) return;
-        if (h) rd_kafka_headers_destroy(h);
+        park(k, p, 0);
+        return;
     }
     if (!job->dead) {
-        job->tries = 0;
-        if (!send_dead_letter(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(m->err),
-                              rd_kafka_err2str(m->err)))
+        park_free(p);
+        rd_kafka_headers_t *h =
+            dead_letter_headers(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(err), rd_kafka_err2str(err));
+        parked *d = park_new(job, TO_DLQ, job->msg->payload, job->msg->len, h);
+        if (!d) {
+            mark_fatal(k, job, "out of memory building its dead letter");
             return;
+        }
+        park(k, d, 0);
+        return;
     }
-    mark_fatal(k, job, rd_kafka_err2str(m->err));
+    record_block(k, job, err);
+    park_backoff(k, p);
+}
+
+/* Moves what workers handed over to the waiting list, deciding each. */
+static void take_handoff(fr_sink *k) {
+    pthread_mutex_lock(&k->handoff_mu);
+    parked *p = k->handoff;
+    k->handoff = NULL;
+    pthread_mutex_unlock(&k->handoff_mu);
+    parked *rev = NULL; /* oldest first */
+    while (p) {
+        parked *n = p->next;
+        p->next = rev;
+        rev = p;
+        p = n;
+    }
+    for (p = rev; p;) {
+        parked *n = p->next;
+        on_failure(k, p, p->err);
+        p = n;
+    }
+}
+
+/* Sends what is due, in order; stops at a full queue (the rest waits for
+ * the next poll, which serves the reports that free room). */
+static void send_due(fr_sink *k) {
+    parked *p = k->wait_head;
+    k->wait_head = k->wait_tail = NULL;
+    int64_t now = fr_now_ns();
+    int full = 0;
+    while (p) {
+        parked *n = p->next;
+        fr_job *job = p->job;
+        if (!job->part->assigned) { /* revoked meanwhile: the new owner reads it */
+            park_free(p);
+            job_abandon(k, job);
+        } else if (full || p->due_ns > now) {
+            int64_t due = p->due_ns;
+            park(k, p, 0);
+            p->due_ns = due; /* not yet due, or due and behind a full queue: keeps its turn */
+        } else {
+            rd_kafka_resp_err_t e = produce(k, p->dlq, p->val, p->len, p->h, job);
+            if (!e) {
+                p->h = NULL; /* now the producer's */
+                park_free(p);
+            } else if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                full = 1;
+                park(k, p, 0);
+            } else {
+                on_failure(k, p, e);
+            }
+        }
+        p = n;
+    }
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    fr_sink *k = ((fr_kafka_ctx *)opaque)->owner;
+    fr_job *job = m->_private;
+    int dlq = m->rkt == k->topic[TO_DLQ];
+    if (!m->err) {
+        fr_kafka_broker_seen(k->ks);
+        if (atomic_load_explicit(&k->blocked[dlq], memory_order_relaxed)) {
+            atomic_store_explicit(&k->blocked[dlq], 0, memory_order_relaxed);
+            fr_log(FR_LOG_INFO, "output_unblocked", "%s topic %s accepts records again",
+                   dlq ? "dead-letter" : "output", rd_kafka_topic_name(m->rkt));
+        }
+        job_complete(k, job);
+        return;
+    }
+    /* the failed message stays in librdkafka's queue until this returns:
+     * keep a copy and send it from the waiting list, never from here */
+    const rd_kafka_headers_t *h0 = NULL;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, (rd_kafka_headers_t **)&h0) == RD_KAFKA_RESP_ERR_NO_ERROR && h0)
+        h = rd_kafka_headers_copy(h0);
+    parked *p = dlq ? park_new(job, TO_DLQ, job->msg->payload, job->msg->len, h) : park_new(job, TO_OUTPUT, m->payload, m->len, h);
+    if (!p) {
+        mark_fatal(k, job, "out of memory keeping a failed message");
+        return;
+    }
+    on_failure(k, p, m->err);
 }
 
 int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
@@ -181,11 +481,15 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
     k->jobs = jobs;
     k->gens = gens;
     k->ctx = (fr_kafka_ctx){.state = ks, .owner = k};
+    pthread_mutex_init(&k->handoff_mu, NULL);
+    pthread_mutex_init(&k->rec_mu, NULL);
+    char qmax[32];
+    snprintf(qmax, sizeof qmax, "%d", FR_PRODUCER_QUEUE_MESSAGES);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if ((rc = fr_kafka_conf_set(conf, "client.id", "fraudd", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "linger.ms", "5", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
-        (rc = fr_kafka_conf_set(conf, "queue.buffering.max.messages", "200000", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "queue.buffering.max.messages", qmax, err, errlen)) ||
         /* dead letters carry the input unchanged, which may be larger than the
          * 1 MB default (the topic's max.message.bytes must allow it too) */
         (rc = fr_kafka_conf_set(conf, "message.max.bytes", "8388608", err, errlen)) ||
@@ -194,6 +498,19 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)))
         goto out;
+    /* every job has at most one message in the queue, plus one while a
+     * delivery report is served (the failed message is freed after it): the
+     * queue must hold one more than the jobs (the config checks the explicit
+     * setting; this also covers the default derived from the workers) */
+    size_t ql = sizeof qmax;
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &ql) == RD_KAFKA_CONF_OK &&
+        (size_t)atoll(qmax) <= jobs->n) {
+        rc = fr_set_err(err, errlen, FR_EINVAL,
+                        "%zu records in flight (pipeline.max_in_flight, or 2 x workers x ring_capacity) need a "
+                        "producer queue.buffering.max.messages of at least %zu, not %s",
+                        jobs->n, jobs->n + 1, qmax);
+        goto out;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     fr_kafka_conf_callbacks(conf, &k->ctx);
     k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
@@ -202,9 +519,9 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
         goto out;
     }
     conf = NULL; /* now owned by k->producer */
-    k->out_topic = rd_kafka_topic_new(k->producer, c->kafka.output_topic, NULL);
-    k->dlq_topic = rd_kafka_topic_new(k->producer, c->kafka.dead_letter_topic, NULL);
-    if (!k->out_topic || !k->dlq_topic) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
+    k->topic[TO_OUTPUT] = rd_kafka_topic_new(k->producer, c->kafka.output_topic, NULL);
+    k->topic[TO_DLQ] = rd_kafka_topic_new(k->producer, c->kafka.dead_letter_topic, NULL);
+    if (!k->topic[TO_OUTPUT] || !k->topic[TO_DLQ]) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
 out:
     if (conf) rd_kafka_conf_destroy(conf);
     if (rc)
@@ -216,24 +533,52 @@ out:
 
 void fr_sink_free(fr_sink *k) {
     if (!k) return;
-    if (k->out_topic) rd_kafka_topic_destroy(k->out_topic);
-    if (k->dlq_topic) rd_kafka_topic_destroy(k->dlq_topic);
+    /* waiting messages are dropped; their jobs stay in flight (their
+     * records were never done: their offsets were never stored) */
+    take_handoff(k);
+    for (parked *p = k->wait_head, *n; p; p = n) {
+        n = p->next;
+        park_free(p);
+    }
+    for (int i = 0; i < 2; i++)
+        if (k->topic[i]) rd_kafka_topic_destroy(k->topic[i]);
     if (k->producer) {
         /* anything still queued here is abandoned: its offset was never stored */
         rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(k->producer);
     }
+    pthread_mutex_destroy(&k->handoff_mu);
+    pthread_mutex_destroy(&k->rec_mu);
     free(k);
 }
 
-void fr_sink_poll(fr_sink *k, int timeout_ms) { rd_kafka_poll(k->producer, timeout_ms); }
+void fr_sink_poll(fr_sink *k, int timeout_ms) {
+    take_handoff(k);
+    send_due(k);
+    rd_kafka_poll(k->producer, timeout_ms);
+    take_handoff(k);
+    send_due(k);
+}
 
 void fr_sink_flush(fr_sink *k, int timeout_ms) {
+    take_handoff(k);
+    send_due(k);
     rd_kafka_flush(k->producer, timeout_ms);
     rd_kafka_poll(k->producer, 0);
 }
 
-void fr_sink_stats(const fr_sink *k, fr_stats *s) {
+int fr_sink_blocked(fr_sink *k, char *why, size_t whylen) {
+    for (int i = 0; i < 2; i++)
+        if (atomic_load_explicit(&k->blocked[i], memory_order_relaxed)) {
+            snprintf(why, whylen, "%s topic %s refuses records (%s)", i ? "dead-letter" : "output",
+                     i ? k->cfg->kafka.dead_letter_topic : k->cfg->kafka.output_topic,
+                     rd_kafka_err2name((rd_kafka_resp_err_t)atomic_load_explicit(&k->blocked_err[i], memory_order_relaxed)));
+            return 1;
+        }
+    return 0;
+}
+
+void fr_sink_stats(fr_sink *k, fr_stats *s) {
     s->results += fr_ctr_get(&k->st_results);
     s->flagged += fr_ctr_get(&k->st_flagged);
     s->dead_letters += fr_ctr_get(&k->st_dead);
@@ -244,8 +589,17 @@ void fr_sink_stats(const fr_sink *k, fr_stats *s) {
     }
     s->produce_retries += fr_ctr_get(&k->st_retries);
     s->delivery_errors += fr_ctr_get(&k->st_delivery_errors);
+    for (int i = 0; i < FR_DELIVERY__COUNT; i++) s->delivery_errors_by_class[i] += fr_ctr_get(&k->st_err_class[i]);
     s->latency_sum_ns += fr_ctr_get(&k->st_latency_sum_ns);
     s->e2e_sum_ns += fr_ctr_get(&k->st_e2e_sum_ns);
     fr_lat_hist_add(s->latency, k->st_latency);
     fr_lat_hist_add(s->e2e_latency, k->st_e2e);
+    s->topic_name[TO_OUTPUT] = k->cfg->kafka.output_topic;
+    s->topic_name[TO_DLQ] = k->cfg->kafka.dead_letter_topic;
+    for (int i = 0; i < 2; i++) s->topic_blocked[i] = atomic_load_explicit(&k->blocked[i], memory_order_relaxed);
+    pthread_mutex_lock(&k->rec_mu);
+    s->n_blocked = k->n_rec;
+    memcpy(s->blocked_partition, k->rec_partition, k->n_rec * sizeof *k->rec_partition);
+    memcpy(s->blocked_offset, k->rec_offset, k->n_rec * sizeof *k->rec_offset);
+    pthread_mutex_unlock(&k->rec_mu);
 }

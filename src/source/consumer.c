@@ -64,6 +64,8 @@ void fr_source_store_offsets(fr_source *s) {
 
 /* ---- pause / resume ---- */
 
+static void sync_blocked_parts(fr_source *s); /* below: partitions blocked by the sink */
+
 static void source_pause(fr_source *s, int pause) {
     if (s->paused == pause) return;
     rd_kafka_topic_partition_list_t *list = NULL;
@@ -73,8 +75,42 @@ static void source_pause(fr_source *s, int pause) {
     if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "%s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
     s->paused = pause;
+    if (!pause) { /* the resume covered partitions blocked by the sink too: pause them again */
+        for (size_t i = 0; i < s->parts.n; i++)
+            if (s->parts.v[i]) s->parts.v[i]->blocked_paused = 0;
+        sync_blocked_parts(s);
+    }
     if (pause) fr_ctr_add(&s->st_pauses, 1);
     fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", s->jobs->in_flight, s->held_n);
+}
+
+/* ---- partitions blocked by the sink (a hook for src/sink) ----
+ * A record whose dead letter cannot be delivered stays in flight and the
+ * sink retries it with backoff (fr_part.blocked counts them); nothing past
+ * it can be committed, so the partition is paused alone, or its tracker
+ * would grow without bound behind it. The other partitions keep flowing.
+ * Resumed when the record is delivered or the partition is revoked. */
+static void pause_one(fr_source *s, fr_part *part, int pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, s->cfg->kafka.input_topic, part->id);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, l) : rd_kafka_resume_partitions(s->consumer, l);
+    if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "partition %d: %s", (int)part->id, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    part->blocked_paused = pause;
+    fr_log(FR_LOG_INFO, pause ? "partition_paused" : "partition_resumed", "%s [%d]: %s", s->cfg->kafka.input_topic,
+           (int)part->id, pause ? "a record of it cannot be delivered" : "no record of it is blocked now");
+}
+
+static void sync_blocked_parts(fr_source *s) {
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
+        if (!part || !part->assigned || (part->blocked > 0) == part->blocked_paused) continue;
+        /* while all are paused for backpressure, the resume of all resumes it */
+        if (part->blocked > 0 || !s->paused)
+            pause_one(s, part, part->blocked > 0);
+        else
+            part->blocked_paused = 0;
+    }
 }
 
 /* ---- dispatch ---- */
@@ -230,6 +266,7 @@ static void poll_while_paused(fr_source *s) {
 
 void fr_source_poll(fr_source *s, int timeout_ms) {
     fr_sink_poll(s->sink, 0);
+    sync_blocked_parts(s);
     if (s->held_n && !flush_held(s)) {
         int64_t now = fr_now_ns();
         if (!s->blocked_since) s->blocked_since = now;
@@ -295,6 +332,7 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
             continue;
         }
         fr_otrack_reset(&part->track);
+        part->blocked_paused = 0;
         part->assigned = 1;
         part->dirty = 0;
         part->stored = -1;

@@ -270,6 +270,9 @@ int fr_workers_start(fr_workers *ws, char *err, size_t errlen) {
 
 void fr_workers_stop(fr_workers *ws) {
     atomic_store_explicit(&ws->stop, 1, memory_order_release);
+    /* a worker waiting for room in the producer's queue gives up, so the
+     * join below is bounded (its job stays in flight, uncommitted) */
+    fr_sink_stop_waiting(ws->sink);
     for (int i = 0; ws->w && i < ws->n; i++) {
         fr_worker *w = &ws->w[i];
         if (!w->started) continue;

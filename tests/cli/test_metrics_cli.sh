@@ -35,7 +35,7 @@ grep -q '^fraudd_end_to_end_latency_seconds_count ' "$log.m" || fail "latency hi
 src=$(cd "$(dirname "$0")/../.." && pwd)
 for f in "$src/monitoring/grafana-dashboard.json" "$src/monitoring/alerts.yaml"; do
   for name in $(grep -oE '\b(fraudd|process)_[a-z0-9_]+' "$f" | sort -u); do
-    grep -qE "^${name}[ {]" "$log.m" || fail "$(basename "$f") uses $name, which /metrics does not serve"
+    grep -qE "^${name}[ {]|^# TYPE ${name} " "$log.m" || fail "$(basename "$f") uses $name, which /metrics does not serve"
   done
 done
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$src/monitoring/grafana-dashboard.json" ||

@@ -496,6 +496,31 @@ static void enums_accept_only_their_names(void **state) {
     assert_string_equal(fr_log_level_name((fr_log_level)9), "?");
 }
 
+/* Regression (fault issue #3): max_in_flight above what the producer's
+ * queue holds let the run thread wait for room only it can free. */
+static void max_in_flight_must_stay_below_the_producer_queue(void **state) {
+    (void)state;
+    fails_with(BASE "pipeline:\n  max_in_flight: 200000\n", FR_EINVAL,
+               "t.yaml:7:18: pipeline.max_in_flight: 200000 records in flight need a producer queue of at least "
+               "200001 messages (queue.buffering.max.messages, fraudd's default 200000); lower max_in_flight or "
+               "raise kafka.producer.queue.buffering.max.messages");
+    fails_with(BASE "  producer:\n    queue.buffering.max.messages: \"5000\"\npipeline:\n  max_in_flight: 5000\n",
+               FR_EINVAL,
+               "t.yaml:9:18: pipeline.max_in_flight: 5000 records in flight need a producer queue of at least 5001 "
+               "messages (queue.buffering.max.messages, kafka.producer 5000); lower max_in_flight or raise "
+               "kafka.producer.queue.buffering.max.messages");
+    /* the derived default, when workers is known */
+    fails_with(BASE "pipeline:\n  workers: 128\n  ring_capacity: 1024\n", FR_EINVAL,
+               "t.yaml:7:3: pipeline.max_in_flight: 262144 records in flight need a producer queue of at least "
+               "262145 messages (queue.buffering.max.messages, fraudd's default 200000); lower max_in_flight or "
+               "raise kafka.producer.queue.buffering.max.messages");
+    fr_config *c = loads(BASE "  producer:\n    queue.buffering.max.messages: \"300000\"\npipeline:\n  max_in_flight: "
+                              "250000\n");
+    fr_config_free(c);
+    c = loads(BASE "pipeline:\n  max_in_flight: 199999\n");
+    fr_config_free(c);
+}
+
 static void topics_are_legal_names_and_differ_from_the_input(void **state) {
     (void)state;
     fails_with("kafka:\n  bootstrap_servers: b\n  input_topic: \"my topic\"\n", FR_ETYPE,
@@ -789,6 +814,7 @@ int main(void) {
         cmocka_unit_test(threshold_is_a_positive_finite_number_or_null),
         cmocka_unit_test(enums_accept_only_their_names),
         cmocka_unit_test(topics_are_legal_names_and_differ_from_the_input),
+        cmocka_unit_test(max_in_flight_must_stay_below_the_producer_queue),
         cmocka_unit_test(passthrough_fields_are_dotted_names),
         cmocka_unit_test(missing_required_keys_are_named_at_the_kafka_section),
         cmocka_unit_test(empty_file_names_every_required_key),

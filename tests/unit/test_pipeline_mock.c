@@ -21,6 +21,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ typedef struct env {
     fr_pipeline *p;
     pthread_t thread;
     int rc;
+    _Atomic int done; /* fr_pipeline_run returned */
 } env;
 
 static void set(char **dst, const char *v) {
@@ -94,6 +96,7 @@ static void produce(env *e, const char *val, size_t len, const char *key) {
 static void *run_thread(void *arg) {
     env *e = arg;
     e->rc = fr_pipeline_run(e->p);
+    atomic_store(&e->done, 1);
     return NULL;
 }
 
@@ -492,14 +495,239 @@ static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
     rmdir(dir);
 }
 
+
+/* ---- faults in the sink: a full producer queue, a broken destination, a
+ * poison record ---- */
+
+/* Adds a librdkafka property for fraudd's producer (kafka.producer). */
+static void producer_prop(env *e, const char *k, const char *v) {
+    fr_kv_list *l = &e->cfg->kafka.producer;
+    l->items = realloc(l->items, (l->n + 1) * sizeof *l->items);
+    l->items[l->n].key = strdup(k);
+    l->items[l->n].value = strdup(v);
+    l->n++;
+}
+
+static void produce_to(env *e, int32_t part, const char *val, size_t len, const char *key) {
+    assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(part),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+                                       RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_END),
+                     0);
+    rd_kafka_poll(e->host, 0);
+}
+
+/* Asks the pipeline to stop and waits up to seconds for fr_pipeline_run to
+ * return: a run thread stuck (a deadlock) fails the test instead of hanging
+ * it. */
+static void stop_within(env *e, int seconds) {
+    fr_pipeline_stop(e->p);
+    for (int i = 0; i < seconds * 100 && !atomic_load(&e->done); i++) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&e->done)) fail_msg("the run thread did not return within %d s of the stop request (stuck)", seconds);
+    pthread_join(e->thread, NULL);
+}
+
+/* The offset group "test" committed for in[part], or -1. */
+static int64_t committed(env *e, int32_t part) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "in", part);
+    assert_int_equal(rd_kafka_committed(c, l, 5000), 0);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(c);
+    return off;
+}
+
+static size_t gen_record(fr_gen *g, char *rec, size_t cap) {
+    int anomaly;
+    return fr_gen_next(g, rec, cap, &anomaly);
+}
+
+/* Regression (fault issue #3): a delivery error while the producer's queue
+ * was full turned the result into a dead letter without its retries, and
+ * the run thread (the only one that frees room) then spun forever in
+ * send_msg. A queue that holds only a few messages (by bytes) and a failed
+ * Produce request: every record must still become a result, after its
+ * retry, and the pipeline must stop when asked. */
+static void a_delivery_error_with_the_producer_queue_full_is_retried_without_a_deadlock(void **state) {
+    (void)state;
+    enum { N = 200 };
+    env *e = env_new(1, 3);
+    producer_prop(e, "queue.buffering.max.kbytes", "2"); /* a few results */
+    fr_gen_opts go = {.seed = 21, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    for (int i = 0; i < N; i++) {
+        size_t len = gen_record(g, rec, sizeof rec);
+        produce(e, rec, len, "card");
+    }
+    fr_gen_free(g);
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    /* fraudd's first Produce requests fail: every result in them is reported
+     * failed while the queue is full */
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 2, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    start(e);
+    fr_stats s;
+    for (int i = 0; i < 1000; i++) { /* up to 10 s */
+        fr_pipeline_get_stats(e->p, &s);
+        if (s.results + s.dead_letters >= N) break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(e->rc, 0);
+    assert_true(s.produce_retries >= 1);
+    assert_int_equal(s.dead_letters, 0); /* retried, not dead-lettered */
+    assert_int_equal(s.results, N);
+    assert_int_equal(s.in_flight, 0);
+    env_free(e);
+}
+
+/* Regression (fault issue #5): an unauthorized output topic sent every
+ * result to the dead-letter topic and committed its offset. It must keep
+ * the records (no dead letter, no commit past them), say so (not ready),
+ * and deliver them once the topic is fixed. */
+static void an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed(void **state) {
+    (void)state;
+    enum { N = 20 };
+    env *e = env_new(1, 2);
+    producer_prop(e, "topic.metadata.refresh.interval.ms", "200");
+    fr_gen_opts go = {.seed = 22, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    for (int i = 0; i < N; i++) {
+        size_t len = gen_record(g, rec, sizeof rec);
+        produce(e, rec, len, "card");
+    }
+    fr_gen_free(g);
+    rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.consumed == N);
+    sleep(2); /* refusals, retries and backoff: still nothing may be dead-lettered */
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(s.dead_letters, 0);
+    assert_int_equal(s.results, 0);
+    assert_int_equal(s.in_flight, N);
+    char why[128];
+    if (s.delivery_errors) { /* the refusal has reached the sink: not ready, and why */
+        assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 0);
+        print_message("not ready: %s\n", why);
+        assert_non_null(strstr(why, "out"));
+    }
+    assert_true(committed(e, 0) < 0 && committed(e, 1) < 0); /* nothing committed */
+    /* the deployment is fixed: everything goes through, as results */
+    rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_NO_ERROR);
+    WAIT_FOR(e, s, s.results == N);
+    assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 1);
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.results, N);
+    assert_int_equal(s.dead_letters, 0);
+    env_free(e);
+}
+
+/* Regression (fault issue #5), the delivery-report path: Produce requests
+ * refused with TOPIC_AUTHORIZATION_FAILED more times than produce_retries
+ * allows; the result waits and goes to the output topic, never to the
+ * dead-letter topic. */
+static void produce_refused_for_authorization_is_retried_until_it_passes(void **state) {
+    (void)state;
+    env *e = env_new(1, 2);
+    fr_gen_opts go = {.seed = 23, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    size_t len = gen_record(g, rec, sizeof rec);
+    fr_gen_free(g);
+    produce(e, rec, len, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 5, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.results + s.dead_letters >= 1);
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(e->rc, 0);
+    assert_true(s.delivery_errors >= 5); /* the five refused requests; librdkafka may refuse some at once too */
+    assert_int_equal(s.dead_letters, 0);
+    assert_int_equal(s.results, 1);
+    env_free(e);
+}
+
+/* Regression (fault issue #6): a record whose dead letter cannot be
+ * delivered (larger than the producer's message.max.bytes here; a topic's
+ * max.message.bytes on a real broker) made the member fatal, and the next
+ * owner met the same record: the group crash-looped. It must block only its
+ * own partition: the other partition flows and commits, the blocked one
+ * commits up to the record and not past it. */
+static void an_undeliverable_dead_letter_blocks_only_its_partition(void **state) {
+    (void)state;
+    enum { PER = 20, POISON = 5 };
+    env *e = env_new(2, 2);
+    e->cfg->pipeline.shutdown_timeout_ms = 1000;
+    producer_prop(e, "message.max.bytes", "4000");
+    fr_gen_opts go = {.seed = 24, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048], key[16];
+    static char big[6000];
+    memset(big, 'x', sizeof big); /* not JSON: a dead letter, and too large for it */
+    for (int i = 0; i < PER; i++) {
+        snprintf(key, sizeof key, "a%d", i);
+        if (i == POISON) {
+            produce_to(e, 0, big, sizeof big, key);
+        } else {
+            size_t len = gen_record(g, rec, sizeof rec);
+            produce_to(e, 0, rec, len, key);
+        }
+        snprintf(key, sizeof key, "b%d", i);
+        size_t len = gen_record(g, rec, sizeof rec);
+        produce_to(e, 1, rec, len, key);
+    }
+    fr_gen_free(g);
+    start(e);
+    fr_stats s;
+    /* partition 1 whole and partition 0 up to the poison record */
+    WAIT_FOR(e, s, s.results >= PER + POISON || atomic_load(&e->done));
+    sleep(2); /* its dead letter keeps failing; the member stays up */
+    assert_false(atomic_load(&e->done));
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(s.dead_letters, 0);
+    assert_true(s.in_flight >= 1);
+    stop_within(e, 15);
+    assert_int_equal(committed(e, 1), PER);
+    assert_int_equal(committed(e, 0), POISON);
+    env_free(e);
+}
+
 int main(void) {
     fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
+    if (getenv("FR_TEST_FILTER")) cmocka_set_test_filter(getenv("FR_TEST_FILTER")); /* one test, by name */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
         cmocka_unit_test(a_model_swap_under_load_scores_each_record_with_one_whole_model),
         cmocka_unit_test(the_reloader_swaps_a_good_file_and_refuses_bad_ones),
+        cmocka_unit_test(a_delivery_error_with_the_producer_queue_full_is_retried_without_a_deadlock),
+        cmocka_unit_test(an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed),
+        cmocka_unit_test(produce_refused_for_authorization_is_retried_until_it_passes),
+        cmocka_unit_test(an_undeliverable_dead_letter_blocks_only_its_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,8 @@ void fr_workers_free(fr_workers *ws);
 int fr_workers_start(fr_workers *ws, char *err, size_t errlen);
 /* Workers exit once their ring is empty; returns when all have. A worker
  * waiting for room in the producer's queue gives up (fr_sink_stop_waiting),
- * so this is bounded even when the broker is gone. */
+ * so this is bounded even when the broker is gone. Only the first call does
+ * anything (fr_workers_free calls it again, when the sink may be gone). */
 void fr_workers_stop(fr_workers *ws);
 
 int fr_workers_count(const fr_workers *ws);

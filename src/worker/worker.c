@@ -72,6 +72,7 @@ struct fr_workers {
     size_t batch;
     fr_worker *w;             /* n workers */
     _Atomic int stop;         /* workers exit once their ring is empty */
+    int stopped;              /* fr_workers_stop ran (its caller's thread only) */
     uint32_t wake_words;      /* 64-bit words in to_wake */
     uint64_t *to_wake;        /* run thread: workers pushed to since the last wake-up */
 };
@@ -269,6 +270,9 @@ int fr_workers_start(fr_workers *ws, char *err, size_t errlen) {
 }
 
 void fr_workers_stop(fr_workers *ws) {
+    /* once: fr_pipeline_free stops them again after the sink is gone */
+    if (ws->stopped) return;
+    ws->stopped = 1;
     atomic_store_explicit(&ws->stop, 1, memory_order_release);
     /* a worker waiting for room in the producer's queue gives up, so the
      * join below is bounded (its job stays in flight, uncommitted) */

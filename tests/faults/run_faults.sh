@@ -19,7 +19,7 @@ FR_KAFKA_PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127
 export FR_TOXIPROXY_API FR_KAFKA_PROXY_PORT
 set +e
 "$here/scripts/kafka.sh" with "$(kafka_version)" -- \
-  "$here/.venv/bin/python" "$here/tests/faults/faults.py" "$fraudd" "$@"
+  "$here/.venv/bin/python" -X faulthandler "$here/tests/faults/faults.py" "$fraudd" "$@"
 rc=$?
 set -e
 exit $rc

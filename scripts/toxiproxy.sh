@@ -8,16 +8,28 @@
 #                                       port; prints the API address (http://127.0.0.1:PORT) as its last line
 #   scripts/toxiproxy.sh stop DIR       stop it (TERM, then KILL after 5 s); succeeds if nothing runs
 #
-# The version is pinned here (toxiproxy_version); `go install` checks the module against the Go
-# checksum database (sum.golang.org), and install refuses a binary whose embedded module version
-# (`go version -m`) is not the pinned one. Needs `go` (Go 1.22+; Debian's golang-go on a fresh
-# machine, scripts/setup.sh installs it). FR_TOXIPROXY_HOME overrides the cache root.
+# The versions are pinned here; `go install` checks the module against the Go checksum database
+# (sum.golang.org), and install refuses a binary whose embedded module version (`go version -m`)
+# is not the pinned one. v2.12.0 (2025-03) needs Go 1.23 (its go.mod); with an older `go`, such
+# as Debian bookworm's golang-go 1.19 on a fresh machine (scripts/setup.sh installs it when no
+# `go` is found), v2.8.0, the newest whose go.mod asks for 1.19 (built and used here with
+# Debian's 1.19.8; the latency, bandwidth, reset_peer and timeout toxics are the same).
+# FR_TOXIPROXY_HOME overrides the cache root.
 set -euo pipefail
-toxiproxy_version=v2.12.0
+toxiproxy_version=v2.12.0        # with Go >= 1.23
+toxiproxy_version_old_go=v2.8.0  # with Go 1.19 .. 1.22
 home=${FR_TOXIPROXY_HOME:-$HOME/.cache/fraudd/toxiproxy}
-bin=$home/$toxiproxy_version/toxiproxy-server
 
 die() { echo "toxiproxy.sh: $*" >&2; exit 1; }
+
+pick_version() { # sets toxiproxy_version and bin for the `go` on PATH
+  local minor
+  command -v go >/dev/null || die "go is not installed (scripts/setup.sh installs Debian's golang-go)"
+  minor=$(go env GOVERSION | sed -nE 's/^go1\.([0-9]+).*/\1/p')
+  [ -n "$minor" ] && [ "$minor" -ge 19 ] || die "go $(go env GOVERSION) is too old (1.19 or newer)"
+  [ "$minor" -ge 23 ] || toxiproxy_version=$toxiproxy_version_old_go
+  bin=$home/$toxiproxy_version/toxiproxy-server
+}
 
 built_ok() { # the binary exists and embeds the pinned module version
   [ -x "$bin" ] && go version -m "$bin" 2>/dev/null |
@@ -25,7 +37,7 @@ built_ok() { # the binary exists and embeds the pinned module version
 }
 
 install() {
-  command -v go >/dev/null || die "go is not installed (scripts/setup.sh installs Debian's golang-go)"
+  pick_version
   if built_ok; then echo "$bin"; return; fi
   mkdir -p "$home/$toxiproxy_version"
   exec 9>"$home/$toxiproxy_version/.lock"   # two installs at once take turns
@@ -34,7 +46,7 @@ install() {
     local tmp; tmp=$(mktemp -d "$home/$toxiproxy_version/gobin.XXXXXX")
     echo "toxiproxy.sh: building github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version" >&2
     # outside any module (cd /), so no go.mod around us changes what is built
-    (cd / && GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version") ||
+    (cd / && GOBIN=$tmp GOFLAGS=-mod=mod GOTOOLCHAIN=local go install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version") ||
       { rm -rf "$tmp"; die "go install failed"; }
     mv "$tmp/server" "$bin"
     rm -rf "$tmp"

@@ -5,6 +5,8 @@
 #   scripts/kafka.sh fetch [VERSION]          resolve the broker's jars (cached; Maven ~/.m2)
 #   scripts/kafka.sh start DIR [VERSION]      start in DIR (free ports, fresh data); prints the
 #                                             bootstrap address as its last line
+#   scripts/kafka.sh restart DIR              start the broker of DIR again with its data, ports and
+#                                             config (after a crash or a stop; for fault tests)
 #   scripts/kafka.sh stop DIR                 stop it (TERM, then KILL after 20 s); always succeeds
 #   scripts/kafka.sh topic DIR NAME PARTS     create a topic on the broker in DIR, wait for leaders
 #   scripts/kafka.sh with VERSION -- CMD...   start in a temp dir, run CMD with FR_KAFKA_BOOTSTRAP
@@ -14,6 +16,10 @@
 #                                             (e.g. 3.9 -> 3.9.2, 4 -> newest 4.x)
 # VERSION defaults to $FR_KAFKA_VERSION, else the version set in scripts/lib.sh
 # (kafka_default_version). Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
+# FR_KAFKA_PROXY_PORT=P (start, with): a second PLAINTEXT listener named PROXY on a free port,
+# advertised as 127.0.0.1:P, for a TCP proxy (Toxiproxy) that listens on P and forwards to the
+# address written to DIR/proxy_upstream; clients that bootstrap from P learn P from metadata
+# and stay behind the proxy, clients of DIR/bootstrap talk to the broker directly.
 set -euo pipefail
 home=${FR_KAFKA_HOME:-$HOME/.cache/fraudd/kafka}
 # shellcheck source=lib.sh
@@ -112,6 +118,15 @@ answers() { # answers HOST:PORT: a metadata request (kcat) or, without kcat, a T
   else (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; fi
 }
 
+broker_java() { # broker_java DIR LIBS CLASS ARGS...: becomes the broker's JVM (small heap:
+  # 2 cores, shared), immune to hangups like nohup; run it in a subshell, `(broker_java ...)`,
+  # or in the background, `broker_java ... &`, where $! is then the JVM's pid
+  local dir=$1 libs=$2; shift 2
+  trap '' HUP
+  exec java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*" "$@"
+}
+
 start() { # start DIR VERSION
   local dir=$1 v=$2 libs port cport id t0
   libs=$(fetch "$v")
@@ -121,16 +136,29 @@ start() { # start DIR VERSION
   rm -rf "$dir/data" "$dir/broker.log" "$dir/server.log"
   port=$(free_port); cport=$(free_port)
   while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+  local advertised="PLAINTEXT://127.0.0.1:$port" protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  rm -f "$dir/proxy_upstream"
+  if [ -n "${FR_KAFKA_PROXY_PORT:-}" ]; then
+    local pport
+    [[ $FR_KAFKA_PROXY_PORT =~ ^[0-9]+$ ]] || die "FR_KAFKA_PROXY_PORT is not a port: '$FR_KAFKA_PROXY_PORT'"
+    pport=$(free_port)
+    while [ "$pport" = "$port" ] || [ "$pport" = "$cport" ]; do pport=$(free_port); done
+    listeners+=",PROXY://127.0.0.1:$pport"
+    advertised+=",PROXY://127.0.0.1:$FR_KAFKA_PROXY_PORT"
+    protomap+=",PROXY:PLAINTEXT"
+    echo "127.0.0.1:$pport" > "$dir/proxy_upstream"
+  fi
   # Static voters work on 3.9 and 4.x alike (format without --standalone)
   cat > "$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protomap
 log.dirs=$dir/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -186,8 +214,6 @@ rootLogger.level = warn
 rootLogger.appenderRef.err.ref = STDERR
 EOF
   echo "$v" > "$dir/version"
-  local java=(java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
-              -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*")
   # a cluster id is 16 random bytes, base64url without padding, made here to save a JVM start.
   # Like Kafka's Uuid.randomUuid (StorageTool random-uuid), never one that starts with "-":
   # format's argument parser takes "-t -xyz" for a missing argument (1 start in 64 failed so)
@@ -196,13 +222,18 @@ while True:
     s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
     if not s.startswith("-"): break
 print(s)')
-  "${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" "${fmt_extra[@]}" \
+  (broker_java "$dir" "$libs" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" "${fmt_extra[@]}") \
     >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; die "storage format failed"; }
-  t0=$SECONDS
-  nohup "${java[@]}" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &
-  echo $! > "$dir/pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
+  launch "$dir" "$libs"
+}
+
+launch() { # launch DIR LIBS: start the JVM of an already configured and formatted DIR, wait until ready
+  local dir=$1 libs=$2 t0=$SECONDS v port
+  v=$(cat "$dir/version"); port=$(cat "$dir/bootstrap"); port=${port##*:}
+  broker_java "$dir" "$libs" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 &
+  echo $! > "$dir/pid"
   until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; do
     if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
       tail -30 "$dir/broker.log" "$dir/server.log" >&2 || true
@@ -217,6 +248,21 @@ print(s)')
   done
   echo "kafka.sh: Kafka $v up at 127.0.0.1:$port in $((SECONDS - t0)) s (logs in $dir)" >&2
   echo "127.0.0.1:$port"
+}
+
+restart() { # restart DIR: the same config, ports and data; the previous logs are kept with a suffix
+  local dir=$1 libs n=1
+  [ -f "$dir/server.properties" ] && [ -f "$dir/version" ] || die "no broker was started in $dir"
+  dir=$(cd "$dir" && pwd)
+  if [ -f "$dir/pid" ]; then # a broker just killed may take a moment to go
+    for _ in $(seq 40); do kill -0 "$(cat "$dir/pid")" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null && die "the broker in $dir still runs"
+  fi
+  libs=$(fetch "$(cat "$dir/version")")
+  while [ -e "$dir/server.log.$n" ]; do n=$((n + 1)); done
+  [ -f "$dir/server.log" ] && mv "$dir/server.log" "$dir/server.log.$n"
+  [ -f "$dir/broker.log" ] && mv "$dir/broker.log" "$dir/broker.log.$n"
+  launch "$dir" "$libs"
 }
 
 stop() { # stop DIR
@@ -271,6 +317,7 @@ case "$cmd" in
   fetch)  fetch "${1:-$default_version}" >/dev/null ;;
   latest) [ $# -ge 1 ] || die "usage: latest PREFIX"; latest "$1" ;;
   start)  [ $# -ge 1 ] || die "usage: start DIR [VERSION]"; start "$1" "${2:-$default_version}" ;;
+  restart) [ $# -eq 1 ] || die "usage: restart DIR"; restart "$1" ;;
   stop)   [ $# -ge 1 ] || die "usage: stop DIR"; stop "$1" ;;
   topic)  [ $# -eq 3 ] || die "usage: topic DIR NAME PARTITIONS"; topic "$1" "$2" "$3" ;;
   with)
@@ -295,5 +342,5 @@ case "$cmd" in
     rc=$?
     set -e
     exit $rc ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

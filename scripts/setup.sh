@@ -14,6 +14,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Integration tests: a JRE and Maven fetch and run a real Kafka broker from
 # Maven Central (scripts/kafka.sh); kcat is a second, independent client.
 # clang-format: scripts/format-check.sh (informational).
+# Fault tests: Toxiproxy is built with Go from the Go module proxy (scripts/toxiproxy.sh); when
+# no `go` is on PATH, Debian's golang-go (1.19 on bookworm) is installed for it.
 pkgs=(build-essential cmake ninja-build pkg-config
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libsimdjson-dev libjansson-dev libcmocka-dev
@@ -25,6 +27,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
 
 # shellcheck source=lib.sh
 . "$here/scripts/lib.sh"
+command -v go >/dev/null || pkgs+=(golang-go)
 apt_install_missing "${pkgs[@]}"
 
 if [[ "${1:-}" != "--no-python" ]]; then

@@ -159,20 +159,22 @@ def read_topic(topic, want, timeout):
 
 
 def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2, extra_consumer="",
-                 level="info"):
+                 level="info", bootstrap="${FR_KAFKA_BOOTSTRAP}", session_ms=10000, extra_kafka=""):
+    """A fraudd config in WORK. extra_consumer: lines under kafka.consumer; extra_kafka: lines
+    under kafka (e.g. a properties: or producer: map); bootstrap: another address (a proxy's)."""
     inp, out, dlq = topics
     path = os.path.join(WORK, name + ".yaml")
     with open(path, "w") as f:
         f.write(f"""kafka:
-  bootstrap_servers: "${{FR_KAFKA_BOOTSTRAP}}"
+  bootstrap_servers: "{bootstrap}"
   group_id: {group}
   input_topic: {inp}
   output_topic: {out}
   dead_letter_topic: {dlq}
   consumer:
-    session.timeout.ms: "10000"
+    session.timeout.ms: "{session_ms}"
     heartbeat.interval.ms: "1000"
-{extra_consumer}pipeline:
+{extra_consumer}{extra_kafka}pipeline:
   workers: {workers}
   shutdown_timeout_ms: 20000
 {extra_pipeline}model:

@@ -1,0 +1,410 @@
+"""Fault campaign, part 1: `fraudd run` against a real broker while the broker crashes or
+freezes, or the network between fraudd and the broker degrades (docs/RELIABILITY.md).
+
+Run by tests/faults/run_faults.sh, which starts Toxiproxy (scripts/toxiproxy.sh) and the broker
+(scripts/kafka.sh, with FR_KAFKA_PROXY_PORT: a listener advertised at the proxy's port) and sets
+FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR, FR_KAFKA_PROXY_PORT and FR_TOXIPROXY_API.
+
+  broker_kill   SIGKILL the broker mid-stream, restart it with its data (scripts/kafka.sh restart)
+  broker_stop   SIGSTOP the broker for FR_FAULT_STOP_S (default 15 s: past fraudd's 6 s session
+                and 5 s request timeouts), then SIGCONT
+  latency       Toxiproxy: 500 ms on every response to fraudd for 10 s
+  bandwidth     Toxiproxy: 50 KB/s each way for 10 s
+  reset         Toxiproxy: reset_peer (TCP RST on every fraudd connection) three times
+  blackhole     Toxiproxy: nothing passes either way for FR_FAULT_BLACKHOLE_S (default 60 s), the
+                connections stay open (toxic `timeout` with timeout 0)
+
+Each scenario feeds FR_FAULT_RATE records/s (default 3000) over 4 partitions with a continuous
+feed: 5 s before the fault, through it, 8 s after. Only fraudd goes through the proxy; the feeder
+and the checker talk to the broker directly, and the checker is another client build
+(confluent-kafka's bundled librdkafka), so fraudd's own counters prove nothing here. It reads:
+  - every result and dead letter as it arrives (their fraudd.source.* headers name the input's
+    partition and offset), with the arrival time;
+  - every 250 ms the group's committed offsets and the input's end offsets.
+Per scenario it prints records in, results out, lost (input offsets without a result or a dead
+letter: must be 0), duplicates and the bound checked, the recovery times, and one line
+`RESULT {json}` (also appended to $FR_FAULT_RESULTS if set).
+
+The duplicate bound (at-least-once: an offset is committed only after its result is
+acknowledged, so a redelivery starts at the last commit):
+  - floor: no duplicate below the offset the group had committed when the fault began (what was
+    committed before the fault is never scored again);
+  - count: duplicates <= U0 + rate x (1 s + 6 s), where U0 = sum over partitions of (input end
+    offset - committed offset) sampled just before the fault: every record fed but not yet
+    committed, which is at most what fraudd had consumed past its last commit (about rate x the
+    1 s auto-commit interval when it keeps up). The rest is what a fault lets fraudd consume
+    without a commit getting through: while its connection to the group coordinator is broken
+    (connection resets, a frozen or dead broker) fraudd keeps fetching and scoring, its commits
+    fail, and only when its session times out (session.timeout.ms, 6 s in these scenarios)
+    does the group hand its partitions to a new generation, which starts again at the last
+    commit that went through; plus one commit interval. Measured: reset x3 re-scored up to
+    12,375 records at 3,000/s (the commits stopped about 4 s before the session expired).
+Recovery: from the fault's end (broker ready again / SIGCONT / toxic removed) to the first
+result for an input that had none before, and to "caught up": every input fed before the
+fault's end has a result.
+
+usage: faults.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them, in the order above)
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+import test_pipeline as tp  # noqa: E402  (the shared helpers: topics, feeder, daemon, checks)
+from test_pipeline import check  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+RATE = int(os.environ.get("FR_FAULT_RATE", "3000"))
+PRE, POST = 5.0, 8.0
+STOP_S = float(os.environ.get("FR_FAULT_STOP_S", "15"))
+BLACKHOLE_S = float(os.environ.get("FR_FAULT_BLACKHOLE_S", "60"))
+COMMIT_INTERVAL_S = 1.0  # fraudd's auto.commit.interval.ms default
+SESSION_S = 6.0  # session.timeout.ms of every scenario's config (write_config session_ms below)
+KAFKA_DIR = os.environ.get("FR_KAFKA_DIR", "")
+PROXY_PORT = os.environ.get("FR_KAFKA_PROXY_PORT", "")
+TOXI = os.environ.get("FR_TOXIPROXY_API", "")
+REPO = tp.REPO
+PARTS = 4
+
+# fraudd's settings in every scenario: short session and request timeouts so that a fault of
+# 15 s outlasts them and a scenario stays under a minute
+SHORT_TIMEOUTS = '''  properties:
+    socket.timeout.ms: "5000"
+  producer:
+    request.timeout.ms: "5000"
+'''
+
+
+class Checker:
+    """The independent observer: a consumer of the output and dead-letter topics from offset 0,
+    and a sampler of the group's committed offsets and the input's end offsets."""
+
+    def __init__(self, topics, group):
+        self.inp, self.out, self.dlq = topics
+        self.group = group
+        self.arrivals = []  # (time, topic, source partition, source offset, value digest)
+        self.samples = []   # (time, {p: committed}, {p: end offset})
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self._watch, daemon=True),
+                        threading.Thread(target=self._sample, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _watch(self):
+        c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-" + self.out,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "fetch.wait.max.ms": 50})
+        c.assign([TopicPartition(t, p, 0) for t in (self.out, self.dlq) for p in range(PARTS)])
+        while not self.stop_ev.is_set():
+            for m in c.consume(10000, 0.1):
+                if m.error():
+                    continue
+                h = {k: v.decode() for k, v in (m.headers() or [])}
+                try:
+                    sp, so = int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])
+                except (KeyError, ValueError):
+                    sp, so = -1, -1
+                self.arrivals.append((time.time(), m.topic(), sp, so,
+                                      hashlib.blake2b(m.value() or b"", digest_size=8).digest()))
+        c.close()
+
+    def _sample(self):
+        cc = self.group_reader()
+        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-wm-" + self.inp})
+        while not self.stop_ev.is_set():
+            t = time.time()
+            try:
+                self.samples.append((t, self.committed(cc, 1),
+                                     {p: wm.get_watermark_offsets(TopicPartition(self.inp, p), timeout=1,
+                                                                  cached=False)[1] for p in range(PARTS)}))
+            except Exception:  # broker down or frozen: no sample
+                pass
+            self.stop_ev.wait(max(0.0, 0.25 - (time.time() - t)))
+        wm.close()
+        cc.close()
+
+    def group_reader(self):
+        """A consumer in fraudd's group that never subscribes (so it never joins the group or
+        commits): it only asks the coordinator for the group's committed offsets. (The
+        AdminClient's list_consumer_group_offsets is not used: with the broker down, the
+        bundled librdkafka of confluent-kafka 2.16 aborted the checker on an assertion,
+        `rd_kafka_enq_once_del_source_return: eonce->refcnt > 0`.)"""
+        return Consumer({"bootstrap.servers": tp.BOOT, "group.id": self.group, "enable.auto.commit": False})
+
+    def committed(self, cc, timeout):
+        got = cc.committed([TopicPartition(self.inp, p) for p in range(PARTS)], timeout=timeout)
+        return {x.partition: max(x.offset, 0) for x in got}
+
+    def sample_before(self, t):
+        s = [x for x in self.samples if x[0] <= t]
+        return s[-1] if s else None
+
+    def sample_after(self, t):
+        s = [x for x in self.samples if x[0] >= t]
+        return s[0] if s else None
+
+    def close(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def toxi(method, path, body=None):
+    req = urllib.request.Request(TOXI + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read()
+
+
+def add_toxic(name, kind, stream, **attributes):
+    toxi("POST", "/proxies/kafka/toxics", {"name": name, "type": kind, "stream": stream,
+                                           "toxicity": 1.0, "attributes": attributes})
+
+
+def remove_toxic(name):
+    toxi("DELETE", "/proxies/kafka/toxics/" + name)
+
+
+def setup_proxy():
+    with open(os.path.join(KAFKA_DIR, "proxy_upstream")) as f:
+        upstream = f.read().strip()
+    try:
+        toxi("DELETE", "/proxies/kafka")
+    except Exception:
+        pass
+    toxi("POST", "/proxies", {"name": "kafka", "listen": "127.0.0.1:" + PROXY_PORT, "upstream": upstream,
+                              "enabled": True})
+
+
+# ------------------------------------------------------------------ the faults
+# Each runs the whole fault and returns (start, end) times; end = the moment the fault is over.
+
+def broker_pid():
+    with open(os.path.join(KAFKA_DIR, "pid")) as f:
+        return int(f.read())
+
+
+def fault_broker_kill():
+    t0 = time.time()
+    os.kill(broker_pid(), signal.SIGKILL)
+    print("  broker SIGKILLed; restarting it with its data (scripts/kafka.sh restart)", flush=True)
+    r = subprocess.run([os.path.join(REPO, "scripts", "kafka.sh"), "restart", KAFKA_DIR],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t1 = time.time()
+    check(r.returncode == 0, "broker_kill: the broker restarted with its data (%.1f s after the kill)%s" %
+          (t1 - t0, "" if r.returncode == 0 else ": " + r.stderr[-500:]))
+    return t0, t1
+
+
+def fault_broker_stop():
+    pid = broker_pid()
+    t0 = time.time()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(STOP_S)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return t0, time.time()
+
+
+def toxic_for(seconds, toxics):
+    t0 = time.time()
+    for name, kind, stream, attrs in toxics:
+        add_toxic(name, kind, stream, **attrs)
+    try:
+        time.sleep(seconds)
+    finally:
+        for name, _, _, _ in toxics:
+            remove_toxic(name)
+    return t0, time.time()
+
+
+def fault_latency():
+    return toxic_for(10, [("lat", "latency", "downstream", {"latency": 500, "jitter": 0})])
+
+
+def fault_bandwidth():
+    return toxic_for(10, [("bw_down", "bandwidth", "downstream", {"rate": 50}),
+                          ("bw_up", "bandwidth", "upstream", {"rate": 50})])
+
+
+def fault_reset():
+    t0 = time.time()
+    for i in range(3):
+        if i:
+            time.sleep(3)
+        toxic_for(1, [("rst", "reset_peer", "downstream", {"timeout": 0})])
+    return t0, time.time()
+
+
+def fault_blackhole():
+    return toxic_for(BLACKHOLE_S, [("bh_down", "timeout", "downstream", {"timeout": 0}),
+                                   ("bh_up", "timeout", "upstream", {"timeout": 0})])
+
+
+FAULTS = {  # name -> (fault, expected length in s for the feed, through the proxy?)
+    "broker_kill": (fault_broker_kill, 14, False),
+    "broker_stop": (fault_broker_stop, STOP_S, False),
+    "latency": (fault_latency, 10, True),
+    "bandwidth": (fault_bandwidth, 10, True),
+    "reset": (fault_reset, 9, True),
+    "blackhole": (fault_blackhole, BLACKHOLE_S, True),
+}
+
+_LINES = []
+
+
+def feed_items(n):
+    """n records (index, value, key), cycling over 20,000 generated ones: the checks go by
+    input offset, not by content."""
+    if not _LINES:
+        _, lines = tp.generate(20000, 29)
+        _LINES.extend((l, tp.card_key(l)) for l in lines)
+    return [(i, _LINES[i % len(_LINES)][0], _LINES[i % len(_LINES)][1]) for i in range(n)]
+
+
+def run_scenario(name):
+    fault, fault_s, proxied = FAULTS[name]
+    topics = tp.topics_for("fault-" + name)
+    group = "g-" + topics[0]
+    cfg = tp.write_config("fault-" + name, group, topics, session_ms=int(SESSION_S * 1000), extra_kafka=SHORT_TIMEOUTS,
+                          bootstrap=("127.0.0.1:" + PROXY_PORT) if proxied else "${FR_KAFKA_BOOTSTRAP}")
+    n = int(RATE * (PRE + fault_s + POST))
+    items = feed_items(n)
+    chk = Checker(topics, group)
+    d = tp.Daemon(cfg, "fault-" + name)
+    try:
+        if not check(d.wait_assigned(), name + ": fraudd got partitions"):
+            return
+        ld = tp.Loader(topics[0])
+        feed_t0 = time.time()
+        feeder = ld.produce_in_background(items, RATE)
+        time.sleep(PRE)
+        t_start, t_end = fault()
+        print("  fault lasted %.1f s" % (t_end - t_start), flush=True)
+        feeder.join()
+        fed_done = time.time()
+        # wait until every input offset has a result or a dead letter (or 120 s)
+        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
+        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
+                for p in range(PARTS)}
+        wm.close()
+        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            have = {(a[2], a[3]) for a in list(chk.arrivals)}
+            if want <= have:
+                break
+            time.sleep(0.25)
+        time.sleep(3)  # duplicates arriving just behind
+        alive = d.proc.poll() is None
+        check(alive, name + ": fraudd is still running after the fault (exit %s)" % d.proc.poll())
+        rc = d.stop()
+        check(rc == 0, name + ": fraudd exits 0 on SIGTERM after the fault (rc %s)" % rc)
+        cc = chk.group_reader()
+        final_committed = chk.committed(cc, 10)
+        cc.close()
+    finally:
+        chk.close()
+        if d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
+
+    # ---- the numbers, all from the checker's own reads
+    fed = sum(e[1] - e[0] for e in ends.values())
+    first = {}
+    copies = {}
+    for t, topic, sp, so, dig in chk.arrivals:
+        copies.setdefault((sp, so), []).append(dig)
+        first.setdefault((sp, so), t)
+    n_out = sum(1 for a in chk.arrivals if a[1] == topics[1])
+    n_dlq = sum(1 for a in chk.arrivals if a[1] == topics[2])
+    lost = sorted(want - set(copies))
+    stray = [k for k in copies if k not in want]
+    dups = {k: v for k, v in copies.items() if len(v) > 1}
+    n_dups = sum(len(v) - 1 for v in dups.values())
+    differ = sum(1 for v in dups.values() if len(set(v)) > 1)
+    before = chk.sample_before(t_start)
+    c0 = before[1] if before else {p: 0 for p in range(PARTS)}
+    hw0 = before[2] if before else {p: 0 for p in range(PARTS)}
+    u0 = sum(max(0, hw0[p] - c0[p]) for p in range(PARTS))
+    window_s = COMMIT_INTERVAL_S + SESSION_S
+    bound = u0 + int(RATE * window_s)
+    below = sorted(k for k in dups if k[1] < c0.get(k[0], 0))
+    new_after = [t for k, t in first.items() if t > t_end]
+    rec_first = (min(new_after) - t_end) if new_after else None
+    # the records the feeder handed to its producer before the fault's end (it paces record i
+    # at feed_t0 + i / RATE; those sent while the broker was down reached it later)
+    handed = min(n, int((t_end - feed_t0) * RATE))
+    backlog = [first.get(ld.where.get(i)) for i in range(handed)]
+    caught = None if any(t is None for t in backlog) else max(0.0, max(backlog, default=t_end) - t_end)
+    # the longest time without a result for a new input, around the fault
+    ts = sorted(first.values())
+    gaps = [(b - a, a) for a, b in zip(ts, ts[1:]) if b > t_start - 1]
+    stall = max(gaps, default=(0, 0))[0]
+
+    print("  records in %d (fed %d), results out %d, dead letters %d, lost %d, duplicates %d "
+          "(bound %d = %d fed but uncommitted at the fault + %d = rate x %.0f s)" %
+          (fed, len(ld.where), n_out, n_dlq, len(lost), n_dups, bound, u0, bound - u0, window_s))
+    print("  recovery: first new result %s after the fault's end, caught up %s after it; "
+          "longest stall of new results %.1f s" %
+          ("%.2f s" % rec_first if rec_first is not None else "never",
+           "%.2f s" % caught if caught is not None else "never", stall))
+    check(len(ld.where) == n and fed == n, name + ": the feeder wrote %d records (input holds %d)" % (n, fed))
+    check(not lost, name + ": no record lost: every input offset has a result or a dead letter (%d without)%s" %
+          (len(lost), (": first " + str(lost[:5])) if lost else ""))
+    check(not stray, name + ": every result names an input offset that exists (%d do not)" % len(stray))
+    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
+    check(not below, name + ": no duplicate below the offsets committed before the fault %s (%d are: %s)" %
+          (c0, len(below), below[:5]))
+    check(n_dups <= bound, name + ": duplicates %d <= bound %d" % (n_dups, bound))
+    check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
+    check(rec_first is not None and caught is not None,
+          name + ": fraudd recovered: new results after the fault, and every record fed before its end scored")
+    lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
+    check(lag == 0, name + ": after fraudd's SIGTERM the group's committed offsets are the input's end (lag %d)" % lag)
+    ev = {}
+    for e in d.events():
+        if e.get("level") in ("warn", "warning", "error", "fatal"):
+            ev[e.get("event")] = ev.get(e.get("event"), 0) + 1
+    print("  fraudd warnings/errors by event: %s" % (ev or "none"))
+    res = {"scenario": name, "records_in": fed, "results_out": n_out, "dead_letters": n_dlq,
+           "lost": len(lost), "duplicates": n_dups, "dup_bound": bound, "uncommitted_at_fault": u0,
+           "dups_below_commit": len(below), "fault_s": round(t_end - t_start, 2),
+           "recovery_first_s": None if rec_first is None else round(rec_first, 2),
+           "caught_up_s": None if caught is None else round(caught, 2), "stall_s": round(stall, 2),
+           "rate": RATE, "fraudd_rc": rc, "feed_to_done_s": round(time.time() - fed_done, 1)}
+    print("RESULT " + json.dumps(res), flush=True)
+    with open(os.path.join(tp.WORK, name + "-checker.json"), "w") as f:  # for a closer look
+        json.dump({"result": res, "t_start": t_start, "t_end": t_end, "feed_t0": feed_t0,
+                   "samples": chk.samples, "duplicated": sorted(dups)}, f)
+    if os.environ.get("FR_FAULT_RESULTS"):
+        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
+            f.write(json.dumps(res) + "\n")
+
+
+if __name__ == "__main__":
+    if not tp.BOOT or not KAFKA_DIR or len(sys.argv) < 2:
+        sys.exit(__doc__)
+    tp.FRAUDD = os.path.abspath(sys.argv[1])
+    names = sys.argv[2:] or list(FAULTS)
+    if any(FAULTS[s][2] for s in names):
+        if not (TOXI and PROXY_PORT):
+            sys.exit("faults.py: network scenarios need FR_TOXIPROXY_API and FR_KAFKA_PROXY_PORT (run_faults.sh)")
+        setup_proxy()
+    for s in names:
+        print("=== " + s, flush=True)
+        t = time.time()
+        try:
+            run_scenario(s)
+        except Exception as e:  # a broken scenario is a failure, not a crash of the campaign
+            check(False, "%s raised %r" % (s, e))
+        print("  (%.1f s)" % (time.time() - t), flush=True)
+    print("faults: %d failed checks; logs in %s" % (len(tp.FAILS), tp.WORK))
+    sys.exit(1 if tp.FAILS else 0)

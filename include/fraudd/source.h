@@ -34,7 +34,13 @@
  * rebalancing: docs/ARCHITECTURE.md, "Why the final commit waits for the
  * group", has the race it avoids. Then fr_source_close leaves the group.
  *
- * Thread safety: run thread only, except fr_source_stats (any thread).
+ * Progress: per assigned partition, the time since it last dispatched a
+ * record or was seen caught up in librdkafka's statistics
+ * (fr_source_stalls; fraudd_partition_stalled_seconds), so a partition
+ * that is ours but not fetched shows up by name.
+ *
+ * Thread safety: run thread only, except fr_source_stats and
+ * fr_source_stalls (any thread).
  */
 #ifndef FRAUDD_SOURCE_H
 #define FRAUDD_SOURCE_H
@@ -82,6 +88,11 @@ void fr_source_close(fr_source *s);
 
 /* Adds the source's counters to out. Any thread. */
 void fr_source_stats(const fr_source *s, fr_stats *out);
+/* Every assigned input partition (at most cap) with the seconds at now_ns
+ * since it last made progress (consumer.c, "progress", has the rule), as of
+ * the run thread's last check (every second); returns how many. Any
+ * thread. */
+size_t fr_source_stalls(fr_source *s, int64_t now_ns, fr_part_stall *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -316,16 +316,22 @@ static void *prober_main(void *arg) {
         pthread_mutex_unlock(&s->probe_mu);
         size_t n = 0;
         pthread_mutex_lock(&s->stall_mu);
-        if (start >= s->stall_n) start = 0;
-        for (size_t i = start; i < s->stall_n && n < 256; i++) ids[n++] = s->stall_id[i];
-        start += n;
+        n = s->stall_n < 256 ? s->stall_n : 256;
+        for (size_t i = 0; i < n; i++) ids[i] = s->stall_id[(start + i) % s->stall_n];
+        start = n ? (start + n) % s->stall_n : 0;
         pthread_mutex_unlock(&s->stall_mu);
         for (size_t i = 0; i < n; i++) {
             int64_t lo = -1, hi = -1, at = fr_now_ns();
             if (ids[i] < 0 || ids[i] >= FR_KSTATS_MAX_PARTITIONS) continue;
             rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(s->consumer, s->cfg->kafka.input_topic, ids[i],
                                                                      &lo, &hi, FR_PROBE_TIMEOUT_MS);
-            if (e) continue; /* the leader did not answer: no news, the gauge keeps its last verdict */
+            if (e) { /* the leader did not answer: no news, the gauge keeps its last verdict */
+                fr_log(FR_LOG_DEBUG, "watermark_probe_failed", "%s [%d]: %s", s->cfg->kafka.input_topic, (int)ids[i],
+                       rd_kafka_err2str(e));
+                continue;
+            }
+            fr_log(FR_LOG_DEBUG, "watermark_probe", "%s [%d]: %lld..%lld", s->cfg->kafka.input_topic, (int)ids[i],
+                   (long long)lo, (long long)hi);
             pthread_mutex_lock(&s->stall_mu);
             s->probe_lo[ids[i]] = lo;
             s->probe_hi[ids[i]] = hi;

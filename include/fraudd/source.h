@@ -24,10 +24,17 @@
  * tracker; the contiguous done prefix is stored with rd_kafka_offsets_store
  * here (auto commit sends stored offsets every auto.commit.interval.ms).
  *
+ * Pause flags: librdkafka keeps a partition's application pause flag
+ * through unassign and a later assign, and resume acts only on what is
+ * named. So a revoke resumes what it gives up, and an assign pauses or
+ * resumes what it gets to match the input's state now: a partition we own
+ * is fetched unless we are paused for backpressure right now.
+ *
  * Revocation (cooperative): stop dispatching the revoked partitions, drop
  * their held records (never dispatched, they will be fetched again by the
  * new owner), wait for their in-flight jobs (bounded by the shutdown
- * timeout), store and synchronously commit their offsets, then unassign.
+ * timeout), store and synchronously commit their offsets, clear their pause
+ * flag, then unassign.
  *
  * Shutdown: fr_source_drain, then (after the workers stop and the producer
  * flushes) fr_source_commit_final, which first waits until the group is not

@@ -454,7 +454,15 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     } else if (e) {
         fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
     }
-    if (s->paused) rd_kafka_pause_partitions(rk, parts);
+    /* librdkafka keeps the application pause flag of a partition across
+     * unassign and assign (2.0.2: removal clears only its own LIB_PAUSE
+     * flag; the partition object, flag included, lives on in the topic).
+     * A partition last paused by us while we owned it before, or by an
+     * older owner in this process, would never be fetched. So set the flag
+     * explicitly both ways: paused only while we pause the input now. */
+    rd_kafka_resp_err_t pe = s->paused ? rd_kafka_pause_partitions(rk, parts) : rd_kafka_resume_partitions(rk, parts);
+    if (pe) fr_log(FR_LOG_WARN, s->paused ? "pause_failed" : "resume_failed", "on assign of [%s]: %s", txt,
+                   rd_kafka_err2str(pe));
     /* every SyncGroup ends in one rebalance callback; see on_revoke */
     if (s->settle_assigns > 0) s->settle_assigns--;
     size_t owned = fr_parts_owned(&s->parts);
@@ -502,6 +510,13 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
      * comes first */
     if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
+    /* give them back unpaused: librdkafka keeps the application pause flag
+     * through unassign (see on_assign), and source_pause resumes only what
+     * we own then. Their fetchers stop in the unassign below, so clearing
+     * the flag here fetches nothing more (a record fetched meanwhile is
+     * dropped unstored by dispatch: the partition is no longer assigned). */
+    rd_kafka_resp_err_t re = rd_kafka_resume_partitions(rk, parts);
+    if (re) fr_log(FR_LOG_WARN, "resume_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(re));
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
         if (error) {

@@ -13,7 +13,14 @@
  *    record is scored exactly once, by one whole model (its score is that
  *    model's score for it, and its header and JSON name that model);
  *  - the reloader swaps in a good new model file and refuses corrupt, NaN
- *    and wrong-feature ones while the good one keeps serving.
+ *    and wrong-feature ones while the good one keeps serving;
+ *  - regression: a partition revoked while the input is paused for
+ *    backpressure is fetched again when it is assigned back (every record
+ *    delivered), and its stall gauge stays low.
+ *
+ * ./test_pipeline_mock PATTERN runs only the matching tests; FR_TEST_LOG=N
+ * logs at level N (0 debug), FR_TEST_RDK_DEBUG=cgrp,... turns on
+ * librdkafka's debug contexts for the consumers of the regression tests.
  */
 #define _GNU_SOURCE /* memmem */
 #include <librdkafka/rdkafka.h>
@@ -57,11 +64,12 @@ static void set(char **dst, const char *v) {
     *dst = strdup(v);
 }
 
-static env *env_new(int workers, int retries) {
+static env *env_new_brokers(int workers, int retries, int brokers) {
     env *e = calloc(1, sizeof *e);
-    char err[512];
+    char err[512], nb[16];
+    snprintf(nb, sizeof nb, "%d", brokers);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", nb, err, sizeof err), RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err), RD_KAFKA_CONF_OK);
     e->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(e->host);
@@ -82,6 +90,8 @@ static env *env_new(int workers, int retries) {
     assert_int_equal(fr_model_load_default(&e->m, err, sizeof err), 0);
     return e;
 }
+
+static env *env_new(int workers, int retries) { return env_new_brokers(workers, retries, 1); }
 
 static void produce(env *e, const char *val, size_t len, const char *key) {
     assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -492,14 +502,195 @@ static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
     rmdir(dir);
 }
 
-int main(void) {
-    fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
+/* ---- regressions of the fault issue ---- */
+
+/* A pipeline on e's cluster with the consumer tuned for quick rebalances and
+ * statistics, run on its own thread. */
+typedef struct member {
+    fr_pipeline *p;
+    pthread_t thread;
+    int rc;
+} member;
+
+static void *member_thread(void *arg) {
+    member *m = arg;
+    m->rc = fr_pipeline_run(m->p);
+    return NULL;
+}
+
+static void member_start(env *e, member *m) {
+    char err[512];
+    fr_pipeline_opts po = {0};
+    static fr_kv kv[] = {{"fetch.wait.max.ms", "10"},         {"heartbeat.interval.ms", "100"},
+                         {"statistics.interval.ms", "200"},   {"reconnect.backoff.ms", "50"},
+                         {"reconnect.backoff.max.ms", "200"}, {"topic.metadata.refresh.interval.ms", "1000"},
+                         {"session.timeout.ms", "3000"}}; /* the mock group waits this - 1 s for joins */
+    static fr_kv_list props = {kv, sizeof kv / sizeof kv[0]};
+    static fr_kv kvd[sizeof kv / sizeof kv[0] + 1];
+    static fr_kv_list propsd = {kvd, sizeof kvd / sizeof kvd[0]};
+    if (getenv("FR_TEST_RDK_DEBUG")) {
+        memcpy(kvd, kv, sizeof kv);
+        kvd[sizeof kv / sizeof kv[0]] = (fr_kv){"debug", getenv("FR_TEST_RDK_DEBUG")};
+        po.consumer_override = &propsd;
+    } else
+    po.consumer_override = &props;
+    assert_int_equal(fr_pipeline_new(e->cfg, e->m, &po, &m->p, err, sizeof err), 0);
+    assert_int_equal(pthread_create(&m->thread, NULL, member_thread, m), 0);
+}
+
+static void member_stop(member *m) {
+    fr_pipeline_stop(m->p);
+    pthread_join(m->thread, NULL);
+}
+
+static uint64_t delivered(const member *a, const member *b) {
+    fr_stats s;
+    uint64_t n = 0;
+    for (const member *m = a; m; m = m == a ? b : NULL) {
+        if (!m->p) continue;
+        fr_pipeline_get_stats(m->p, &s);
+        n += s.results + s.dead_letters;
+    }
+    return n;
+}
+
+static uint64_t assigned(const member *m) {
+    fr_stats s;
+    fr_pipeline_get_stats(m->p, &s);
+    return s.assigned_partitions;
+}
+
+/* Waits up to ms for cond, polling every 10 ms; ok = cond. */
+#define WAIT_MS(ok, ms, cond)                                                                                          \
+    do {                                                                                                               \
+        for (int w_ = 0; w_ < (ms) / 10 && !(cond); w_++) {                                                            \
+            struct timespec ts_ = {0, 10 * 1000000};                                                                   \
+            nanosleep(&ts_, NULL);                                                                                     \
+        }                                                                                                              \
+        (ok) = (cond);                                                                                                 \
+    } while (0)
+
+static void produce_to(env *e, int32_t partition, const char *val, size_t len, const char *key) {
+    assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(partition),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+                                       RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_END),
+                     0);
+    rd_kafka_poll(e->host, 0);
+}
+
+/* records [first, first + n) alternately to partitions 0 and 1, keys r<i> */
+static void produce_range(env *e, fr_gen *g, int first, int n) {
+    char rec[2048], key[16];
+    for (int i = first; i < first + n; i++) {
+        int anomaly;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        snprintf(key, sizeof key, "r%d", i);
+        produce_to(e, i % 2, rec, len, key);
+    }
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+}
+
+/* The largest fraudd_partition_stalled_seconds of m (-1: none served). */
+static double max_stall(member *m, size_t *n) {
+    fr_metrics_view *v = calloc(1, sizeof *v);
+    fr_pipeline_metrics(m->p, v);
+    double mx = -1;
+    for (size_t i = 0; i < v->n_stalls; i++) {
+        print_message("  partition %d stalled %.1f s\n", (int)v->stalls[i].partition, v->stalls[i].seconds);
+        if (v->stalls[i].seconds > mx) mx = v->stalls[i].seconds;
+    }
+    *n = v->n_stalls;
+    free(v);
+    return mx;
+}
+
+/* Regression (fault issue, "silent stall"): a partition revoked while the
+ * input is paused for backpressure kept librdkafka's application pause
+ * flag, so when it was assigned back it was never fetched again, with
+ * /readyz 200 and no lag series. Here: the output broker is down, so member
+ * a fills its 16 in-flight records and pauses; member b joins and takes one
+ * partition while a is paused; the output broker comes back, b leaves, the
+ * partition goes back to a, and new records are produced to both
+ * partitions. Every record must be delivered, and the stall gauge of both
+ * partitions must stay low. */
+static void a_partition_revoked_while_paused_is_fetched_when_assigned_back(void **state) {
+    (void)state;
+    enum { N1 = 400, N2 = 200 };
+    env *e = env_new_brokers(1, 3, 2);
+    e->cfg->pipeline.ring_capacity = 16;
+    e->cfg->pipeline.max_in_flight = 16;
+    e->cfg->pipeline.shutdown_timeout_ms = 1000; /* a's revoke waits this long for its stuck records */
+    /* input and group on broker 1, outputs on broker 2 */
+    for (int p = 0; p < 2; p++) {
+        assert_int_equal(rd_kafka_mock_partition_set_leader(e->mc, "in", p, 1), 0);
+        assert_int_equal(rd_kafka_mock_partition_set_leader(e->mc, "out", p, 2), 0);
+    }
+    assert_int_equal(rd_kafka_mock_partition_set_leader(e->mc, "dlq", 0, 2), 0);
+    assert_int_equal(rd_kafka_mock_coordinator_set(e->mc, "group", "test", 1), 0);
+    fr_gen_opts go = {.seed = 21, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    produce_range(e, g, 0, N1);
+    assert_int_equal(rd_kafka_mock_broker_set_down(e->mc, 2), 0);
+    member a = {0}, b = {0};
+    member_start(e, &a);
+    fr_stats s;
+    int ok;
+    WAIT_MS(ok, 10000, (fr_pipeline_get_stats(a.p, &s), s.pauses >= 1 && s.assigned_partitions == 2));
+    assert_true(ok);
+    member_start(e, &b);
+    WAIT_MS(ok, 15000, assigned(&a) == 1 && assigned(&b) == 1);
+    assert_true(ok);
+    fr_pipeline_get_stats(a.p, &s);
+    print_message("a paused %llu times, owns 1 partition; b owns the other\n", (unsigned long long)s.pauses);
+    assert_int_equal(rd_kafka_mock_broker_set_up(e->mc, 2), 0);
+    WAIT_MS(ok, 15000, delivered(&a, &b) >= N1);
+    assert_true(ok);
+    member_stop(&b);
+    WAIT_MS(ok, 10000, assigned(&a) == 2);
+    assert_true(ok);
+    produce_range(e, g, N1, N2);
+    fr_gen_free(g);
+    int all;
+    WAIT_MS(all, 8000, delivered(&a, &b) >= N1 + N2);
+    print_message("delivered %llu of %d\n", (unsigned long long)delivered(&a, &b), N1 + N2);
+    /* the gauge of what a owns now: low when every partition is fetched */
+    struct timespec settle = {1, 500 * 1000000}; /* a progress check and a statistics document after the last record */
+    nanosleep(&settle, NULL);
+    size_t n;
+    double stalled = max_stall(&a, &n);
+    assert_true(all);
+    assert_int_equal(n, 2);
+    assert_true(stalled >= 0 && stalled < 5);
+    member_stop(&a);
+    /* every record (some twice: a's revoke timed out on its stuck ones) */
+    uint64_t total = delivered(&a, &b);
+    msg *out = read_topic(e, "out", 2, total);
+    char *seen = calloc(N1 + N2, 1);
+    for (uint64_t i = 0; i < total; i++) {
+        int k = atoi(out[i].key + 1);
+        assert_true(k >= 0 && k < N1 + N2);
+        seen[k] = 1;
+    }
+    for (int k = 0; k < N1 + N2; k++)
+        if (!seen[k]) fail_msg("record r%d (partition %d) never delivered", k, k % 2);
+    free(seen);
+    free(out);
+    fr_pipeline_free(a.p);
+    fr_pipeline_free(b.p);
+    env_free(e);
+}
+
+/* argv[1]: run only the tests whose names match this pattern (cmocka's) */
+int main(int argc, char **argv) {
+    fr_log_setup(FR_LOGFMT_TEXT, getenv("FR_TEST_LOG") ? (fr_log_level)atoi(getenv("FR_TEST_LOG")) : FR_LOG_ERROR, 2);
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
         cmocka_unit_test(a_model_swap_under_load_scores_each_record_with_one_whole_model),
         cmocka_unit_test(the_reloader_swaps_a_good_file_and_refuses_bad_ones),
+        cmocka_unit_test(a_partition_revoked_while_paused_is_fetched_when_assigned_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,15 @@
  *                   the sink could not deliver at all), "all brokers down",
  *                   and the latest statistics (include/fraudd/kstats.h)
  *
+ * "All brokers down" is set by librdkafka's error (ALL_BROKERS_DOWN) and
+ * cleared by the next record or acknowledgement, or by the next statistics
+ * document of either client that shows a real broker (nodeid >= 0) in
+ * state UP. So readiness recovers without traffic within one
+ * statistics.interval.ms (5 s, fraudd's default for both clients) of a
+ * broker coming back, plus librdkafka's reconnect backoff
+ * (reconnect.backoff.max.ms, 10 s by default). With statistics turned off
+ * (statistics.interval.ms=0) only traffic clears it.
+ *
  * Threads: librdkafka calls the error and statistics callbacks from the
  * thread that polls the client, which in fraudd is the run thread for both
  * clients; the log callback may come from librdkafka's own threads. The
@@ -38,7 +47,8 @@ extern "C" {
 typedef struct fr_kafka_state {
     const char *input_topic;  /* statistics: lag is read for this topic */
     _Atomic int fatal;        /* an error nothing can recover from: the run stops, exit 1 */
-    _Atomic int brokers_down; /* librdkafka said all brokers are down; cleared by the next record or ack */
+    _Atomic int brokers_down; /* librdkafka said all brokers are down; cleared by the next record, ack, or
+                                 statistics showing a broker UP */
     pthread_mutex_t stats_mu; /* guards stats */
     fr_kstats stats;          /* the latest of both clients' statistics */
     fr_kstats work;           /* the statistics callback's own copy (the run thread only); published to stats */

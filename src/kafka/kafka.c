@@ -79,8 +79,13 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
  * with trylock (a skipped publication is made by the next document). */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     fr_kafka_state *s = ((fr_kafka_ctx *)opaque)->state;
-    (void)rk;
-    fr_kstats_parse(json, len, s->input_topic, &s->work);
+    if (fr_kstats_parse(json, len, s->input_topic, &s->work) == 0) {
+        /* a real broker is UP again: "all brokers down" is over, records
+         * or not (a quiet topic brings none). Only cleared here, never set:
+         * an idle client may rightly have no connection at all */
+        int up = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? s->work.producer_brokers_up : s->work.consumer_brokers_up;
+        if (up > 0) fr_kafka_broker_seen(s);
+    }
     if (pthread_mutex_trylock(&s->stats_mu) == 0) {
         s->stats = s->work;
         pthread_mutex_unlock(&s->stats_mu);

@@ -7,6 +7,8 @@
  *    when known, 0 when the active fetcher reached the high watermark with
  *    no lag known (an empty partition), -1 when nobody can tell (lag -1 and
  *    behind, or the fetcher not active), and its committed offset;
+ *  - each client's document counts its real brokers (nodeid >= 0) in state
+ *    UP, not the bootstrap or internal entries;
  *  - a producer document gives the queue depth and keeps the consumer fields;
  *  - anything else is FR_EPARSE and leaves the value unchanged.
  */
@@ -33,6 +35,20 @@ static const char consumer_json[] =
     "\"-1\":{\"partition\":-1,\"consumer_lag\":-1}}},"
     "\"other\":{\"partitions\":{\"0\":{\"consumer_lag\":99}}}},"
     "\"cgrp\":{\"state\":\"up\",\"rebalance_cnt\":3}}";
+
+/* brokers as librdkafka lists them: bootstrap entries and the internal
+ * broker have nodeid -1 */
+static const char brokers_json[] =
+    "{\"type\":\"consumer\",\"topics\":{},\"brokers\":{"
+    "\"h:9092/bootstrap\":{\"nodeid\":-1,\"state\":\"UP\"},"
+    "\":0/internal\":{\"nodeid\":-1,\"state\":\"UP\"},"
+    "\"h:9092/1\":{\"nodeid\":1,\"state\":\"CONNECT\"},"
+    "\"h:9093/2\":{\"nodeid\":2,\"state\":\"DOWN\"}}}";
+static const char brokers_up_json[] =
+    "{\"type\":\"producer\",\"msg_cnt\":0,\"msg_size\":0,\"brokers\":{"
+    "\"h:9092/1\":{\"nodeid\":1,\"state\":\"UP\"},"
+    "\"h:9093/2\":{\"nodeid\":2,\"state\":\"UP\"},"
+    "\"h:9094/3\":{\"nodeid\":3,\"state\":\"APIVERSION_QUERY\"}}}";
 
 static const char producer_json[] =
     "{\"name\":\"fraudd#producer-1\",\"type\":\"producer\",\"msg_cnt\":250,\"msg_size\":64000,\"topics\":{}}";
@@ -84,6 +100,21 @@ static void every_partition_is_listed_with_its_backlog(void **state) {
     assert_int_equal(backlog_of(&k, 4, NULL), -1); /* not fetching: its lag is stale */
 }
 
+/* readiness recovers on this (include/fraudd/kafka.h): only a real
+ * broker in state UP counts, per client */
+static void only_real_brokers_in_state_up_count(void **state) {
+    (void)state;
+    static fr_kstats k;
+    memset(&k, 0, sizeof k);
+    assert_int_equal(fr_kstats_parse(brokers_json, sizeof brokers_json - 1, "tx", &k), 0);
+    assert_int_equal(k.consumer_brokers_up, 0); /* bootstrap and internal do not count; 1 connecting, 2 down */
+    assert_int_equal(fr_kstats_parse(brokers_up_json, sizeof brokers_up_json - 1, "tx", &k), 0);
+    assert_int_equal(k.producer_brokers_up, 2);
+    assert_int_equal(k.consumer_brokers_up, 0); /* the consumer's count is kept */
+    assert_int_equal(fr_kstats_parse(consumer_json, sizeof consumer_json - 1, "tx", &k), 0);
+    assert_int_equal(k.consumer_brokers_up, 0); /* no "brokers": none up */
+}
+
 static void other_documents_are_refused_and_change_nothing(void **state) {
     (void)state;
     static fr_kstats k;
@@ -100,6 +131,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(consumer_and_producer_documents_fill_their_fields),
         cmocka_unit_test(every_partition_is_listed_with_its_backlog),
+        cmocka_unit_test(only_real_brokers_in_state_up_count),
         cmocka_unit_test(other_documents_are_refused_and_change_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

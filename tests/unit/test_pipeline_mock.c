@@ -16,7 +16,9 @@
  *    and wrong-feature ones while the good one keeps serving;
  *  - regression: a partition revoked while the input is paused for
  *    backpressure is fetched again when it is assigned back (every record
- *    delivered), and its stall gauge stays low.
+ *    delivered), and its stall gauge stays low;
+ *  - regression: readiness recovers when a broker is back after all were
+ *    down, with no record or acknowledgement to tell it.
  *
  * ./test_pipeline_mock PATTERN runs only the matching tests; FR_TEST_LOG=N
  * logs at level N (0 debug), FR_TEST_RDK_DEBUG=cgrp,... turns on
@@ -518,18 +520,28 @@ static void *member_thread(void *arg) {
     return NULL;
 }
 
-static void member_start(env *e, member *m) {
+/* quick_joins: a 3 s session timeout (the mock group waits that less 1 s
+ * for members to join; the default 45 s would stall every rebalance), for
+ * tests whose brokers stay up; the member is evicted if it cannot reach
+ * the coordinator for 3 s */
+static void member_start(env *e, member *m, int quick_joins) {
     char err[512];
     fr_pipeline_opts po = {0};
-    static fr_kv kv[] = {{"fetch.wait.max.ms", "10"},         {"heartbeat.interval.ms", "100"},
-                         {"statistics.interval.ms", "200"},   {"reconnect.backoff.ms", "50"},
-                         {"reconnect.backoff.max.ms", "200"}, {"topic.metadata.refresh.interval.ms", "1000"},
-                         {"session.timeout.ms", "3000"}}; /* the mock group waits this - 1 s for joins */
-    static fr_kv_list props = {kv, sizeof kv / sizeof kv[0]};
+    /* no short topic.metadata.refresh.interval.ms: a refresh that lands on
+     * a JoinGroup answer makes librdkafka 2.0.2 rejoin ("metadata for
+     * subscribed topic(s) has changed"), and the mock group then waits the
+     * session timeout for it */
+    static fr_kv kv[] = {{"fetch.wait.max.ms", "10"},       {"heartbeat.interval.ms", "100"},
+                         {"statistics.interval.ms", "200"}, {"reconnect.backoff.ms", "50"},
+                         {"reconnect.backoff.max.ms", "200"},
+                         {"session.timeout.ms", "3000"}}; /* last: left out unless quick_joins */
+    static fr_kv_list quick = {kv, sizeof kv / sizeof kv[0]}, slow = {kv, sizeof kv / sizeof kv[0] - 1};
+    fr_kv_list props = quick_joins ? quick : slow;
     static fr_kv kvd[sizeof kv / sizeof kv[0] + 1];
     static fr_kv_list propsd = {kvd, sizeof kvd / sizeof kvd[0]};
     if (getenv("FR_TEST_RDK_DEBUG")) {
         memcpy(kvd, kv, sizeof kv);
+        if (!quick_joins) kvd[sizeof kv / sizeof kv[0] - 1] = kv[0]; /* drop the session timeout */
         kvd[sizeof kv / sizeof kv[0]] = (fr_kv){"debug", getenv("FR_TEST_RDK_DEBUG")};
         po.consumer_override = &propsd;
     } else
@@ -632,12 +644,12 @@ static void a_partition_revoked_while_paused_is_fetched_when_assigned_back(void 
     produce_range(e, g, 0, N1);
     assert_int_equal(rd_kafka_mock_broker_set_down(e->mc, 2), 0);
     member a = {0}, b = {0};
-    member_start(e, &a);
+    member_start(e, &a, 1);
     fr_stats s;
     int ok;
     WAIT_MS(ok, 10000, (fr_pipeline_get_stats(a.p, &s), s.pauses >= 1 && s.assigned_partitions == 2));
     assert_true(ok);
-    member_start(e, &b);
+    member_start(e, &b, 1);
     WAIT_MS(ok, 15000, assigned(&a) == 1 && assigned(&b) == 1);
     assert_true(ok);
     fr_pipeline_get_stats(a.p, &s);
@@ -680,6 +692,54 @@ static void a_partition_revoked_while_paused_is_fetched_when_assigned_back(void 
     env_free(e);
 }
 
+static int ready(member *m) {
+    char why[128];
+    return fr_pipeline_ready(m->p, why, sizeof why);
+}
+
+/* Regression (fault issue, "stuck readiness"): after all brokers were
+ * down, /readyz and fraudd_ready said "all brokers are down" until a record
+ * or an acknowledgement arrived: false alerts on a quiet topic, and a
+ * rollout that stalls when the brokers were unreachable at start. Now a
+ * statistics document with a real broker UP clears it: within one
+ * statistics.interval.ms (200 ms here) after librdkafka reconnects
+ * (reconnect.backoff.max.ms, 200 ms here). The input topic stays empty. */
+static void readiness_recovers_when_a_broker_is_back_on_a_quiet_topic(void **state) {
+    (void)state;
+    env *e = env_new(1, 3);
+    member a = {0};
+    member_start(e, &a, 0);
+    int ok;
+    WAIT_MS(ok, 15000, ready(&a));
+    assert_true(ok);
+    assert_int_equal(rd_kafka_mock_broker_set_down(e->mc, 1), 0);
+    WAIT_MS(ok, 10000, !ready(&a));
+    assert_true(ok);
+    char why[128];
+    fr_pipeline_ready(a.p, why, sizeof why);
+    assert_string_equal(why, "all brokers are down");
+    struct timespec down = {1, 0}; /* down a while: librdkafka backs off its reconnects */
+    nanosleep(&down, NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(rd_kafka_mock_broker_set_up(e->mc, 1), 0);
+    WAIT_MS(ok, 5000, ready(&a));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fr_pipeline_ready(a.p, why, sizeof why);
+    print_message("ready again after %.2f s (%s)\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+                  why);
+    assert_true(ok);
+    fr_metrics_view *v = calloc(1, sizeof *v);
+    fr_pipeline_metrics(a.p, v);
+    assert_int_equal(v->ready, 1); /* fraudd_ready too */
+    assert_int_equal(v->stats.consumed, 0); /* no record helped */
+    free(v);
+    member_stop(&a);
+    assert_int_equal(a.rc, 0);
+    fr_pipeline_free(a.p);
+    env_free(e);
+}
+
 /* argv[1]: run only the tests whose names match this pattern (cmocka's) */
 int main(int argc, char **argv) {
     fr_log_setup(FR_LOGFMT_TEXT, getenv("FR_TEST_LOG") ? (fr_log_level)atoi(getenv("FR_TEST_LOG")) : FR_LOG_ERROR, 2);
@@ -691,6 +751,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_model_swap_under_load_scores_each_record_with_one_whole_model),
         cmocka_unit_test(the_reloader_swaps_a_good_file_and_refuses_bad_ones),
         cmocka_unit_test(a_partition_revoked_while_paused_is_fetched_when_assigned_back),
+        cmocka_unit_test(readiness_recovers_when_a_broker_is_back_on_a_quiet_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,7 +257,9 @@ static void poll_while_paused(fr_source *s) {
  *   - a probe sent after it was assigned gave a high watermark at or below
  *     its position (the offset after the last record dispatched, else the
  *     group's committed offset from the statistics), or an empty log; or
- *   - no such probe yet, and the statistics show backlog 0.
+ *   - no such probe yet, or no position known, and the statistics show
+ *     backlog 0 (a partition never committed and never fetched while
+ *     stuck stays invisible: its statistics are all there is).
  * So a stuck partition shows within FR_PROBE_MS plus a statistics interval
  * (5 s each by default); a quiet one reads at most about that much. */
 #define FR_PROGRESS_CHECK_MS 1000
@@ -272,7 +274,13 @@ static int caught_up(fr_source *s, fr_part *part, const fr_kstats_part *kp) {
         hi = s->probe_hi[part->id];
         at = s->probe_ns[part->id];
     }
-    if (at && at >= part->assigned_ns) return hi >= 0 && ((pos >= 0 && pos >= hi) || lo == hi);
+    if (at && at >= part->assigned_ns && hi >= 0) {
+        if (lo == hi) return 1; /* an empty log */
+        if (pos >= 0) return pos >= hi;
+    }
+    /* no probe since the assignment, or no position to compare (nothing
+     * dispatched and nothing committed, e.g. auto.offset.reset=latest on
+     * an idle partition): the statistics decide */
     return kp && kp->backlog == 0;
 }
 

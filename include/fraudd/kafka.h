@@ -13,11 +13,21 @@
  *                   memory), "all brokers down",
  *                   and the latest statistics (include/fraudd/kstats.h)
  *
+ * "All brokers down" is set by librdkafka's error (ALL_BROKERS_DOWN) and
+ * cleared by the next record or acknowledgement, or by the next statistics
+ * document of either client that shows a real broker (nodeid >= 0) in
+ * state UP. So readiness recovers without traffic within one
+ * statistics.interval.ms (5 s, fraudd's default for both clients) of a
+ * broker coming back, plus librdkafka's reconnect backoff
+ * (reconnect.backoff.max.ms, 10 s by default). With statistics turned off
+ * (statistics.interval.ms=0) only traffic clears it.
+ *
  * Threads: librdkafka calls the error and statistics callbacks from the
  * thread that polls the client, which in fraudd is the run thread for both
  * clients; the log callback may come from librdkafka's own threads. The
- * state's flags are atomics readable from any thread; its statistics are
- * written with trylock (never waiting on a scrape) and read under the lock.
+ * state's flags are atomics readable from any thread; the statistics
+ * callback parses into its own copy (work) and publishes it with trylock
+ * (never waiting on a scrape); readers copy under the lock.
  */
 #ifndef FRAUDD_KAFKA_H
 #define FRAUDD_KAFKA_H
@@ -37,9 +47,11 @@ extern "C" {
 typedef struct fr_kafka_state {
     const char *input_topic;  /* statistics: lag is read for this topic */
     _Atomic int fatal;        /* an error nothing can recover from: the run stops, exit 1 */
-    _Atomic int brokers_down; /* librdkafka said all brokers are down; cleared by the next record or ack */
+    _Atomic int brokers_down; /* librdkafka said all brokers are down; cleared by the next record, ack, or
+                                 statistics showing a broker UP */
     pthread_mutex_t stats_mu; /* guards stats */
     fr_kstats stats;          /* the latest of both clients' statistics */
+    fr_kstats work;           /* the statistics callback's own copy (the run thread only); published to stats */
 } fr_kafka_state;
 
 /* The opaque of each client: callbacks reach the state through it, and the
@@ -53,6 +65,10 @@ void fr_kafka_state_init(fr_kafka_state *s, const char *input_topic);
 void fr_kafka_state_destroy(fr_kafka_state *s);
 /* A copy of the latest statistics. Thread safe. */
 void fr_kafka_state_stats(fr_kafka_state *s, fr_kstats *out);
+/* A copy of the input partitions of the latest consumer statistics (at
+ * most cap, *n of them): the small part of fr_kafka_state_stats the source
+ * reads every second. Thread safe. */
+void fr_kafka_state_parts(fr_kafka_state *s, fr_kstats_part *out, size_t cap, size_t *n);
 
 /* A broker answered (a record or an acknowledgement arrived). */
 static inline void fr_kafka_broker_seen(fr_kafka_state *s) {

@@ -142,6 +142,13 @@ typedef struct fr_model_status {
     double score_sum;
 } fr_model_status;
 
+/* One assigned input partition's progress (include/fraudd/source.h,
+ * fr_source_stalls). */
+typedef struct fr_part_stall {
+    int32_t partition;
+    double seconds; /* since it last dispatched a record or was seen caught up */
+} fr_part_stall;
+
 /* Model generations shown at once: the serving one and retired ones still
  * finishing their records (normally one, briefly two). */
 #define FR_METRICS_MAX_MODELS 8
@@ -162,6 +169,8 @@ typedef struct fr_metrics_view {
     int n_workers;
     fr_worker_stats workers[FR_METRICS_MAX_WORKERS];
     fr_kstats kafka;
+    size_t n_stalls;
+    fr_part_stall stalls[FR_KSTATS_MAX_PARTITIONS]; /* every assigned input partition */
 } fr_metrics_view;
 
 /* Appends the whole exposition to b (b->oom if memory ran out). */

@@ -66,6 +66,8 @@ typedef struct fr_part {
     int assigned;    /* ours now: records of it may be dispatched */
     int dirty;       /* committable moved since the last store */
     int64_t stored;  /* last offset handed to rd_kafka_offsets_store, -1 none */
+    int64_t progress_ns; /* fr_now_ns when it last made progress (the source's stall gauge) */
+    int64_t assigned_ns; /* fr_now_ns when it was last assigned */
     fr_otrack track; /* dispatched offsets and their completion */
     /* hook between the sink and the source (run thread): blocked counts
      * records of this partition whose dead letter cannot be delivered (the

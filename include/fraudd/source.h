@@ -24,17 +24,30 @@
  * tracker; the contiguous done prefix is stored with rd_kafka_offsets_store
  * here (auto commit sends stored offsets every auto.commit.interval.ms).
  *
+ * Pause flags: librdkafka keeps a partition's application pause flag
+ * through unassign and a later assign, and resume acts only on what is
+ * named. So a revoke resumes what it gives up, and an assign pauses or
+ * resumes what it gets to match the input's state now: a partition we own
+ * is fetched unless we are paused for backpressure right now.
+ *
  * Revocation (cooperative): stop dispatching the revoked partitions, drop
  * their held records (never dispatched, they will be fetched again by the
  * new owner), wait for their in-flight jobs (bounded by the shutdown
- * timeout), store and synchronously commit their offsets, then unassign.
+ * timeout), store and synchronously commit their offsets, clear their pause
+ * flag, then unassign.
  *
  * Shutdown: fr_source_drain, then (after the workers stop and the producer
  * flushes) fr_source_commit_final, which first waits until the group is not
  * rebalancing: docs/ARCHITECTURE.md, "Why the final commit waits for the
  * group", has the race it avoids. Then fr_source_close leaves the group.
  *
- * Thread safety: run thread only, except fr_source_stats (any thread).
+ * Progress: per assigned partition, the time since it last dispatched a
+ * record or was seen caught up in librdkafka's statistics
+ * (fr_source_stalls; fraudd_partition_stalled_seconds), so a partition
+ * that is ours but not fetched shows up by name.
+ *
+ * Thread safety: run thread only, except fr_source_stats and
+ * fr_source_stalls (any thread).
  */
 #ifndef FRAUDD_SOURCE_H
 #define FRAUDD_SOURCE_H
@@ -86,6 +99,11 @@ void fr_source_close(fr_source *s);
 
 /* Adds the source's counters to out. Any thread. */
 void fr_source_stats(const fr_source *s, fr_stats *out);
+/* Every assigned input partition (at most cap) with the seconds at now_ns
+ * since it last made progress (consumer.c, "progress", has the rule), as of
+ * the run thread's last check (every second); returns how many. Any
+ * thread. */
+size_t fr_source_stalls(fr_source *s, int64_t now_ns, fr_part_stall *out, size_t cap);
 
 #ifdef __cplusplus
 }

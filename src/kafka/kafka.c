@@ -18,6 +18,13 @@ void fr_kafka_state_init(fr_kafka_state *s, const char *input_topic) {
 
 void fr_kafka_state_destroy(fr_kafka_state *s) { pthread_mutex_destroy(&s->stats_mu); }
 
+void fr_kafka_state_parts(fr_kafka_state *s, fr_kstats_part *out, size_t cap, size_t *n) {
+    pthread_mutex_lock(&s->stats_mu);
+    *n = s->stats.n_part < cap ? s->stats.n_part : cap;
+    memcpy(out, s->stats.part, *n * sizeof *out);
+    pthread_mutex_unlock(&s->stats_mu);
+}
+
 void fr_kafka_state_stats(fr_kafka_state *s, fr_kstats *out) {
     pthread_mutex_lock(&s->stats_mu);
     *out = s->stats;
@@ -67,11 +74,20 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* The run thread (it polls both clients). Parses into the callbacks' own
+ * copy, so no document is lost to a scrape holding the lock; publishes it
+ * with trylock (a skipped publication is made by the next document). */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
-    (void)rk;
     fr_kafka_state *s = ((fr_kafka_ctx *)opaque)->state;
+    if (fr_kstats_parse(json, len, s->input_topic, &s->work) == 0) {
+        /* a real broker is UP again: "all brokers down" is over, records
+         * or not (a quiet topic brings none). Only cleared here, never set:
+         * an idle client may rightly have no connection at all */
+        int up = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? s->work.producer_brokers_up : s->work.consumer_brokers_up;
+        if (up > 0) fr_kafka_broker_seen(s);
+    }
     if (pthread_mutex_trylock(&s->stats_mu) == 0) {
-        fr_kstats_parse(json, len, s->input_topic, &s->stats);
+        s->stats = s->work;
         pthread_mutex_unlock(&s->stats_mu);
     }
     return 0; /* librdkafka frees json */

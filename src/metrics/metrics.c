@@ -256,6 +256,12 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         for (int i = 0; i < nw; i++)
             fr_buf_printf(b, "fraudd_worker_busy_seconds_total{worker=\"%d\"} %.9f\n", i, (double)ws[i].busy_ns / 1e9);
         gauge(b, "fraudd_workers", "Worker threads.", nw);
+        head(b, "fraudd_partition_stalled_seconds", "gauge",
+             "Seconds since an assigned input partition last dispatched a record or was seen caught up; "
+             "grows while its records wait (or its backlog is unknown) and none is taken.");
+        for (size_t i = 0; i < v->n_stalls; i++)
+            fr_buf_printf(b, "fraudd_partition_stalled_seconds{partition=\"%d\"} %.3f\n", (int)v->stalls[i].partition,
+                          v->stalls[i].seconds);
         const fr_kstats *ks = &v->kafka;
         {
             if (ks->have_consumer) {

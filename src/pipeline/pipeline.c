@@ -153,6 +153,7 @@ void fr_pipeline_metrics(fr_pipeline *p, fr_metrics_view *v) {
     v->n_workers = p->n_workers < FR_METRICS_MAX_WORKERS ? p->n_workers : FR_METRICS_MAX_WORKERS;
     for (int i = 0; i < v->n_workers; i++) fr_workers_stats(p->workers, i, &v->workers[i]);
     fr_kafka_state_stats(&p->kafka, &v->kafka);
+    v->n_stalls = fr_source_stalls(p->source, fr_now_ns(), v->stalls, FR_KSTATS_MAX_PARTITIONS);
 }
 
 /* ---- model generations ---- */

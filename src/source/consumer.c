@@ -1,4 +1,5 @@
 /* Source (include/fraudd/source.h has the design). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,24 @@ struct fr_source {
     int64_t shutdown_deadline_ns; /* 0 until fr_source_drain; then every wait here ends by it */
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_pauses, st_assigned, st_rebalances;
+    /* progress (see "progress" below): the run thread checks every
+     * FR_PROGRESS_CHECK_MS and publishes under stall_mu with trylock */
+    int64_t next_progress_check;
+    fr_kstats_part kparts[FR_KSTATS_MAX_PARTITIONS]; /* scratch: the statistics' view of the partitions */
+    pthread_mutex_t stall_mu;                         /* guards stall_* and probe_* */
+    size_t stall_n;
+    int32_t stall_id[FR_KSTATS_MAX_PARTITIONS];          /* assigned partitions ... */
+    int64_t stall_progress_ns[FR_KSTATS_MAX_PARTITIONS]; /* ... and their fr_part.progress_ns */
+    /* the watermark prober's answers, by partition number (< FR_KSTATS_MAX_PARTITIONS) */
+    int64_t probe_lo[FR_KSTATS_MAX_PARTITIONS], probe_hi[FR_KSTATS_MAX_PARTITIONS];
+    int64_t probe_ns[FR_KSTATS_MAX_PARTITIONS]; /* fr_now_ns when its query was sent; 0 never */
+    /* the prober thread: sleeps on probe_cv (under probe_mu) until the next
+     * round or probe_stop */
+    pthread_t prober;
+    int prober_started;
+    pthread_mutex_t probe_mu;
+    pthread_cond_t probe_cv;
+    int probe_stop;
 };
 
 /* ---- offsets ---- */
@@ -181,6 +200,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m) {
     job->part = part;
     job->seq = seq;
     job->t_dispatch_ns = fr_now_ns();
+    part->progress_ns = job->t_dispatch_ns;
     job->tries = 0;
     job->dead = 0;
     job->flagged = 0;
@@ -264,9 +284,150 @@ static void poll_while_paused(fr_source *s) {
     fr_sink_poll(s->sink, 1);
 }
 
+/* ---- progress ----
+ *
+ * A partition makes progress when one of its records is dispatched, or
+ * when it is seen caught up. The stall gauge (fr_source_stalls) is the
+ * time since then, per assigned partition: it grows only while records
+ * wait, or while nobody can tell, and none is taken, whatever the cause:
+ * a fetcher left paused, a fetch stuck in offset-query, a stuck pipeline.
+ * A newly assigned partition starts at 0.
+ *
+ * "Caught up" needs the partition's high watermark from the broker. The
+ * consumer's own statistics are not enough: librdkafka learns the high
+ * watermark from its fetch responses, so for a partition it does not fetch
+ * the statistics keep the value of the last fetch (a partition assigned
+ * back while its pause flag stayed set shows lag 0 for ever, or -1). So a
+ * prober thread asks the partition leaders (ListOffsets, through
+ * rd_kafka_query_watermark_offsets, which blocks: never on the run thread)
+ * every FR_PROBE_MS. The run thread calls a partition caught up when
+ *   - a probe sent after it was assigned gave a high watermark at or below
+ *     its position (the offset after the last record dispatched, else the
+ *     group's committed offset from the statistics), or an empty log; or
+ *   - no such probe yet, or no position known, and the statistics show
+ *     backlog 0 (a partition never committed and never fetched while
+ *     stuck stays invisible: its statistics are all there is).
+ * So a stuck partition shows within FR_PROBE_MS plus a statistics interval
+ * (5 s each by default); a quiet one reads at most about that much. */
+#define FR_PROGRESS_CHECK_MS 1000
+#define FR_PROBE_MS 5000
+#define FR_PROBE_TIMEOUT_MS 1000
+
+static int caught_up(fr_source *s, fr_part *part, const fr_kstats_part *kp) {
+    int64_t pos = part->track.last_pushed >= 0 ? part->track.last_pushed + 1 : kp ? kp->committed : -1;
+    int64_t lo = -1, hi = -1, at = 0;
+    if (part->id >= 0 && part->id < FR_KSTATS_MAX_PARTITIONS) {
+        lo = s->probe_lo[part->id];
+        hi = s->probe_hi[part->id];
+        at = s->probe_ns[part->id];
+    }
+    if (at && at >= part->assigned_ns && hi >= 0) {
+        if (lo == hi) return 1; /* an empty log */
+        if (pos >= 0) return pos >= hi;
+    }
+    /* no probe since the assignment, or no position to compare (nothing
+     * dispatched and nothing committed, e.g. auto.offset.reset=latest on
+     * an idle partition): the statistics decide */
+    return kp && kp->backlog == 0;
+}
+
+static void check_progress(fr_source *s, int64_t now) {
+    if (now < s->next_progress_check) return;
+    /* the prober and scrapes hold the lock only to copy: skip a round rather than wait */
+    if (pthread_mutex_trylock(&s->stall_mu)) return;
+    s->next_progress_check = now + (int64_t)FR_PROGRESS_CHECK_MS * 1000000;
+    size_t n = 0;
+    fr_kafka_state_parts(s->ks, s->kparts, FR_KSTATS_MAX_PARTITIONS, &n);
+    s->stall_n = 0;
+    for (size_t i = 0; i < s->parts.n && s->stall_n < FR_KSTATS_MAX_PARTITIONS; i++) {
+        fr_part *part = s->parts.v[i];
+        if (!part || !part->assigned) continue;
+        const fr_kstats_part *kp = NULL;
+        for (size_t k = 0; k < n && !kp; k++)
+            if (s->kparts[k].partition == part->id) kp = &s->kparts[k];
+        if (caught_up(s, part, kp)) part->progress_ns = now;
+        s->stall_id[s->stall_n] = part->id;
+        s->stall_progress_ns[s->stall_n] = part->progress_ns;
+        s->stall_n++;
+    }
+    pthread_mutex_unlock(&s->stall_mu);
+}
+
+/* The prober thread: every FR_PROBE_MS, the high watermark of each
+ * partition assigned at the last progress check. */
+static void *prober_main(void *arg) {
+    fr_source *s = arg;
+    int32_t ids[256];
+    size_t start = 0; /* a round covers at most 256 partitions, the next ones the next round */
+    pthread_mutex_lock(&s->probe_mu);
+    while (!s->probe_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += FR_PROBE_MS / 1000;
+        until.tv_nsec += (FR_PROBE_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->probe_cv, &s->probe_mu, &until);
+        if (s->probe_stop) break;
+        pthread_mutex_unlock(&s->probe_mu);
+        size_t n = 0;
+        pthread_mutex_lock(&s->stall_mu);
+        n = s->stall_n < 256 ? s->stall_n : 256;
+        for (size_t i = 0; i < n; i++) ids[i] = s->stall_id[(start + i) % s->stall_n];
+        start = n ? (start + n) % s->stall_n : 0;
+        pthread_mutex_unlock(&s->stall_mu);
+        for (size_t i = 0; i < n; i++) {
+            int64_t lo = -1, hi = -1, at = fr_now_ns();
+            if (ids[i] < 0 || ids[i] >= FR_KSTATS_MAX_PARTITIONS) continue;
+            rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(s->consumer, s->cfg->kafka.input_topic, ids[i],
+                                                                     &lo, &hi, FR_PROBE_TIMEOUT_MS);
+            if (e) { /* the leader did not answer: no news, the gauge keeps its last verdict */
+                fr_log(FR_LOG_DEBUG, "watermark_probe_failed", "%s [%d]: %s", s->cfg->kafka.input_topic, (int)ids[i],
+                       rd_kafka_err2str(e));
+                continue;
+            }
+            fr_log(FR_LOG_DEBUG, "watermark_probe", "%s [%d]: %lld..%lld", s->cfg->kafka.input_topic, (int)ids[i],
+                   (long long)lo, (long long)hi);
+            pthread_mutex_lock(&s->stall_mu);
+            s->probe_lo[ids[i]] = lo;
+            s->probe_hi[ids[i]] = hi;
+            s->probe_ns[ids[i]] = at;
+            pthread_mutex_unlock(&s->stall_mu);
+            pthread_mutex_lock(&s->probe_mu);
+            int stop = s->probe_stop;
+            pthread_mutex_unlock(&s->probe_mu);
+            if (stop) break;
+        }
+        pthread_mutex_lock(&s->probe_mu);
+    }
+    pthread_mutex_unlock(&s->probe_mu);
+    return NULL;
+}
+
+static void prober_stop(fr_source *s) {
+    if (!s->prober_started) return;
+    pthread_mutex_lock(&s->probe_mu);
+    s->probe_stop = 1;
+    pthread_cond_signal(&s->probe_cv);
+    pthread_mutex_unlock(&s->probe_mu);
+    pthread_join(s->prober, NULL);
+    s->prober_started = 0;
+}
+
+size_t fr_source_stalls(fr_source *s, int64_t now_ns, fr_part_stall *out, size_t cap) {
+    pthread_mutex_lock(&s->stall_mu);
+    size_t n = s->stall_n < cap ? s->stall_n : cap;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = now_ns - s->stall_progress_ns[i];
+        out[i] = (fr_part_stall){.partition = s->stall_id[i], .seconds = d > 0 ? (double)d / 1e9 : 0};
+    }
+    pthread_mutex_unlock(&s->stall_mu);
+    return n;
+}
+
 void fr_source_poll(fr_source *s, int timeout_ms) {
     fr_sink_poll(s->sink, 0);
     sync_blocked_parts(s);
+    check_progress(s, fr_now_ns());
     if (s->held_n && !flush_held(s)) {
         int64_t now = fr_now_ns();
         if (!s->blocked_since) s->blocked_since = now;
@@ -336,6 +497,7 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
         part->assigned = 1;
         part->dirty = 0;
         part->stored = -1;
+        part->progress_ns = part->assigned_ns = fr_now_ns();
     }
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t e = 0;
@@ -349,11 +511,20 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     } else if (e) {
         fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
     }
-    if (s->paused) rd_kafka_pause_partitions(rk, parts);
+    /* librdkafka keeps the application pause flag of a partition across
+     * unassign and assign (2.0.2: removal clears only its own LIB_PAUSE
+     * flag; the partition object, flag included, lives on in the topic).
+     * A partition last paused by us while we owned it before, or by an
+     * older owner in this process, would never be fetched. So set the flag
+     * explicitly both ways: paused only while we pause the input now. */
+    rd_kafka_resp_err_t pe = s->paused ? rd_kafka_pause_partitions(rk, parts) : rd_kafka_resume_partitions(rk, parts);
+    if (pe) fr_log(FR_LOG_WARN, s->paused ? "pause_failed" : "resume_failed", "on assign of [%s]: %s", txt,
+                   rd_kafka_err2str(pe));
     /* every SyncGroup ends in one rebalance callback; see on_revoke */
     if (s->settle_assigns > 0) s->settle_assigns--;
     size_t owned = fr_parts_owned(&s->parts);
     atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
+    s->next_progress_check = 0; /* publish the new assignment at the next poll */
     fr_ctr_add(&s->st_rebalances, 1);
     fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", s->cfg->kafka.input_topic, txt,
            coop ? "incremental" : "eager", owned);
@@ -400,6 +571,13 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
      * comes first */
     if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
+    /* give them back unpaused: librdkafka keeps the application pause flag
+     * through unassign (see on_assign), and source_pause resumes only what
+     * we own then. Their fetchers stop in the unassign below, so clearing
+     * the flag here fetches nothing more (a record fetched meanwhile is
+     * dropped unstored by dispatch: the partition is no longer assigned). */
+    rd_kafka_resp_err_t re = rd_kafka_resume_partitions(rk, parts);
+    if (re) fr_log(FR_LOG_WARN, "resume_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(re));
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
         if (error) {
@@ -411,6 +589,7 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     }
     size_t owned = fr_parts_owned(&s->parts);
     atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
+    s->next_progress_check = 0; /* publish the new assignment at the next poll */
     fr_ctr_add(&s->st_rebalances, 1);
     fr_log(timed_out ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
            "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", s->cfg->kafka.input_topic,
@@ -551,6 +730,7 @@ void fr_source_drain(fr_source *s, int64_t deadline_ns) {
 }
 
 void fr_source_close(fr_source *s) {
+    prober_stop(s); /* it queries the consumer: stopped before the consumer closes */
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->consumer);
     if (e) fr_log(FR_LOG_WARN, "close_failed", "%s", rd_kafka_err2str(e));
 }
@@ -573,6 +753,13 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
     s->ws = ws;
     s->sink = sink;
     s->ctx = (fr_kafka_ctx){.state = ks, .owner = s};
+    pthread_mutex_init(&s->stall_mu, NULL);
+    pthread_mutex_init(&s->probe_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->probe_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->held_cap = 4096;
     s->held = calloc(s->held_cap, sizeof *s->held);
     if (!s->held) {
@@ -613,7 +800,15 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
     rd_kafka_topic_partition_list_add(topics, c->kafka.input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t ke = rd_kafka_subscribe(s->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    if (ke) rc = fr_set_err(err, errlen, FR_EINVAL, "subscribe to %s: %s", c->kafka.input_topic, rd_kafka_err2str(ke));
+    if (ke) {
+        rc = fr_set_err(err, errlen, FR_EINVAL, "subscribe to %s: %s", c->kafka.input_topic, rd_kafka_err2str(ke));
+        goto out;
+    }
+    int te = fr_thread_start(&s->prober, prober_main, s, "fraudd-probe");
+    if (te)
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "watermark prober thread: %s", strerror(te));
+    else
+        s->prober_started = 1;
 out:
     if (conf) rd_kafka_conf_destroy(conf);
     if (rc)
@@ -625,12 +820,16 @@ out:
 
 void fr_source_free(fr_source *s) {
     if (!s) return;
+    prober_stop(s);
     /* the consumer's messages first: rd_kafka_destroy waits for every
      * message of its client to be destroyed */
     for (size_t i = 0; s->held && i < s->held_n; i++) rd_kafka_message_destroy(s->held[(s->held_head + i) % s->held_cap]);
     if (s->consumer) rd_kafka_destroy(s->consumer);
     free(s->held);
     fr_parts_free(&s->parts);
+    pthread_mutex_destroy(&s->stall_mu);
+    pthread_mutex_destroy(&s->probe_mu);
+    pthread_cond_destroy(&s->probe_cv);
     free(s);
 }
 

@@ -4,8 +4,10 @@
  *
  *   env_new(workers, produce_retries)   mock cluster, topics in (2 partitions), out (2),
  *                                       dlq (1); the default config and model
+ *   env_new_brokers / env_new_parts     the same with more brokers / input partitions
  *   produce(e, value, len, key)         one input record
- *   start(e)                            fr_pipeline_new + fr_pipeline_run on a thread
+ *   start(e)                            fr_pipeline_new + fr_pipeline_run on a thread (e->done
+ *                                       is set when fr_pipeline_run returns)
  *   finish(e, n)                        waits for n acknowledged records, stops, joins
  *   read_topic(e, topic, parts, n)      n messages of a topic, with fraudd's headers
  *   env_free(e)
@@ -20,6 +22,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +44,7 @@ typedef struct env {
     fr_pipeline *p;
     pthread_t thread;
     int rc;
+    _Atomic int done; /* fr_pipeline_run returned */
 } env;
 
 static inline void set(char **dst, const char *v) {
@@ -48,11 +52,12 @@ static inline void set(char **dst, const char *v) {
     *dst = strdup(v);
 }
 
-static inline env *env_new_parts(int workers, int retries, int in_parts) {
+static inline env *env_new_topology(int workers, int retries, int brokers, int in_parts) {
     env *e = calloc(1, sizeof *e);
-    char err[512];
+    char err[512], nb[16];
+    snprintf(nb, sizeof nb, "%d", brokers);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", nb, err, sizeof err), RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err), RD_KAFKA_CONF_OK);
     e->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(e->host);
@@ -74,7 +79,13 @@ static inline env *env_new_parts(int workers, int retries, int in_parts) {
     return e;
 }
 
-static inline env *env_new(int workers, int retries) { return env_new_parts(workers, retries, 2); }
+static inline env *env_new(int workers, int retries) { return env_new_topology(workers, retries, 1, 2); }
+static inline env *env_new_brokers(int workers, int retries, int brokers) {
+    return env_new_topology(workers, retries, brokers, 2);
+}
+static inline env *env_new_parts(int workers, int retries, int in_parts) {
+    return env_new_topology(workers, retries, 1, in_parts);
+}
 
 static inline void produce(env *e, const char *val, size_t len, const char *key) {
     assert_int_equal(rd_kafka_producev(e->host, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -87,6 +98,7 @@ static inline void produce(env *e, const char *val, size_t len, const char *key)
 static inline void *run_thread(void *arg) {
     env *e = arg;
     e->rc = fr_pipeline_run(e->p);
+    atomic_store(&e->done, 1);
     return NULL;
 }
 

@@ -10,6 +10,7 @@
  *                                       is set when fr_pipeline_run returns)
  *   finish(e, n)                        waits for n acknowledged records, stops, joins
  *   read_topic(e, topic, parts, n)      n messages of a topic, with fraudd's headers
+ *   committed(e, partition)             the group's committed offset of in[partition]
  *   env_free(e)
  */
 #ifndef FR_TEST_MOCK_ENV_H
@@ -212,6 +213,25 @@ static inline void env_free(env *e) {
     fr_model_free(e->m);
     fr_config_free(e->cfg);
     free(e);
+}
+
+
+/* The offset group "test" committed for in[part] (negative: none). */
+static inline int64_t committed(env *e, int32_t part) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "in", part);
+    assert_int_equal(rd_kafka_committed(c, l, 5000), 0);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(c);
+    return off;
 }
 
 #endif

@@ -49,24 +49,6 @@ static void produce_records(env *e, int n, int seed) {
     fr_gen_free(g);
 }
 
-/* The group's committed offset of in/partition, -1 if none. */
-static int64_t committed(env *e, int32_t partition) {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    assert_non_null(c);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "in", partition);
-    assert_int_equal(rd_kafka_committed(c, l, 10000), 0);
-    int64_t off = l->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(c);
-    return off < 0 ? -1 : off;
-}
-
 /* Waits up to secs for the run thread to end on its own; 1 if it did. */
 static int run_ended_within(env *e, int secs) {
     struct timespec ts;

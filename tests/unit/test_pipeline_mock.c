@@ -371,24 +371,6 @@ static void stop_within(env *e, int seconds) {
     pthread_join(e->thread, NULL);
 }
 
-/* The offset group "test" committed for in[part], or -1. */
-static int64_t committed(env *e, int32_t part) {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(e->mc), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    assert_non_null(c);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "in", part);
-    assert_int_equal(rd_kafka_committed(c, l, 5000), 0);
-    int64_t off = l->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(c);
-    return off;
-}
-
 static size_t gen_record(fr_gen *g, char *rec, size_t cap) {
     int anomaly;
     return fr_gen_next(g, rec, cap, &anomaly);

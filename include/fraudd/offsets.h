@@ -57,6 +57,11 @@ int fr_otrack_push(fr_otrack *t, int64_t offset, uint64_t *seq);
 /* Marks seq finished. Returns 1 if the committable position moved. */
 int fr_otrack_done(fr_otrack *t, uint64_t seq);
 
+/* Nothing in flight, and every offset below offset is done although no
+ * record accounts for it (transaction markers, aborted records that
+ * read_committed skips): committable moves up to offset (never down). */
+void fr_otrack_skip_to(fr_otrack *t, int64_t offset);
+
 /* Records dispatched but not finished. */
 static inline uint64_t fr_otrack_in_flight(const fr_otrack *t) { return t->tail - t->head; }
 
@@ -66,6 +71,7 @@ typedef struct fr_part {
     int assigned;    /* ours now: records of it may be dispatched */
     int dirty;       /* committable moved since the last store */
     int64_t stored;  /* last offset handed to rd_kafka_offsets_store, -1 none */
+    int gave_back;   /* a record of it was polled and not dispatched this assignment (source) */
     int64_t progress_ns; /* fr_now_ns when it last made progress (the source's stall gauge) */
     int64_t assigned_ns; /* fr_now_ns when it was last assigned */
     fr_otrack track; /* dispatched offsets and their completion */

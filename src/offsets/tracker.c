@@ -72,3 +72,8 @@ int fr_otrack_done(fr_otrack *t, uint64_t seq) {
     }
     return 1;
 }
+
+void fr_otrack_skip_to(fr_otrack *t, int64_t offset) {
+    if (t->head != t->tail || offset <= t->committable) return;
+    t->committable = offset;
+}

@@ -38,6 +38,7 @@ struct fr_source {
     int settle_assigns;
     int closing;                  /* shutdown: 1 the final commit was tried, 2 it went through */
     int64_t shutdown_deadline_ns; /* 0 until fr_source_drain; then every wait here ends by it */
+    int64_t next_position_check;  /* skip_unaccounted's next turn (fr_now_ns) */
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_pauses, st_assigned, st_rebalances;
     /* progress (see "progress" below): the run thread checks every
@@ -62,7 +63,49 @@ struct fr_source {
 
 /* ---- offsets ---- */
 
+/* Offsets no record accounts for. Transaction markers and aborted records
+ * (read_committed skips them) sit between records and after the last one,
+ * so the offset after a partition's last record can stay below its end for
+ * good: the lag would read 1 or more for ever. librdkafka's position of a
+ * partition is the offset after the last message it handed us, control
+ * records included; when a partition has nothing in flight, nothing held
+ * and nothing given back, every offset below it is done, so its committable
+ * moves up to it. */
+#define FR_POSITION_CHECK_MS 100
+static void skip_unaccounted(fr_source *s) {
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
+        /* last_pushed >= 0: a record of this assignment was handed to us, so
+         * the position is this assignment's, not one left from before */
+        if (!part || !part->assigned || part->gave_back || part->track.last_pushed < 0 ||
+            fr_otrack_in_flight(&part->track))
+            continue;
+        int held = 0;
+        for (size_t k = 0; k < s->held_n && !held; k++)
+            held = s->held[(s->held_head + k) % s->held_cap]->partition == part->id;
+        if (held) continue;
+        if (!list) list = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id);
+    }
+    if (!list) return;
+    if (rd_kafka_position(s->consumer, list) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < list->cnt; i++) {
+            fr_part *part = fr_parts_get(&s->parts, list->elems[i].partition, 0);
+            int64_t pos = list->elems[i].offset;
+            if (!part || pos < 0 || pos <= part->track.committable) continue;
+            fr_otrack_skip_to(&part->track, pos);
+            part->dirty = 1;
+        }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
 void fr_source_store_offsets(fr_source *s) {
+    int64_t now = fr_now_ns();
+    if (now >= s->next_position_check) {
+        skip_unaccounted(s);
+        s->next_position_check = now + (int64_t)FR_POSITION_CHECK_MS * 1000000;
+    }
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t i = 0; i < s->parts.n; i++) {
         fr_part *part = s->parts.v[i];
@@ -226,6 +269,19 @@ static int flush_held(fr_source *s) {
     return s->held_n == 0;
 }
 
+/* A record taken from the consumer and not dispatched (held records of a
+ * revoke or a shutdown, records polled only to serve the group): its offset
+ * is not stored, so the next owner reads it. Its partition's position is
+ * now past a record that is not done: skip_unaccounted leaves it alone until
+ * the partition is assigned again. */
+static void give_back(fr_source *s, rd_kafka_message_t *m) {
+    if (!m->err) {
+        fr_part *part = fr_parts_get(&s->parts, m->partition, 0);
+        if (part) part->gave_back = 1;
+    }
+    rd_kafka_message_destroy(m);
+}
+
 static void drop_held_if(fr_source *s, const rd_kafka_topic_partition_list_t *parts) {
     size_t keep = 0;
     for (size_t i = 0; i < s->held_n; i++) {
@@ -234,7 +290,7 @@ static void drop_held_if(fr_source *s, const rd_kafka_topic_partition_list_t *pa
         for (int k = 0; parts && k < parts->cnt; k++)
             if (parts->elems[k].partition == m->partition) drop = 1;
         if (drop)
-            rd_kafka_message_destroy(m);
+            give_back(s, m);
         else
             s->held[(s->held_head + keep++) % s->held_cap] = m;
     }
@@ -497,6 +553,7 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
         part->assigned = 1;
         part->dirty = 0;
         part->stored = -1;
+        part->gave_back = 0;
         part->progress_ns = part->assigned_ns = fr_now_ns();
     }
     rd_kafka_error_t *error = NULL;
@@ -548,6 +605,7 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     int64_t deadline = t0 + (int64_t)s->cfg->pipeline.shutdown_timeout_ms * 1000000;
     if (s->shutdown_deadline_ns && s->shutdown_deadline_ns < deadline) deadline = s->shutdown_deadline_ns;
     int timed_out = wait_parts(s, parts, deadline);
+    s->next_position_check = 0; /* offsets no record accounts for, now */
     fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
@@ -675,12 +733,13 @@ int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
     int settled;
     while (!(settled = group_settled(s)) && committable_parts(s) && fr_now_ns() < deadline_ns) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 5);
-        if (m) rd_kafka_message_destroy(m);
+        if (m) give_back(s, m);
         fr_sink_poll(s->sink, 0);
     }
     double waited_ms = (double)(fr_now_ns() - t0) / 1e6;
     for (size_t i = 0; i < s->parts.n; i++)
         if (s->parts.v[i]) s->parts.v[i]->dirty = 1;
+    s->next_position_check = 0; /* offsets no record accounts for, now */
     fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     char txt[512];
@@ -725,7 +784,7 @@ void fr_source_drain(fr_source *s, int64_t deadline_ns) {
         /* keep the group session served; records fetched before the pause are
          * given back (their offsets are not stored, so they are re-read) */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
-        if (m) rd_kafka_message_destroy(m);
+        if (m) give_back(s, m);
     }
 }
 

@@ -25,6 +25,9 @@ is checked by an independent client build.
               exactly one result, byte-identical to `fraudd score --model <the file of the
               version it names>`, its JSON model_version equal to its header, only accepted
               versions, generations in dispatch order per partition; /metrics counts agree
+  gaps        input with offset holes: a transactional producer aborts one transaction in three;
+              every committed record scored once, no aborted one, and the group's committed
+              offsets reach the end of every partition (past the last transaction marker)
   reload_url  the same from model.url (a test HTTP server with ETags): polls are conditional
               (304), new content swaps, HTTP 500/404 count as fetch_failed and keep serving
 
@@ -1004,10 +1007,78 @@ def scenario_reload_url():
     check(per["ulb-ae-1.1.0"] > 0 and per["it-url-b"] > 0, "reload_url: both versions scored records")
 
 
+
+def committed_offsets(group, topic, parts):
+    """The group's committed offsets of topic, read by a consumer that never subscribes."""
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False})
+    tps = c.committed([TopicPartition(topic, p) for p in range(parts)], timeout=10)
+    c.close()
+    return {tp.partition: tp.offset for tp in tps}
+
+
+def end_offsets(topic, parts):
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": "wm-" + uuid.uuid4().hex})
+    out = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(parts)}
+    c.close()
+    return out
+
+
+def scenario_gaps():
+    """Input with offset gaps: a transactional producer commits two transactions in three and
+    aborts the third. Offsets then have holes (aborted records, transaction markers): every
+    committed record gets exactly one result, no aborted one gets any (fraudd reads
+    read_committed), and the group's committed offsets reach the end of every partition, past
+    the last marker, so the lag reads 0 and no stall shows."""
+    topics = topics_for("gaps")
+    _, lines = generate(3000, 17)
+    p = Producer({"bootstrap.servers": BOOT, "transactional.id": "gaps-" + uuid.uuid4().hex, "linger.ms": 5})
+    p.init_transactions(30)
+    want, aborted = set(), set()
+    for t in range(30):
+        p.begin_transaction()
+        batch = range(t * 100, (t + 1) * 100)
+        for i in batch:
+            p.produce(topics[0], value=lines[i], key=card_key(lines[i]))
+        # delivered first, so the aborted records are in the log (holes for fraudd to skip),
+        # not purged before they were sent
+        p.flush(30)
+        if t % 3 == 1:
+            p.abort_transaction(30)
+            aborted.update(json.loads(lines[i])["id"] for i in batch)
+        else:
+            p.commit_transaction(30)
+            want.update(json.loads(lines[i])["id"] for i in batch)
+    group = "g-" + topics[0]
+    d = Daemon(write_config("gaps", group, topics), "gaps")
+    out = read_topic(topics[1], len(want), 120)
+    got = collections.Counter(json.loads(v)["id"] for v, _, _ in out)
+    check(set(got) == want, "gaps: every committed record has a result (%d of %d; %d unexpected)" %
+          (len(set(got) & want), len(want), len(set(got) - want)))
+    check(not (set(got) & aborted), "gaps: no aborted record was scored (%d were)" % len(set(got) & aborted))
+    check(all(n == 1 for n in got.values()), "gaps: one result per record (%d duplicates)" %
+          sum(n - 1 for n in got.values()))
+    ends = end_offsets(topics[0], 4)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        com = committed_offsets(group, topics[0], 4)
+        if all(com.get(q, -1) == ends[q] for q in ends):
+            break
+        time.sleep(0.5)
+    check(all(com.get(q, -1) == ends[q] for q in ends),
+          "gaps: the committed offsets reach the end of every partition while running "
+          "(committed %s, end %s)" % (com, ends))
+    rc = d.stop()
+    check(rc == 0, "gaps: fraudd exits 0 on SIGTERM (got %s)" % rc)
+    com = committed_offsets(group, topics[0], 4)
+    check(all(com.get(q, -1) == ends[q] for q in ends),
+          "gaps: after SIGTERM the committed offsets are the end of every partition (committed %s, end %s)" %
+          (com, ends))
+
+
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
              "rolling": scenario_rolling, "prometheus": scenario_prometheus,
-             "reload": scenario_reload, "reload_url": scenario_reload_url}
+             "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps}
 
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:

@@ -90,11 +90,35 @@ static void handles_from_before_a_reset_are_ignored(void **state) {
     fr_otrack_free(&t);
 }
 
+/* Offsets no record accounts for (transaction markers, aborted records): with
+ * nothing in flight the committable position moves up to what the consumer
+ * has passed, never down, and never while a record is in flight. */
+static void skips_to_an_offset_only_with_nothing_in_flight(void **state) {
+    (void)state;
+    fr_otrack t;
+    fr_otrack_init(&t);
+    uint64_t a, b;
+    assert_int_equal(fr_otrack_push(&t, 10, &a), 0);
+    fr_otrack_skip_to(&t, 15); /* 10 in flight: no skip */
+    assert_int_equal(t.committable, -1);
+    fr_otrack_done(&t, a);
+    assert_int_equal(t.committable, 11);
+    fr_otrack_skip_to(&t, 13); /* a marker at 11, an aborted record at 12 */
+    assert_int_equal(t.committable, 13);
+    fr_otrack_skip_to(&t, 12); /* never down */
+    assert_int_equal(t.committable, 13);
+    assert_int_equal(fr_otrack_push(&t, 14, &b), 0);
+    fr_otrack_done(&t, b);
+    assert_int_equal(t.committable, 15);
+    fr_otrack_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commits_only_the_finished_prefix_in_any_finish_order),
         cmocka_unit_test(refuses_offsets_that_do_not_increase),
         cmocka_unit_test(handles_from_before_a_reset_are_ignored),
+        cmocka_unit_test(skips_to_an_offset_only_with_nothing_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

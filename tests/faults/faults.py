@@ -13,6 +13,10 @@ FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR, FR_KAFKA_PROXY_PORT and FR_TOXIPROXY_API.
   reset         Toxiproxy: reset_peer (TCP RST on every fraudd connection) three times
   blackhole     Toxiproxy: nothing passes either way for FR_FAULT_BLACKHOLE_S (default 60 s), the
                 connections stay open (toxic `timeout` with timeout 0)
+  sigkill_loop  (only when named: about 4 minutes) fraudd SIGKILLed FR_FAULT_KILLS times (default
+                20) at random moments (0.5-4 s apart, seed FR_FAULT_SEED) during one continuous
+                feed, restarted each time; duplicates <= the sum over kills of the records fed
+                but not committed at the kill (+ rate x 0.5 s for the sampling interval)
 
 Each scenario feeds FR_FAULT_RATE records/s (default 3000) over 4 partitions with a continuous
 feed: 5 s before the fault, through it, 8 s after. Only fraudd goes through the proxy; the feeder
@@ -48,6 +52,7 @@ usage: faults.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them, in th
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -389,12 +394,107 @@ def run_scenario(name):
             f.write(json.dumps(res) + "\n")
 
 
+
+def run_sigkill_loop(name="sigkill_loop"):
+    """fraudd SIGKILLed again and again while records flow, restarted each time."""
+    kills = int(os.environ.get("FR_FAULT_KILLS", "20"))
+    rng = random.Random(int(os.environ.get("FR_FAULT_SEED", "1")))
+    gaps = [rng.uniform(0.5, 4.0) for _ in range(kills)]
+    topics = tp.topics_for("fault-" + name)
+    group = "g-" + topics[0]
+    cfg = tp.write_config("fault-" + name, group, topics, session_ms=int(SESSION_S * 1000), extra_kafka=SHORT_TIMEOUTS)
+    # the feed outlasts the loop: each kill costs about a session timeout before the next member
+    # gets the partitions
+    n = int(RATE * (PRE + sum(gaps) + kills * (SESSION_S + 1) + POST))
+    items = feed_items(n)
+    chk = Checker(topics, group)
+    d = tp.Daemon(cfg, "%s-%d" % (name, 0))
+    killed_at, restarted, u_sum, alive_kill = [], [], 0, 0
+    try:
+        if not check(d.wait_assigned(), name + ": fraudd got partitions"):
+            return
+        ld = tp.Loader(topics[0])
+        feeder = ld.produce_in_background(items, RATE)
+        time.sleep(PRE)
+        for k in range(kills):
+            time.sleep(gaps[k])
+            s = chk.samples[-1] if chk.samples else None
+            if s:  # fed but not committed at the kill: what the next owner may score again
+                u_sum += sum(max(0, s[2][p] - s[1][p]) for p in range(PARTS))
+            alive_kill += d.proc.poll() is None
+            d.proc.kill()
+            d.proc.wait()
+            d.log.close()
+            killed_at.append(time.time())
+            d = tp.Daemon(cfg, "%s-%d" % (name, k + 1))
+            restarted.append(time.time())
+        feeder.join()
+        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
+        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
+                for p in range(PARTS)}
+        wm.close()
+        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if want <= {(a[2], a[3]) for a in list(chk.arrivals)}:
+                break
+            time.sleep(0.25)
+        time.sleep(3)
+        alive = d.proc.poll() is None
+        check(alive, name + ": the last fraudd is still running (exit %s)" % d.proc.poll())
+        rc = d.stop()
+        check(rc == 0, name + ": the last fraudd exits 0 on SIGTERM (rc %s)" % rc)
+        cc = chk.group_reader()
+        final_committed = chk.committed(cc, 10)
+        cc.close()
+    finally:
+        chk.close()
+        if d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
+    copies, first = {}, {}
+    for t, topic, sp, so, dig in chk.arrivals:
+        copies.setdefault((sp, so), []).append(dig)
+        first.setdefault((sp, so), t)
+    lost = sorted(want - set(copies))
+    n_dups = sum(len(v) - 1 for v in copies.values())
+    differ = sum(1 for v in copies.values() if len(set(v)) > 1)
+    n_dlq = sum(1 for a in chk.arrivals if a[1] == topics[2])
+    bound = u_sum + int(RATE * 0.5) * kills
+    # recovery per restart: to the first result of an input that had none before the restart
+    rec = []
+    for t in restarted:
+        after = [x for x in first.values() if x > t]
+        if after:
+            rec.append(min(after) - t)
+    fed = sum(e[1] - e[0] for e in ends.values())
+    print("  %d kills (%d of a running process), records in %d, results %d, lost %d, duplicates %d (bound %d), "
+          "recovery after a restart: median %.1f s, max %.1f s" %
+          (kills, alive_kill, fed, len(chk.arrivals) - n_dlq, len(lost), n_dups, bound,
+           sorted(rec)[len(rec) // 2] if rec else -1, max(rec, default=-1)))
+    check(len(killed_at) == kills, name + ": fraudd was SIGKILLed %d times" % len(killed_at))
+    check(not lost, name + ": no record lost (%d without a result)%s" % (len(lost), (": " + str(lost[:5])) if lost else ""))
+    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
+    check(n_dups <= bound, name + ": duplicates %d <= bound %d (records uncommitted at the kills)" % (n_dups, bound))
+    check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
+    lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
+    check(lag == 0, name + ": after the last SIGTERM the committed offsets are the input's end (lag %d)" % lag)
+    res = {"scenario": name, "kills": kills, "records_in": fed, "lost": len(lost), "duplicates": n_dups,
+           "dup_bound": bound, "recovery_median_s": round(sorted(rec)[len(rec) // 2], 2) if rec else None,
+           "recovery_max_s": round(max(rec), 2) if rec else None, "rate": RATE}
+    print("RESULT " + json.dumps(res), flush=True)
+    if os.environ.get("FR_FAULT_RESULTS"):
+        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
+            f.write(json.dumps(res) + "\n")
+
+
+ONLY_WHEN_NAMED = {"sigkill_loop": run_sigkill_loop}
+
 if __name__ == "__main__":
     if not tp.BOOT or not KAFKA_DIR or len(sys.argv) < 2:
         sys.exit(__doc__)
     tp.FRAUDD = os.path.abspath(sys.argv[1])
     names = sys.argv[2:] or list(FAULTS)
-    if any(FAULTS[s][2] for s in names):
+    if any(s in FAULTS and FAULTS[s][2] for s in names):
         if not (TOXI and PROXY_PORT):
             sys.exit("faults.py: network scenarios need FR_TOXIPROXY_API and FR_KAFKA_PROXY_PORT (run_faults.sh)")
         setup_proxy()
@@ -402,7 +502,7 @@ if __name__ == "__main__":
         print("=== " + s, flush=True)
         t = time.time()
         try:
-            run_scenario(s)
+            ONLY_WHEN_NAMED[s]() if s in ONLY_WHEN_NAMED else run_scenario(s)
         except Exception as e:  # a broken scenario is a failure, not a crash of the campaign
             check(False, "%s raised %r" % (s, e))
         print("  (%.1f s)" % (time.time() - t), flush=True)

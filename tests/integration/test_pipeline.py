@@ -28,6 +28,8 @@ is checked by an independent client build.
   gaps        input with offset holes: a transactional producer aborts one transaction in three;
               every committed record scored once, no aborted one, and the group's committed
               offsets reach the end of every partition (past the last transaction marker)
+  compacted   a compacted input topic (the broker's cleaner removed old versions of each key):
+              every surviving record scored once, the committed offsets reach the end
   reload_url  the same from model.url (a test HTTP server with ETags): polls are conditional
               (304), new content swaps, HTTP 500/404 count as fetch_failed and keep serving
 
@@ -1075,10 +1077,79 @@ def scenario_gaps():
           (com, ends))
 
 
+
+def scenario_compacted():
+    """A compacted input topic: 40 versions of each of 50 keys, compacted by the broker before
+    fraudd reads it, so offsets have holes where old versions were. Every surviving record gets
+    exactly one result, nothing else is scored, and the committed offsets reach the end."""
+    name = "compacted"
+    t = name + "-" + uuid.uuid4().hex[:8]
+    topics = (t + "-in", t + "-out", t + "-dlq")
+    admin = AdminClient({"bootstrap.servers": BOOT})
+    cfg = {"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01",
+           "min.compaction.lag.ms": "0", "delete.retention.ms": "100", "max.message.bytes": "4194304"}
+    fs = admin.create_topics([NewTopic(topics[0], num_partitions=4, replication_factor=1, config=cfg)] +
+                             [NewTopic(x, num_partitions=4, replication_factor=1) for x in topics[1:]])
+    for f in fs.values():
+        f.result(30)
+    _, lines = generate(2000, 23)
+    keys = ["k%02d" % (i % 50) for i in range(2000)]
+    p = Producer({"bootstrap.servers": BOOT, "linger.ms": 5})
+    for i, line in enumerate(lines):
+        p.produce(topics[0], value=line, key=keys[i])
+        if i % 200 == 199:  # a new segment now and then, so older ones can be cleaned
+            p.flush(30)
+            time.sleep(0.25)
+    p.flush(30)
+    # wait for the cleaner: the topic read from the start holds fewer records than were written
+    deadline = time.time() + 60
+    survivors = []
+    while time.time() < deadline:
+        time.sleep(2)
+        c = Consumer({"bootstrap.servers": BOOT, "group.id": "cmp-" + uuid.uuid4().hex,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        c.assign([TopicPartition(topics[0], q, 0) for q in range(4)])
+        survivors, quiet = [], time.time() + 3
+        while time.time() < quiet:
+            for m in c.consume(1000, 0.3):
+                if not m.error():
+                    survivors.append((m.partition(), m.offset(), json.loads(m.value())["id"]))
+                    quiet = time.time() + 1
+        c.close()
+        if len(survivors) < 2000:
+            break
+    check(len(survivors) < 2000, "compacted: the broker compacted the input (%d of 2000 records left)" %
+          len(survivors))
+    # offsets (from 0, where a compacted log still starts) that no surviving record holds
+    pos = sorted((q, o) for q, o, _ in survivors)
+    holes = sum(1 for i, (q, o) in enumerate(pos) if o > (pos[i - 1][1] + 1 if i and pos[i - 1][0] == q else 0))
+    check(holes > 0, "compacted: the input's offsets have holes (%d)" % holes)
+    group = "g-" + topics[0]
+    d = Daemon(write_config("compacted", group, topics), "compacted")
+    out = read_topic(topics[1], len(survivors), 90)
+    want = {(q, o) for q, o, _ in survivors}
+    src = by_source(out)
+    check(set(src) == want, "compacted: every surviving record has a result (%d of %d; %d others)" %
+          (len(set(src) & want), len(want), len(set(src) - want)))
+    check(all(len(v) == 1 for v in src.values()), "compacted: one result per record")
+    ends = end_offsets(topics[0], 4)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        com = committed_offsets(group, topics[0], 4)
+        if all(com.get(q, -1) == ends[q] for q in ends):
+            break
+        time.sleep(0.5)
+    check(all(com.get(q, -1) == ends[q] for q in ends),
+          "compacted: the committed offsets reach the end of every partition (committed %s, end %s)" % (com, ends))
+    rc = d.stop()
+    check(rc == 0, "compacted: fraudd exits 0 on SIGTERM (got %s)" % rc)
+
+
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
              "rolling": scenario_rolling, "prometheus": scenario_prometheus,
-             "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps}
+             "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps,
+             "compacted": scenario_compacted}
 
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:

@@ -16,9 +16,10 @@ FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR, FR_KAFKA_PROXY_PORT and FR_TOXIPROXY_API.
   http_flood    the metrics port flooded for 15 s with 200 idle and 100 slow connections (a header
                 byte a second) while records flow: scoring keeps up, /metrics answers again
                 within 15 s of the flood's end (libmicrohttpd: 32 connections, 10 s idle timeout)
-  sigkill_loop  (only when named: about 4 minutes) fraudd SIGKILLed FR_FAULT_KILLS times (default
-                20) at random moments (0.5-4 s apart, seed FR_FAULT_SEED) during one continuous
-                feed, restarted each time; duplicates <= the sum over kills of the records the
+  sigkill_loop  (only when named: about 5 minutes) fraudd SIGKILLed FR_FAULT_KILLS times (default
+                20) at random moments (seed FR_FAULT_SEED; half of them 0.2-3 s after the process
+                got partitions, half 0.5-4 s after it started) during one continuous feed,
+                restarted each time; duplicates <= the sum over kills of the records the
                 killed process had results for above the offsets committed at the kill
 
 Each scenario feeds FR_FAULT_RATE records/s (default 3000) over 4 partitions with a continuous
@@ -403,13 +404,16 @@ def run_sigkill_loop(name="sigkill_loop"):
     """fraudd SIGKILLed again and again while records flow, restarted each time."""
     kills = int(os.environ.get("FR_FAULT_KILLS", "20"))
     rng = random.Random(int(os.environ.get("FR_FAULT_SEED", "1")))
-    gaps = [rng.uniform(0.5, 4.0) for _ in range(kills)]
+    # half the kills hit a process that owns partitions and scores (it is first given time to
+    # get them), the others land at any moment: while it starts, joins or waits for the group
+    owned = [rng.random() < 0.5 for _ in range(kills)]
+    gaps = [rng.uniform(0.2, 3.0) if o else rng.uniform(0.5, 4.0) for o in owned]
     topics = tp.topics_for("fault-" + name)
     group = "g-" + topics[0]
     cfg = tp.write_config("fault-" + name, group, topics, session_ms=int(SESSION_S * 1000), extra_kafka=SHORT_TIMEOUTS)
     # the feed outlasts the loop: each kill costs about a session timeout before the next member
     # gets the partitions
-    n = int(RATE * (PRE + sum(gaps) + kills * (SESSION_S + 1) + POST))
+    n = int(RATE * (PRE + sum(gaps) + kills * (SESSION_S + 4) + POST))
     items = feed_items(n)
     chk = Checker(topics, group)
     d = tp.Daemon(cfg, "%s-%d" % (name, 0))
@@ -421,6 +425,8 @@ def run_sigkill_loop(name="sigkill_loop"):
         feeder = ld.produce_in_background(items, RATE)
         time.sleep(PRE)
         for k in range(kills):
+            if owned[k]:
+                owned[k] = d.wait_assigned(60)
             time.sleep(gaps[k])
             s = chk.samples[-1] if chk.samples else None
             commits.append(dict(s[1]) if s else {p: 0 for p in range(PARTS)})
@@ -480,9 +486,9 @@ def run_sigkill_loop(name="sigkill_loop"):
         if after:
             rec.append(min(after) - t)
     fed = sum(e[1] - e[0] for e in ends.values())
-    print("  %d kills (%d of a running process), records in %d, results %d, lost %d, duplicates %d (bound %d), "
+    print("  %d kills (%d of a running process, %d of one that owned partitions), records in %d, results %d, lost %d, duplicates %d (bound %d), "
           "recovery after a restart: median %.1f s, max %.1f s" %
-          (kills, alive_kill, fed, len(chk.arrivals) - n_dlq, len(lost), n_dups, bound,
+          (kills, alive_kill, sum(owned), fed, len(chk.arrivals) - n_dlq, len(lost), n_dups, bound,
            sorted(rec)[len(rec) // 2] if rec else -1, max(rec, default=-1)))
     check(len(killed_at) == kills, name + ": fraudd was SIGKILLed %d times" % len(killed_at))
     check(not lost, name + ": no record lost (%d without a result)%s" % (len(lost), (": " + str(lost[:5])) if lost else ""))
@@ -491,7 +497,7 @@ def run_sigkill_loop(name="sigkill_loop"):
     check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
     lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
     check(lag == 0, name + ": after the last SIGTERM the committed offsets are the input's end (lag %d)" % lag)
-    res = {"scenario": name, "kills": kills, "records_in": fed, "lost": len(lost), "duplicates": n_dups,
+    res = {"scenario": name, "kills": kills, "kills_of_owners": sum(owned), "records_in": fed, "lost": len(lost), "duplicates": n_dups,
            "dup_bound": bound, "recovery_median_s": round(sorted(rec)[len(rec) // 2], 2) if rec else None,
            "recovery_max_s": round(max(rec), 2) if rec else None, "rate": RATE}
     print("RESULT " + json.dumps(res), flush=True)

@@ -20,7 +20,9 @@
 #   5b. fault campaign (broker, network): broker SIGKILL + restart, broker SIGSTOP past the
 #      session timeout, and Toxiproxy between fraudd and the broker (latency, bandwidth cap,
 #      connection resets, a 60 s blackhole), each mid-stream, checked by an independent client
-#      (tests/faults, docs/RELIABILITY.md; about 5 min)
+#      (tests/faults, docs/RELIABILITY.md; about 5 min). Not here: the SIGKILL loop and the soak
+#      (long; run by name), and scale out/in under backpressure, which fails on a known defect
+#      (docs/RELIABILITY.md, "Scale out and in") until it is fixed
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a

@@ -120,9 +120,12 @@ class Checker:
                     sp, so = int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])
                 except (KeyError, ValueError):
                     sp, so = -1, -1
-                self.arrivals.append((time.time(), m.topic(), sp, so,
-                                      hashlib.blake2b(m.value() or b"", digest_size=8).digest()))
+                self.arrived(time.time(), m.topic(), sp, so, m.value() or b"")
         c.close()
+
+    def arrived(self, t, topic, sp, so, value):
+        """One result or dead letter seen (sp/so: the input partition and offset it names)."""
+        self.arrivals.append((t, topic, sp, so, hashlib.blake2b(value, digest_size=8).digest()))
 
     def _sample(self):
         cc = self.group_reader()

@@ -23,6 +23,8 @@
 #   scripts/kafka.sh kill DIR NODE            SIGKILL node NODE of the cluster in DIR, wait for it
 #   scripts/kafka.sh restart DIR NODE         start node NODE again with its data; wait until the
 #                                             metadata lists every node again
+#   scripts/kafka.sh controller DIR           the node id of the active controller (the quorum's
+#                                             leader; the metadata's "controller" is any broker)
 #   `stop DIR` stops every node, `topic DIR` creates with replication factor min(N, 3), and
 #   FR_KAFKA_NODES=3 scripts/kafka.sh with ... runs CMD against a cluster (FR_KAFKA_BOOTSTRAP
 #   lists every broker, FR_KAFKA_NODES is passed on). FR_KAFKA_EXTRA_CONFIG and
@@ -346,6 +348,14 @@ kill_node() { # kill_node DIR NODE: SIGKILL, wait until the JVM is gone
   die "node $2 (pid $pid) still runs 10 s after SIGKILL"
 }
 
+controller() { # controller DIR -> the quorum leader's node id (MetadataQuorumCommand)
+  local id
+  id=$(tool "$1" org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$(cat "$1/bootstrap")" \
+    describe --status | sed -n 's/^LeaderId: *\([0-9-]*\)$/\1/p')
+  [ -n "$id" ] || die "no quorum leader found"
+  echo "$id"
+}
+
 restart_node() { # restart_node DIR NODE
   local dir t0=$SECONDS nd; dir=$(cd "$1" && pwd); nd=$(node_dir "$dir" "$2")
   FR_KAFKA_HEAP=${FR_KAFKA_HEAP:-384m} restart "$nd" >/dev/null
@@ -460,6 +470,7 @@ case "$cmd" in
   restart) case $# in 1) restart "$1" ;; 2) restart_node "$1" "$2" ;; *) die "usage: restart DIR [NODE]" ;; esac ;;
   cluster) [ $# -ge 1 ] || die "usage: cluster DIR [VERSION]"; cluster "$1" "${2:-$default_version}" ;;
   kill)   [ $# -eq 2 ] || die "usage: kill DIR NODE"; kill_node "$1" "$2" ;;
+  controller) [ $# -eq 1 ] || die "usage: controller DIR"; controller "$1" ;;
   stop)   [ $# -ge 1 ] || die "usage: stop DIR"; stop "$1" ;;
   topic)  [ $# -eq 3 ] || die "usage: topic DIR NAME PARTITIONS"; topic "$1" "$2" "$3" ;;
   with)
@@ -489,5 +500,5 @@ case "$cmd" in
     rc=$?
     set -e
     exit $rc ;;
-  *) sed -n '2,37p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,39p' "$0" >&2; exit 2 ;;
 esac

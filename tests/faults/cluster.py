@@ -10,8 +10,9 @@ with) and sets FR_KAFKA_BOOTSTRAP (every broker) and FR_KAFKA_DIR.
                 min.insync.replicas 2, fraudd's producer with acks=all (checked in its effective
                 librdkafka config), a feeder with acks=all; FR_CLUSTER_ROUNDS (default 2) rounds:
                 SIGKILL the node that leads the most partitions of the input and output topics
-                (from the metadata), keep it down FR_CLUSTER_DOWN_S (default 12 s: past the
-                controller's 9 s broker session, so its partitions get new leaders), restart it
+                (from the metadata), keep it down FR_CLUSTER_DOWN_S (default 15 s: past the
+                controller's 9 s broker session, and a new controller's election when the node
+                was the active controller too, so its partitions get new leaders), restart it
                 with its data (kafka.sh restart DIR NODE), wait until every replica is back in
                 sync. Round 2 kills the node leading the most partitions then: one that took
                 over leaders in round 1.
@@ -49,6 +50,7 @@ usage: cluster.py FRAUDD_BINARY
 import datetime
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,7 +63,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
 RATE = int(os.environ.get("FR_CLUSTER_RATE", "2000"))
 ROUNDS = int(os.environ.get("FR_CLUSTER_ROUNDS", "2"))
-DOWN_S = float(os.environ.get("FR_CLUSTER_DOWN_S", "12"))
+DOWN_S = float(os.environ.get("FR_CLUSTER_DOWN_S", "15"))
 ROUND_S = DOWN_S + 18  # a round's share of the feed: down, restart (~6 s), back in sync, steady
 PRE, POST = F.PRE, F.POST
 PARTS = F.PARTS
@@ -80,11 +82,31 @@ def admin():
     return AdminClient({"bootstrap.servers": tp.BOOT})
 
 
-def leaders(a, topics):
+def leaders(a, topics, timeout=10):
     """{(topic, partition): (leader, replicas, isr)} from the metadata."""
-    md = a.list_topics(timeout=10)
+    md = a.list_topics(timeout=timeout)
     return {(t, p.id): (p.leader, list(p.replicas), list(p.isrs))
             for t in topics if t in md.topics for p in md.topics[t].partitions.values()}
+
+
+def leaders_from(node, topics):
+    """{(topic, partition): leader} from the metadata of one node (kcat -L, a fresh request to
+    that node alone; the admin client may send it to the dead node and wait), or None."""
+    with open(os.path.join(KAFKA_DIR, "n%d" % node, "bootstrap")) as f:
+        boot = f.read().strip()
+    try:
+        out = subprocess.run(["kcat", "-L", "-b", boot, "-m", "3"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    got, topic = {}, None
+    for line in out.splitlines():
+        w = line.split()
+        if line.startswith('  topic "'):
+            topic = line.split('"')[1]
+        elif topic in topics and len(w) >= 4 and w[0] == "partition" and w[2] == "leader":
+            got[(topic, int(w[1].rstrip(",")))] = int(w[3].rstrip(","))
+    return got
 
 
 def coordinator(a):
@@ -109,8 +131,9 @@ def wait_in_sync(a, topics, timeout=60):
 
 
 def kafka_sh(*args):
+    """(exit status, stderr, or stdout if it succeeded and printed something)"""
     r = subprocess.run([KAFKA_SH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return r.returncode, r.stderr.strip()
+    return r.returncode, (r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else r.stderr.strip())
 
 
 def log_time(e):
@@ -189,6 +212,8 @@ def run(name="leader_kill"):
                 count[lead] = count.get(lead, 0) + 1
             victim = max(sorted(count), key=lambda b: count[b])
             coord = coordinator(a)
+            rc, ctl = kafka_sh("controller", KAFKA_DIR)
+            ctl = int(ctl.split()[-1]) if rc == 0 and ctl.split() and ctl.split()[-1].isdigit() else None
             led = sorted("%s-%d" % (t[-3:], p) for (t, p), (lead, _, _) in m.items() if lead == victim)
             s = chk.samples[-1] if chk.samples else None
             c0 = dict(s[1]) if s else {p: 0 for p in range(PARTS)}
@@ -199,14 +224,21 @@ def run(name="leader_kill"):
             rc, err = kafka_sh("kill", KAFKA_DIR, str(victim))
             check(rc == 0, "%s round %d: node %d SIGKILLed%s" % (name, r + 1, victim, "" if rc == 0 else ": " + err))
             print("  round %d: node %d SIGKILLed (led %d of %d input/output partitions: %s; group coordinator: "
-                  "node %d)" % (r + 1, victim, len(led), len(m), " ".join(led), coord), flush=True)
+                  "node %d; active controller: node %s)" % (r + 1, victim, len(led), len(m), " ".join(led), coord, ctl),
+                  flush=True)
+            # the failover, from a live node's metadata (with kcat): until no partition of the input
+            # and output is led by the dead node
+            live = min(b for b in range(1, NODES + 1) if b != victim)
+            moved_s, new_leaders, polls = None, None, []
+            while shutil.which("kcat") and time.time() < t_kill + DOWN_S:
+                now = leaders_from(live, topics[:2])
+                polls.append((round(time.time() - t_kill, 1), now and sorted(set(now.values()))))
+                if now and len(now) == len(m) and all(v not in (victim, -1) for v in now.values()):
+                    moved_s = time.time() - t_kill
+                    new_leaders = sorted(set(v for k, v in now.items() if m[k][0] == victim))
+                    break
+                time.sleep(0.25)
             time.sleep(max(0.0, t_kill + DOWN_S - time.time()))
-            # the new leaders while the node is down
-            try:
-                moved = leaders(a, topics[:2])
-                new_leaders = sorted(set(v[0] for k, v in moved.items() if m[k][0] == victim))
-            except Exception:
-                new_leaders = []
             rc, err = kafka_sh("restart", KAFKA_DIR, str(victim))
             t_back = time.time()
             check(rc == 0, "%s round %d: node %d restarted with its data (%.1f s after the kill)%s" %
@@ -215,8 +247,9 @@ def run(name="leader_kill"):
             check(synced is not None, "%s round %d: every replica back in sync after the restart (%s)" %
                   (name, r + 1, "%.1f s" % synced if synced is not None else "not in 60 s"))
             rounds.append({"round": r + 1, "victim": victim, "led": led, "coordinator": coord,
-                           "coordinator_killed": coord == victim, "t_kill": t_kill, "t_back": t_back,
+                           "coordinator_killed": coord == victim, "controller": ctl, "t_kill": t_kill, "t_back": t_back,
                            "c0": c0, "u0": u0, "new_leaders": new_leaders,
+                           "leaders_moved_s": None if moved_s is None else round(moved_s, 1), "leader_polls": polls,
                            "in_sync_s": None if synced is None else round(synced, 1)})
             if r + 1 < ROUNDS:  # steady again for a while before the next kill
                 time.sleep(max(0.0, round_t0 + ROUND_S - time.time()))
@@ -300,11 +333,12 @@ def run(name="leader_kill"):
           "the sum over rounds of U0 + rate x %.0f s)" %
           (fed, len(ld.where), n_out, n_dlq, len(lost), n_dups, bound, window_s))
     for rd in rounds:
-        print("  round %d: node %d killed (coordinator: %s), its partitions went to %s; back %.1f s after the "
+        print("  round %d: node %d killed (coordinator: %s, controller: %s), its partitions led by %s %s s after the kill; back %.1f s after the "
               "kill, in sync %s s later; duplicates %d (bound %d; U0 %d); longest stall %.1f s, results again %s s "
               "after the kill, caught up %s s after it; fraudd group events %s" %
               (rd["round"], rd["victim"], "yes" if rd["coordinator_killed"] else "no (node %d)" % rd["coordinator"],
-               rd["new_leaders"], rd["t_back"] - rd["t_kill"], rd["in_sync_s"], rd["duplicates"], rd["bound"],
+               "yes" if rd["controller"] == rd["victim"] else "no (node %s)" % rd["controller"],
+               rd["new_leaders"], rd["leaders_moved_s"], rd["t_back"] - rd["t_kill"], rd["in_sync_s"], rd["duplicates"], rd["bound"],
                rd["u0"], rd["stall_s"], rd["resumed_s"], rd["caught_up_s"], rd["group_events"] or "none"),
               flush=True)
     check(len(ld.where) == n and fed == n, name + ": the feeder wrote %d records with acks=all (input holds %d)" % (n, fed))
@@ -332,7 +366,7 @@ def run(name="leader_kill"):
            "dead_letters": n_dlq, "lost": len(lost), "duplicates": n_dups, "dup_bound": bound,
            "dups_below_commit": len(below), "rate": RATE, "fraudd_rc": rc, "acks": acks,
            "feed_to_done_s": round(time.time() - fed_done, 1),
-           "rounds": [{k: v for k, v in rd.items() if k not in ("c0", "t_kill", "t_back")} |
+           "rounds": [{k: v for k, v in rd.items() if k not in ("c0", "t_kill", "t_back", "leader_polls")} |
                       {"back_after_s": round(rd["t_back"] - rd["t_kill"], 1)} for rd in rounds]}
     print("RESULT " + json.dumps(res), flush=True)
     with open(os.path.join(tp.WORK, "cluster-%s-checker.json" % name), "w") as f:  # for a closer look

@@ -23,7 +23,7 @@
 #      (tests/faults, docs/RELIABILITY.md; about 5 min)
 #   5c. fault campaign (three brokers): a three-node KRaft cluster (replication factor 3, min ISR
 #      2, acks=all), the node leading the most partitions SIGKILLed mid-stream and restarted,
-#      twice (tests/faults/run_cluster.sh; about 1.5 min)
+#      twice (tests/faults/run_cluster.sh; under 2 min)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a

@@ -20,8 +20,9 @@ with) and sets FR_KAFKA_BOOTSTRAP (every broker) and FR_KAFKA_DIR.
 The checker is faults.py's (confluent-kafka, reading every result and dead letter and sampling
 the group's committed offsets and the input's end offsets every 250 ms). Per run it prints
 records in, results out, lost (must be 0), duplicates and the bound, and per round the node
-killed, the partitions it led, whether it was the group coordinator, fraudd's rebalance events,
-and the recovery times; one line `RESULT {json}` (also appended to $FR_FAULT_RESULTS if set).
+killed, the partitions it led, whether it was the group coordinator and the active controller
+(kafka.sh controller), when a live node's metadata (kcat) showed new leaders for all of them,
+fraudd's rebalance events, and the recovery times; one line `RESULT {json}` (also appended to $FR_FAULT_RESULTS if set).
 
 The duplicate bound, per round (at-least-once: a redelivery starts at the group's last commit):
 U0 + rate x (1 s + 6 s), as in faults.py, whichever node is killed, and no duplicate below the

@@ -69,10 +69,11 @@ def check(cond, what):
     return cond
 
 
-def create_topics(names, partitions=4):
+def create_topics(names, partitions=4, replication_factor=1, config=None):
+    """config: topic settings beside max.message.bytes (e.g. min.insync.replicas on a cluster)."""
     admin = AdminClient({"bootstrap.servers": BOOT})
-    fs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1,
-                                       config={"max.message.bytes": "4194304"}) for n in names])
+    fs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=replication_factor,
+                                       config={"max.message.bytes": "4194304", **(config or {})}) for n in names])
     for n, f in fs.items():
         f.result(30)
     # wait until every partition has a leader
@@ -89,10 +90,12 @@ def create_topics(names, partitions=4):
 class Loader:
     """Produces records (value, key) and remembers where each one landed."""
 
-    def __init__(self, topic):
+    def __init__(self, topic, extra=None):
+        """extra: producer settings beside the defaults (e.g. acks)."""
         self.topic = topic
         self.p = Producer({"bootstrap.servers": BOOT, "linger.ms": 5, "enable.idempotence": True,
-                           "message.max.bytes": 4000000, "queue.buffering.max.messages": 200000})
+                           "message.max.bytes": 4000000, "queue.buffering.max.messages": 200000,
+                           **(extra or {})})
         self.where = {}  # index -> (partition, offset)
 
     def produce(self, items, rate=None):
@@ -308,10 +311,10 @@ def by_source(msgs):
     return seen
 
 
-def topics_for(name):
+def topics_for(name, replication_factor=1, config=None):
     t = name + "-" + uuid.uuid4().hex[:8]
     topics = (t + "-in", t + "-out", t + "-dlq")
-    create_topics(topics)
+    create_topics(topics, replication_factor=replication_factor, config=config)
     return topics
 
 

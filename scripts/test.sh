@@ -21,11 +21,13 @@
 #      session timeout, and Toxiproxy between fraudd and the broker (latency, bandwidth cap,
 #      connection resets, a 60 s blackhole), each mid-stream, checked by an independent client
 #      (tests/faults, docs/RELIABILITY.md; about 5 min). Not here: the SIGKILL loop and the soak
-#      (long; run by name), and scale out/in under backpressure, which fails on a known defect
-#      (docs/RELIABILITY.md, "Scale out and in") until it is fixed
+#      (long; run by name)
 #   5c. fault campaign (three brokers): a three-node KRaft cluster (replication factor 3, min ISR
 #      2, acks=all), the node leading the most partitions SIGKILLed mid-stream and restarted,
 #      twice (tests/faults/run_cluster.sh; under 2 min)
+#   5d. scale out and in under backpressure: 1, 2, 3, 2, 1 processes in one group with a
+#      saturated pipeline; every partition keeps flowing after each change, lost 0,
+#      duplicates 0 (tests/faults/run_scale_soak.sh; about 2.5 min)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -77,6 +79,7 @@ else
   step "tls and sasl (real broker)" tests/security/run_sasl_tls.sh build/release/fraudd
   step "fault campaign (broker, network)" tests/faults/run_faults.sh build/release/fraudd
   step "fault campaign (three brokers)" tests/faults/run_cluster.sh build/release/fraudd
+  step "fault campaign (scale out and in)" tests/faults/run_scale_soak.sh build/release/fraudd scale
   step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"

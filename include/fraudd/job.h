@@ -36,7 +36,7 @@ typedef struct fr_job {
     uint8_t dead;            /* the message in flight is a dead letter */
     uint8_t flagged;         /* result over the threshold */
     uint8_t dead_reason;     /* FR_DEAD_* reason, when dead (its class follows from it) */
-    uint8_t rec_blocked;     /* sink: its dead letter failed for good; retried with backoff, partition paused */
+    uint8_t rec_blocked;     /* sink: its dead letter failed for good; retried with backoff, partition not read */
     uint32_t backoff_ms;     /* sink: wait before its next re-send (0 = none yet); reset when it ends */
     struct fr_job *next_free;
 } fr_job;

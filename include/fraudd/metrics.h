@@ -96,7 +96,7 @@ typedef struct fr_stats {
     uint64_t rejects[FR_REJ_PREPROCESS + 1]; /* worker rejections by reason */
     uint64_t produce_retries;                /* re-sends after a failed delivery */
     uint64_t in_flight;                      /* dispatched, not yet acknowledged */
-    uint64_t pauses;                         /* times backpressure paused the input */
+    uint64_t backpressure_ns;                /* time the input waited for room */
     uint64_t assigned_partitions;            /* partitions owned now */
     uint64_t rebalances;                     /* assignment changes seen */
     /* dispatch -> broker acknowledgement, per record (fr_lat_bucket) */

@@ -74,14 +74,17 @@ typedef struct fr_part {
     int gave_back;   /* a record of it was polled and not dispatched this assignment (source) */
     int64_t progress_ns; /* fr_now_ns when it last made progress (the source's stall gauge) */
     int64_t assigned_ns; /* fr_now_ns when it was last assigned */
+    /* the source's own per-partition state (its librdkafka queue and the
+     * records taken from it, not yet dispatched): created and freed by the
+     * source, NULL until the partition is first assigned */
+    struct fr_part_queue *queue;
     fr_otrack track; /* dispatched offsets and their completion */
     /* hook between the sink and the source (run thread): blocked counts
      * records of this partition whose dead letter cannot be delivered (the
      * sink retries them with backoff; nothing past them can be committed);
-     * while it is nonzero the source pauses the partition, so its tracker
-     * stops growing behind them; blocked_paused is the source's own note */
+     * while it is nonzero the source does not read the partition, so its
+     * tracker stops growing behind them */
     int blocked;
-    int blocked_paused;
 } fr_part;
 
 /* A record of the partition is done (its result or dead letter is

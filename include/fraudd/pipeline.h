@@ -7,7 +7,7 @@
  *      |   partition / round-robin
  *      v
  *   ring per worker (src/ring): bounded lock-free SPSC; when a ring or the
- *      |   job pool (include/fraudd/job.h) is full the source pauses
+ *      |   job pool (include/fraudd/job.h) is full the source stops reading
  *      v
  *   workers (include/fraudd/worker.h): N threads, micro-batches through
  *      |   fr_scorer (decode -> model -> score -> encode), then produce

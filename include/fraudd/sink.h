@@ -20,7 +20,7 @@
  *   failed, tries left   -> the same message again (kafka.produce_retries)
  *   result failed for good -> a dead letter, class "produce", reason = the error
  *   dead letter failed for good -> the record is blocked: re-sent with
- *                           backoff, its partition paused (fr_part.blocked),
+ *                           backoff, its partition not read (fr_part.blocked),
  *                           nothing committed past it; the other partitions
  *                           flow (fraudd_blocked_record_offset)
  *

@@ -4,37 +4,42 @@
  * Everything here runs on the run thread (the caller of fr_pipeline_run):
  * polling the consumer, dispatching, the rebalance callback and, because
  * the run thread also polls the producer (fr_sink_poll), delivery reports.
- * So the partition table, the job pool and the held queue need no locks.
+ * So the partition table, the job pool and the held records need no locks.
  *
- * Dispatch: a record gets a job from the pool, a sequence number in its
- * partition's tracker, the serving model generation, and a place on one
- * worker's ring:
+ * Partition queues: each assigned partition's records arrive on its own
+ * librdkafka queue, split from the consumer's before its fetch starts (the
+ * consumer's queue keeps the group events, errors and statistics, and is
+ * served on every poll, so the group session never waits for room).
+ * librdkafka stops fetching a partition while its queue holds
+ * queued.max.messages.kbytes (2 MB here by default), so memory is bounded
+ * per partition, and backpressure is simply not reading: nothing is
+ * paused, nothing fetched is dropped and fetched again.
+ *
+ * Dispatch: the run thread reads the partitions in rounds, up to 64
+ * records of each per turn, starting one partition further each round, so
+ * every partition flows while the pipeline is saturated. A record gets a
+ * job from the pool, a sequence number in its partition's tracker, the
+ * serving model generation, and a place on one worker's ring:
  *   key        hash(key) % workers (records without a key: round-robin)
  *   partition  partition % workers
  *   unordered  round-robin, skipping full rings
- * If the pool or the chosen ring is full, the record waits at the tail of
- * the held queue and later records queue behind it, so order is kept; if
- * that lasts, the input partitions are paused (librdkafka stops fetching
- * them) until the held queue is empty and the rings half drained (see
- * fr_source_poll). Memory is bounded by the pool (max_in_flight), the
- * rings, the held queue (records fetched before the pause took effect) and
- * librdkafka's own prefetch limits.
+ * If the pool or the chosen ring is full, the record stays first in its
+ * partition's held list (records taken from the queue, not yet
+ * dispatched) and that partition's next turn starts with it, so order is
+ * kept. A partition one of whose records the sink cannot deliver is not
+ * read until that record is done (include/fraudd/offsets.h, blocked). The
+ * time spent without room is fraudd_input_backpressure_seconds_total.
+ * Memory is bounded by the pool (max_in_flight), the rings, 64 held
+ * records per partition and the partition queues' bound.
  *
  * Offsets: a job's delivery report (sink) marks it done in its partition's
  * tracker; the contiguous done prefix is stored with rd_kafka_offsets_store
  * here (auto commit sends stored offsets every auto.commit.interval.ms).
  *
- * Pause flags: librdkafka keeps a partition's application pause flag
- * through unassign and a later assign, and resume acts only on what is
- * named. So a revoke resumes what it gives up, and an assign pauses or
- * resumes what it gets to match the input's state now: a partition we own
- * is fetched unless we are paused for backpressure right now.
- *
  * Revocation (cooperative): stop dispatching the revoked partitions, drop
  * their held records (never dispatched, they will be fetched again by the
  * new owner), wait for their in-flight jobs (bounded by the shutdown
- * timeout), store and synchronously commit their offsets, clear their pause
- * flag, then unassign.
+ * timeout), store and synchronously commit their offsets, then unassign.
  *
  * Shutdown: fr_source_drain, then (after the workers stop and the producer
  * flushes) fr_source_commit_final, which first waits until the group is not
@@ -85,7 +90,7 @@ void fr_source_poll(fr_source *s, int timeout_ms);
 /* Hands the committable offsets that moved to librdkafka's offset store. */
 void fr_source_store_offsets(fr_source *s);
 
-/* Shutdown, steps 1-2: pause the input, give back records not yet
+/* Shutdown, steps 1-2: stop reading the input, give back records not yet
  * dispatched, and wait (serving the group session and delivery reports)
  * until nothing is in flight or deadline_ns. Every later wait of the
  * source (the revoke of the close) ends by the same deadline. */

@@ -55,8 +55,6 @@ int fr_worker_room(const fr_worker *w);
 void fr_worker_push(fr_workers *ws, fr_worker *w, fr_job *job);
 /* Run thread: wakes the workers pushed to since the last call. */
 void fr_workers_wake(fr_workers *ws);
-/* Nonzero if every ring is at most half full. */
-int fr_workers_half_empty(const fr_workers *ws);
 
 void fr_workers_stats(const fr_workers *ws, int i, fr_worker_stats *out);
 /* Adds the workers' counters to out. Any thread. */

@@ -187,7 +187,7 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
             }
         head(b, "fraudd_blocked_record_offset", "gauge",
              "Offset of the lowest input record of a partition whose dead letter cannot be delivered; the "
-             "partition is paused until it is (one series per blocked partition).");
+             "partition is not read until it is (one series per blocked partition).");
         for (size_t i = 0; i < st->n_blocked; i++) {
             int dup = 0;
             int64_t low = st->blocked_offset[i];
@@ -203,7 +203,9 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         counter(b, "fraudd_produce_retries_total", "Results or dead letters sent again after a failed delivery.",
                 (double)st->produce_retries);
         gauge(b, "fraudd_records_in_flight", "Records dispatched but not yet acknowledged.", (double)st->in_flight);
-        counter(b, "fraudd_input_pauses_total", "Times backpressure paused the input partitions.", (double)st->pauses);
+        counter(b, "fraudd_input_backpressure_seconds_total",
+                "Time the input waited for room: the job pool (max_in_flight) or a worker's ring was full.",
+                (double)st->backpressure_ns / 1e9);
         gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)st->assigned_partitions);
         counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)st->rebalances);
         counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)st->batches);

@@ -261,7 +261,7 @@ void fr_sink_stop_waiting(fr_sink *k) {
 static void record_block(fr_sink *k, fr_job *job, rd_kafka_resp_err_t err) {
     if (!job->rec_blocked) {
         job->rec_blocked = 1;
-        job->part->blocked++; /* the source pauses the partition */
+        job->part->blocked++; /* the source stops reading the partition */
         pthread_mutex_lock(&k->rec_mu);
         if (k->n_rec < FR_STATS_MAX_BLOCKED) {
             k->rec_partition[k->n_rec] = job->msg->partition;
@@ -273,7 +273,7 @@ static void record_block(fr_sink *k, fr_job *job, rd_kafka_resp_err_t err) {
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_ERROR, "record_blocked",
                    "%s [%" PRId32 "] offset %" PRId64 ": its dead letter to %s failed for good (%s); partition %" PRId32
-                   " is paused and not committed past it; retrying every %u ms",
+                   " is not read and not committed past it; retrying every %u ms",
                    k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, k->cfg->kafka.dead_letter_topic,
                    rd_kafka_err2str(err), job->msg->partition,
                    job->backoff_ms * 2 > FR_BACKOFF_MAX_MS ? FR_BACKOFF_MAX_MS
@@ -343,7 +343,7 @@ static void job_complete(fr_sink *k, fr_job *job) {
  *   tries left              -> re-sent now (kafka.produce_retries)
  *   a result, failed for good -> its dead letter, class "produce"
  *   a dead letter, failed for good -> the record is blocked: re-sent with
- *                              backoff, its partition paused, no commit past it */
+ *                              backoff, its partition not read, no commit past it */
 static void on_failure(fr_sink *k, parked *p, rd_kafka_resp_err_t err) {
     fr_job *job = p->job;
     fr_delivery_class cls = delivery_class(err);

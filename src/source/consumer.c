@@ -1,15 +1,29 @@
 /* Source (include/fraudd/source.h has the design). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fraudd/common.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
 #include "fraudd/offsets.h"
 #include "fraudd/source.h"
+
+/* A partition's own queue, split from the consumer's (see "partition
+ * queues" in include/fraudd/source.h), and the records taken from it but
+ * not dispatched yet, oldest first: held[head .. head + n). */
+#define FR_BATCH 64 /* records taken from one partition's queue at a time */
+typedef struct fr_part_queue {
+    rd_kafka_queue_t *q;
+    rd_kafka_message_t *held[FR_BATCH];
+    size_t head, n;
+} fr__pq; /* fr_part.queue */
 
 struct fr_source {
     const fr_config *cfg;
@@ -21,13 +35,13 @@ struct fr_source {
     fr_workers *ws;
     fr_sink *sink;
     rd_kafka_t *consumer;
-    fr_parts parts; /* input partitions by number */
-    /* records polled but not yet dispatched, oldest first */
-    rd_kafka_message_t **held;
-    size_t held_cap, held_head, held_n;
-    int paused;            /* input partitions paused for backpressure */
-    int64_t blocked_since; /* fr_now_ns() when dispatch first found no room; 0 = not blocked */
-    uint64_t rr;           /* round-robin cursor */
+    fr_parts parts;     /* input partitions by number */
+    rd_kafka_queue_t *cq; /* the consumer's queue: group events, errors, statistics */
+    int wake[2];          /* a pipe librdkafka writes to when one of those queues gets an entry */
+    uint64_t rr;          /* round-robin cursor over the workers */
+    uint64_t rr_part;     /* a round starts at the first partition we read at or after this */
+    int draining;         /* fr_source_drain began: no partition queue is read again */
+    int64_t bp_mark;      /* fr_now_ns of the last backpressure account; 0 = not waiting for room */
     /* group settling (see "group settling" below): joins_sent counts the
      * JoinGroup requests written to the coordinator (librdkafka's broker
      * threads, an interceptor), joins_served is its value at the last
@@ -40,7 +54,7 @@ struct fr_source {
     int64_t shutdown_deadline_ns; /* 0 until fr_source_drain; then every wait here ends by it */
     int64_t next_position_check;  /* skip_unaccounted's next turn (fr_now_ns) */
     /* statistics, written by the run thread only (fr_ctr_add) */
-    _Atomic uint64_t st_consumed, st_pauses, st_assigned, st_rebalances;
+    _Atomic uint64_t st_consumed, st_backpressure_ns, st_assigned, st_rebalances;
     /* progress (see "progress" below): the run thread checks every
      * FR_PROGRESS_CHECK_MS and publishes under stall_mu with trylock */
     int64_t next_progress_check;
@@ -60,6 +74,30 @@ struct fr_source {
     pthread_cond_t probe_cv;
     int probe_stop;
 };
+
+/* ---- partition queues ---- */
+
+/* The partition's queue entry, or NULL; with create, a new empty one if
+ * there is none (NULL only when out of memory). */
+static fr__pq *pq_get(fr_source *s, int32_t id, int create) {
+    fr_part *part = fr_parts_get(&s->parts, id, create);
+    if (part && !part->queue && create) part->queue = calloc(1, sizeof(fr__pq));
+    return part ? part->queue : NULL;
+}
+
+/* Takes the partition's queue out of the consumer's, once per partition:
+ * librdkafka keeps it split for the partition's life (an application
+ * forward sets a flag that its own fetch start respects), so its records
+ * are read only by read_part, and the fetcher stops at the queue's own
+ * bound (queued.max.messages.kbytes) while it is not read. */
+static int split_queue(fr_source *s, fr__pq *q, int32_t id) {
+    if (q->q) return 0;
+    q->q = rd_kafka_queue_get_partition(s->consumer, s->cfg->kafka.input_topic, id);
+    if (!q->q) return FR_ENOMEM;
+    rd_kafka_queue_forward(q->q, NULL);
+    rd_kafka_queue_io_event_enable(q->q, s->wake[1], "p", 1);
+    return 0;
+}
 
 /* ---- offsets ---- */
 
@@ -81,10 +119,8 @@ static void skip_unaccounted(fr_source *s) {
         if (!part || !part->assigned || part->gave_back || part->track.last_pushed < 0 ||
             fr_otrack_in_flight(&part->track))
             continue;
-        int held = 0;
-        for (size_t k = 0; k < s->held_n && !held; k++)
-            held = s->held[(s->held_head + k) % s->held_cap]->partition == part->id;
-        if (held) continue;
+        fr__pq *q = pq_get(s, part->id, 0);
+        if (q && q->n) continue; /* records held */
         if (!list) list = rd_kafka_topic_partition_list_new(8);
         rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id);
     }
@@ -122,57 +158,6 @@ void fr_source_store_offsets(fr_source *s) {
     if (e)
         fr_log(FR_LOG_WARN, "offset_store_failed", "%s: %s", s->cfg->kafka.input_topic, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* ---- pause / resume ---- */
-
-static void sync_blocked_parts(fr_source *s); /* below: partitions blocked by the sink */
-
-static void source_pause(fr_source *s, int pause) {
-    if (s->paused == pause) return;
-    rd_kafka_topic_partition_list_t *list = NULL;
-    if (rd_kafka_assignment(s->consumer, &list) || !list) return;
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, list)
-                                  : rd_kafka_resume_partitions(s->consumer, list);
-    if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "%s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(list);
-    s->paused = pause;
-    if (!pause) { /* the resume covered partitions blocked by the sink too: pause them again */
-        for (size_t i = 0; i < s->parts.n; i++)
-            if (s->parts.v[i]) s->parts.v[i]->blocked_paused = 0;
-        sync_blocked_parts(s);
-    }
-    if (pause) fr_ctr_add(&s->st_pauses, 1);
-    fr_log(FR_LOG_DEBUG, pause ? "input_paused" : "input_resumed", "in flight %zu, held %zu", s->jobs->in_flight, s->held_n);
-}
-
-/* ---- partitions blocked by the sink (a hook for src/sink) ----
- * A record whose dead letter cannot be delivered stays in flight and the
- * sink retries it with backoff (fr_part.blocked counts them); nothing past
- * it can be committed, so the partition is paused alone, or its tracker
- * would grow without bound behind it. The other partitions keep flowing.
- * Resumed when the record is delivered or the partition is revoked. */
-static void pause_one(fr_source *s, fr_part *part, int pause) {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, s->cfg->kafka.input_topic, part->id);
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, l) : rd_kafka_resume_partitions(s->consumer, l);
-    if (e) fr_log(FR_LOG_WARN, pause ? "pause_failed" : "resume_failed", "partition %d: %s", (int)part->id, rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
-    part->blocked_paused = pause;
-    fr_log(FR_LOG_INFO, pause ? "partition_paused" : "partition_resumed", "%s [%d]: %s", s->cfg->kafka.input_topic,
-           (int)part->id, pause ? "a record of it cannot be delivered" : "no record of it is blocked now");
-}
-
-static void sync_blocked_parts(fr_source *s) {
-    for (size_t i = 0; i < s->parts.n; i++) {
-        fr_part *part = s->parts.v[i];
-        if (!part || !part->assigned || (part->blocked > 0) == part->blocked_paused) continue;
-        /* while all are paused for backpressure, the resume of all resumes it */
-        if (part->blocked > 0 || !s->paused)
-            pause_one(s, part, part->blocked > 0);
-        else
-            part->blocked_paused = 0;
-    }
 }
 
 /* ---- dispatch ---- */
@@ -253,20 +238,16 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m) {
     return DISPATCHED;
 }
 
-static void held_push(fr_source *s, rd_kafka_message_t *m) {
-    s->held[(s->held_head + s->held_n) % s->held_cap] = m;
-    s->held_n++;
-}
-
-/* Dispatches held records in order; returns 1 if the queue is now empty. */
-static int flush_held(fr_source *s) {
-    while (s->held_n) {
-        if (dispatch(s, s->held[s->held_head]) == BLOCKED) break;
-        s->held_head = (s->held_head + 1) % s->held_cap;
-        s->held_n--;
+/* Dispatches the partition's held records in order; returns 1 if none is
+ * left. */
+static int flush_part(fr_source *s, fr__pq *q) {
+    while (q->n) {
+        if (dispatch(s, q->held[q->head]) == BLOCKED) return 0;
+        q->head++;
+        q->n--;
     }
-    fr_workers_wake(s->ws);
-    return s->held_n == 0;
+    q->head = 0;
+    return 1;
 }
 
 /* A record taken from the consumer and not dispatched (held records of a
@@ -282,62 +263,120 @@ static void give_back(fr_source *s, rd_kafka_message_t *m) {
     rd_kafka_message_destroy(m);
 }
 
-static void drop_held_if(fr_source *s, const rd_kafka_topic_partition_list_t *parts) {
-    size_t keep = 0;
-    for (size_t i = 0; i < s->held_n; i++) {
-        rd_kafka_message_t *m = s->held[(s->held_head + i) % s->held_cap];
-        int drop = !parts;
-        for (int k = 0; parts && k < parts->cnt; k++)
-            if (parts->elems[k].partition == m->partition) drop = 1;
-        if (drop)
-            give_back(s, m);
-        else
-            s->held[(s->held_head + keep++) % s->held_cap] = m;
-    }
-    s->held_n = keep;
+static void give_back_held(fr_source *s, fr__pq *q) {
+    for (size_t i = 0; i < q->n; i++) give_back(s, q->held[q->head + i]);
+    q->head = q->n = 0;
 }
 
-
-static void handle_message(fr_source *s, rd_kafka_message_t *m) {
-    if (m->err) {
-        static fr_log_limiter lim;
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            fr_log_limited(&lim, FR_LOG_WARN, "consumer_error", "%s [%d]: %s",
-                           m->rkt ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition, rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
+/* Gives back the held records of parts (all partitions if NULL). */
+static void drop_held_if(fr_source *s, const rd_kafka_topic_partition_list_t *parts) {
+    if (!parts) {
+        for (size_t i = 0; i < s->parts.n; i++)
+            if (s->parts.v[i] && s->parts.v[i]->queue) give_back_held(s, s->parts.v[i]->queue);
         return;
     }
-    fr_kafka_broker_seen(s->ks);
-    if (s->held_n || dispatch(s, m) == BLOCKED) held_push(s, m);
-}
-
-/* Resume only with room to spare, so a saturated pipeline pauses rarely:
- * every pause drops librdkafka's prefetched records and re-fetches them. */
-static int can_resume(fr_source *s) {
-    if (s->held_n || s->jobs->in_flight > s->jobs->n / 2) return 0;
-    return fr_workers_half_empty(s->ws);
-}
-
-/* One round: serve delivery reports, retry held records, then take up to a
- * few hundred new records (waiting up to timeout_ms for the first).
- *
- * Backpressure: a record that finds its ring or the job pool full is held
- * and the consumer is not polled for records (librdkafka's prefetch queue is
- * bounded by queued.max.messages.kbytes). Short stalls, such as the pool
- * waiting for a batch of acknowledgements, end there. A stall longer than
- * FR_PAUSE_AFTER_MS pauses the partitions, and the consumer is polled again
- * to keep the group session and rebalances served; records fetched before
- * the pause took effect queue behind the held one. */
-#define FR_PAUSE_AFTER_MS 50
-/* While paused: serve the group session and take what was fetched before
- * the pause (it queues behind the held records), then wait up to 1 ms for
- * acknowledgements, which is what frees room. */
-static void poll_while_paused(fr_source *s) {
-    if (s->held_n < s->held_cap) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
-        if (m) handle_message(s, m);
+    for (int k = 0; k < parts->cnt; k++) {
+        fr__pq *q = pq_get(s, parts->elems[k].partition, 0);
+        if (q) give_back_held(s, q);
     }
-    fr_sink_poll(s->sink, 1);
+}
+
+/* An error event of the consumer or of a partition: logged (rate-limited),
+ * never dispatched. */
+static void consumer_error(rd_kafka_message_t *m) {
+    static fr_log_limiter lim;
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        fr_log_limited(&lim, FR_LOG_WARN, "consumer_error", "%s [%d]: %s",
+                       m->rkt ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition, rd_kafka_message_errstr(m));
+    rd_kafka_message_destroy(m);
+}
+
+/* Serves the consumer's own queue: the rebalance callback, errors,
+ * statistics. A record there (none is expected: every assigned partition's
+ * queue is split before its fetch starts) is given back. */
+static void serve_group(fr_source *s, int timeout_ms) {
+    for (int i = 0; i < 64; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, i ? 0 : timeout_ms);
+        if (!m) return;
+        if (m->err)
+            consumer_error(m);
+        else
+            give_back(s, m);
+    }
+}
+
+/* One turn of a partition: its held records first, then up to FR_BATCH
+ * new ones from its queue (never more than the job pool can take). Sets
+ * *blocked when a record found no room. */
+static void read_part(fr_source *s, fr__pq *q, int *blocked) {
+    if (!flush_part(s, q)) {
+        *blocked = 1;
+        return;
+    }
+    size_t want = fr_jobs_available(s->jobs);
+    if (want > FR_BATCH) want = FR_BATCH;
+    if (!want) {
+        *blocked = 1;
+        return;
+    }
+    ssize_t got = rd_kafka_consume_batch_queue(q->q, 0, q->held, want);
+    if (got <= 0) return;
+    fr_kafka_broker_seen(s->ks);
+    /* errors (end of partition, fetch errors) out of the way, order kept */
+    size_t n = 0;
+    for (ssize_t i = 0; i < got; i++) {
+        if (q->held[i]->err)
+            consumer_error(q->held[i]);
+        else
+            q->held[n++] = q->held[i];
+    }
+    q->head = 0;
+    q->n = n;
+    if (!flush_part(s, q)) *blocked = 1;
+}
+
+/* One round over the partitions we own and read (not blocked by the sink),
+ * starting one further each round so no partition is always last when
+ * room is scarce. Returns the records dispatched; *blocked as read_part,
+ * for any partition. */
+static size_t read_round(fr_source *s, int *blocked) {
+    uint64_t before = fr_ctr_get(&s->st_consumed);
+    size_t n = s->parts.n;
+    if (!n) return 0;
+    size_t start = (size_t)(s->rr_part % n), first = SIZE_MAX;
+    for (size_t k = 0; k < n; k++) {
+        size_t id = (start + k) % n;
+        fr_part *part = s->parts.v[id];
+        fr__pq *q = part ? part->queue : NULL;
+        if (!q || !q->q) continue;
+        /* a partition whose record the sink cannot deliver is not read: its
+         * tracker stops growing behind that record, its queue fills to its
+         * bound and librdkafka stops fetching it; the others flow */
+        if (!part->assigned || part->blocked > 0) continue;
+        if (first == SIZE_MAX) first = id;
+        read_part(s, q, blocked);
+        if (!fr_jobs_available(s->jobs)) {
+            *blocked = 1;
+            break;
+        }
+    }
+    s->rr_part = (first == SIZE_MAX ? start : first) + 1;
+    return (size_t)(fr_ctr_get(&s->st_consumed) - before);
+}
+
+/* The wake pipe: librdkafka writes a byte when one of our queues gets an
+ * entry after the queue was last read (once per such period), so emptying
+ * the pipe before reading the queues and waiting on it only after reading
+ * them all loses no wake-up. */
+static void wake_drain(fr_source *s) {
+    char buf[256];
+    while (read(s->wake[0], buf, sizeof buf) > 0) {
+    }
+}
+
+static void wake_wait(fr_source *s, int timeout_ms) {
+    struct pollfd pfd = {.fd = s->wake[0], .events = POLLIN};
+    if (timeout_ms > 0) poll(&pfd, 1, timeout_ms);
 }
 
 /* ---- progress ----
@@ -480,36 +519,36 @@ size_t fr_source_stalls(fr_source *s, int64_t now_ns, fr_part_stall *out, size_t
     return n;
 }
 
+/* Backpressure time: from the first round that found no room to the
+ * first that found room again, counted as it goes (scrapes see it grow). */
+static void account_backpressure(fr_source *s, int blocked, int64_t now) {
+    if (s->bp_mark) fr_ctr_add(&s->st_backpressure_ns, (uint64_t)(now - s->bp_mark));
+    s->bp_mark = blocked ? now : 0;
+}
+
 void fr_source_poll(fr_source *s, int timeout_ms) {
     fr_sink_poll(s->sink, 0);
-    sync_blocked_parts(s);
+    wake_drain(s);
+    serve_group(s, 0);
     check_progress(s, fr_now_ns());
-    if (s->held_n && !flush_held(s)) {
-        int64_t now = fr_now_ns();
-        if (!s->blocked_since) s->blocked_since = now;
-        if (!s->paused && now - s->blocked_since > (int64_t)FR_PAUSE_AFTER_MS * 1000000) source_pause(s, 1);
-        if (s->paused)
-            poll_while_paused(s);
-        else
-            fr_sink_poll(s->sink, 1); /* not polling the consumer: its prefetch is bounded */
+    if (s->draining) {
+        fr_sink_poll(s->sink, 1);
         return;
     }
-    s->blocked_since = 0;
-    if (s->paused) {
-        if (!can_resume(s)) {
-            poll_while_paused(s);
-            return;
-        }
-        source_pause(s, 0);
-    }
-    for (int i = 0; i < 512; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, i == 0 ? timeout_ms : 0);
-        if (!m) break;
-        handle_message(s, m);
-        if (s->held_n) break;
-        if ((i & 63) == 63) fr_workers_wake(s->ws);
-    }
-    fr_workers_wake(s->ws);
+    int blocked = 0;
+    size_t sent = 0, got;
+    /* rounds until the queues are empty, room runs out, or a few hundred
+     * records went out (delivery reports are served in between) */
+    do {
+        got = read_round(s, &blocked);
+        sent += got;
+        if (got) fr_workers_wake(s->ws);
+    } while (got && !blocked && sent < 512);
+    account_backpressure(s, blocked, fr_now_ns());
+    if (blocked)
+        fr_sink_poll(s->sink, 1); /* acknowledgements free room */
+    else if (!sent)
+        wake_wait(s, timeout_ms);
     fr_sink_poll(s->sink, 0);
 }
 
@@ -548,8 +587,13 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
             atomic_store(&s->ks->fatal, 1);
             continue;
         }
+        /* before the assign: its fetch must start on its own queue */
+        fr__pq *q = pq_get(s, part->id, 1);
+        if (!q || split_queue(s, q, part->id)) {
+            fr_log(FR_LOG_ERROR, "out_of_memory", "the queue of partition %d", (int)part->id);
+            atomic_store(&s->ks->fatal, 1);
+        }
         fr_otrack_reset(&part->track);
-        part->blocked_paused = 0;
         part->assigned = 1;
         part->dirty = 0;
         part->stored = -1;
@@ -568,15 +612,6 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     } else if (e) {
         fr_log(FR_LOG_ERROR, "assign_failed", "%s", rd_kafka_err2str(e));
     }
-    /* librdkafka keeps the application pause flag of a partition across
-     * unassign and assign (2.0.2: removal clears only its own LIB_PAUSE
-     * flag; the partition object, flag included, lives on in the topic).
-     * A partition last paused by us while we owned it before, or by an
-     * older owner in this process, would never be fetched. So set the flag
-     * explicitly both ways: paused only while we pause the input now. */
-    rd_kafka_resp_err_t pe = s->paused ? rd_kafka_pause_partitions(rk, parts) : rd_kafka_resume_partitions(rk, parts);
-    if (pe) fr_log(FR_LOG_WARN, s->paused ? "pause_failed" : "resume_failed", "on assign of [%s]: %s", txt,
-                   rd_kafka_err2str(pe));
     /* every SyncGroup ends in one rebalance callback; see on_revoke */
     if (s->settle_assigns > 0) s->settle_assigns--;
     size_t owned = fr_parts_owned(&s->parts);
@@ -629,13 +664,6 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
      * comes first */
     if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
-    /* give them back unpaused: librdkafka keeps the application pause flag
-     * through unassign (see on_assign), and source_pause resumes only what
-     * we own then. Their fetchers stop in the unassign below, so clearing
-     * the flag here fetches nothing more (a record fetched meanwhile is
-     * dropped unstored by dispatch: the partition is no longer assigned). */
-    rd_kafka_resp_err_t re = rd_kafka_resume_partitions(rk, parts);
-    if (re) fr_log(FR_LOG_WARN, "resume_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(re));
     if (coop) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
         if (error) {
@@ -732,8 +760,7 @@ int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
     int64_t t0 = fr_now_ns();
     int settled;
     while (!(settled = group_settled(s)) && committable_parts(s) && fr_now_ns() < deadline_ns) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 5);
-        if (m) give_back(s, m);
+        serve_group(s, 5);
         fr_sink_poll(s->sink, 0);
     }
     double waited_ms = (double)(fr_now_ns() - t0) / 1e6;
@@ -774,17 +801,16 @@ int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
 
 void fr_source_drain(fr_source *s, int64_t deadline_ns) {
     s->shutdown_deadline_ns = deadline_ns;
-    /* 1. no new records: pause, give back what was not dispatched */
-    source_pause(s, 1);
+    /* 1. no new records: the partitions' queues are not read again, and
+     * what was taken from them but not dispatched goes back */
+    s->draining = 1;
     drop_held_if(s, NULL);
-    /* 2. wait for the in-flight ones */
+    account_backpressure(s, 0, fr_now_ns());
+    /* 2. wait for the in-flight ones, the group session served */
     while (s->jobs->in_flight && fr_now_ns() < deadline_ns) {
         fr_workers_wake(s->ws);
         fr_sink_poll(s->sink, 5);
-        /* keep the group session served; records fetched before the pause are
-         * given back (their offsets are not stored, so they are re-read) */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
-        if (m) give_back(s, m);
+        serve_group(s, 0);
     }
 }
 
@@ -819,10 +845,10 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->probe_cv, &ca);
     pthread_condattr_destroy(&ca);
-    s->held_cap = 4096;
-    s->held = calloc(s->held_cap, sizeof *s->held);
-    if (!s->held) {
-        rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (source)");
+    s->wake[0] = s->wake[1] = -1;
+    if (pipe(s->wake) || fcntl(s->wake[0], F_SETFL, O_NONBLOCK) || fcntl(s->wake[1], F_SETFL, O_NONBLOCK) ||
+        fcntl(s->wake[0], F_SETFD, FD_CLOEXEC) || fcntl(s->wake[1], F_SETFD, FD_CLOEXEC)) {
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "source wake-up pipe: %s", strerror(errno));
         goto out;
     }
     conf = rd_kafka_conf_new();
@@ -832,7 +858,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
         (rc = fr_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen)) ||
-        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen)) ||
+        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "2048", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
@@ -855,6 +881,8 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
     }
     conf = NULL; /* now owned by s->consumer */
     rd_kafka_poll_set_consumer(s->consumer);
+    s->cq = rd_kafka_queue_get_consumer(s->consumer);
+    if (s->cq) rd_kafka_queue_io_event_enable(s->cq, s->wake[1], "c", 1);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->kafka.input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t ke = rd_kafka_subscribe(s->consumer, topics);
@@ -880,11 +908,27 @@ out:
 void fr_source_free(fr_source *s) {
     if (!s) return;
     prober_stop(s);
-    /* the consumer's messages first: rd_kafka_destroy waits for every
-     * message of its client to be destroyed */
-    for (size_t i = 0; s->held && i < s->held_n; i++) rd_kafka_message_destroy(s->held[(s->held_head + i) % s->held_cap]);
+    /* the consumer's messages and queue handles first: rd_kafka_destroy
+     * waits for every message of its client to be destroyed. librdkafka
+     * stops writing to the pipe before it is closed. */
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr__pq *q = s->parts.v[i] ? s->parts.v[i]->queue : NULL;
+        if (!q) continue;
+        for (size_t k = 0; k < q->n; k++) rd_kafka_message_destroy(q->held[q->head + k]);
+        if (q->q) {
+            rd_kafka_queue_io_event_enable(q->q, -1, NULL, 0);
+            rd_kafka_queue_destroy(q->q);
+        }
+        free(q);
+        s->parts.v[i]->queue = NULL;
+    }
+    if (s->cq) {
+        rd_kafka_queue_io_event_enable(s->cq, -1, NULL, 0);
+        rd_kafka_queue_destroy(s->cq);
+    }
     if (s->consumer) rd_kafka_destroy(s->consumer);
-    free(s->held);
+    if (s->wake[0] >= 0) close(s->wake[0]);
+    if (s->wake[1] >= 0) close(s->wake[1]);
     fr_parts_free(&s->parts);
     pthread_mutex_destroy(&s->stall_mu);
     pthread_mutex_destroy(&s->probe_mu);
@@ -894,7 +938,7 @@ void fr_source_free(fr_source *s) {
 
 void fr_source_stats(const fr_source *s, fr_stats *out) {
     out->consumed += fr_ctr_get(&s->st_consumed);
-    out->pauses += fr_ctr_get(&s->st_pauses);
+    out->backpressure_ns += fr_ctr_get(&s->st_backpressure_ns);
     out->assigned_partitions += fr_ctr_get(&s->st_assigned);
     out->rebalances += fr_ctr_get(&s->st_rebalances);
 }

@@ -333,12 +333,6 @@ void fr_workers_wake(fr_workers *ws) {
     }
 }
 
-int fr_workers_half_empty(const fr_workers *ws) {
-    for (int i = 0; i < ws->n; i++)
-        if (fr_ring_count(ws->w[i].ring) > fr_ring_capacity(ws->w[i].ring) / 2) return 0;
-    return 1;
-}
-
 /* ---- statistics ---- */
 
 void fr_workers_stats(const fr_workers *ws, int i, fr_worker_stats *out) {

@@ -524,11 +524,7 @@ def run_http_flood(name="http_flood"):
     topics = tp.topics_for("fault-" + name)
     group = "g-" + topics[0]
     port = tp.free_port()
-    cfg = tp.write_config("fault-" + name, group, topics)
-    with open(cfg) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(text.replace("http:\n  port: 0\n", "http:\n  port: %d\n  bind: 127.0.0.1\n" % port))
+    cfg = tp.write_config("fault-" + name, group, topics, http_port=port)
     n = int(RATE * (PRE + flood_s + POST))
     items = feed_items(n)
     chk = Checker(topics, group)

@@ -78,23 +78,15 @@ def create_topics(name):
     return topics
 
 
-def process_config(name, group, topics, port, **kw):
-    """write_config with a fixed HTTP port (each process's /metrics is scraped)."""
-    cfg = tp.write_config(name, group, topics, session_ms=SESSION_MS, **kw)
-    with open(cfg) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(text.replace("http:\n  port: 0\n", "http:\n  port: %d\n  bind: 127.0.0.1\n" % port))
-    return cfg
-
-
 class Proc:
     """One fraudd of the group with its own HTTP port."""
 
     def __init__(self, name, group, topics, **kw):
         self.name = name
         self.port = tp.free_port()
-        self.d = tp.Daemon(process_config(name, group, topics, self.port, **kw), name)
+        # a fixed HTTP port: each process's /metrics is scraped
+        cfg = tp.write_config(name, group, topics, session_ms=SESSION_MS, http_port=self.port, **kw)
+        self.d = tp.Daemon(cfg, name)
         self.rc = None
 
     def alive(self):

@@ -167,11 +167,13 @@ def read_topic(topic, want, timeout):
 
 
 def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2, extra_consumer="",
-                 level="info", bootstrap="${FR_KAFKA_BOOTSTRAP}", session_ms=10000, extra_kafka=""):
+                 level="info", bootstrap="${FR_KAFKA_BOOTSTRAP}", session_ms=10000, extra_kafka="", http_port=0):
     """A fraudd config in WORK. extra_consumer: lines under kafka.consumer; extra_kafka: lines
-    under kafka (e.g. a properties: or producer: map); bootstrap: another address (a proxy's)."""
+    under kafka (e.g. a properties: or producer: map); bootstrap: another address (a proxy's);
+    http_port: a fixed HTTP port on 127.0.0.1 (0: any free port)."""
     inp, out, dlq = topics
     path = os.path.join(WORK, name + ".yaml")
+    http = "  port: %d\n  bind: 127.0.0.1\n" % http_port if http_port else "  port: 0\n"
     with open(path, "w") as f:
         f.write(f"""kafka:
   bootstrap_servers: "{bootstrap}"
@@ -188,8 +190,7 @@ def write_config(name, group, topics, extra_pipeline="", extra_model="", workers
 {extra_pipeline}model:
   passthrough: [id]
 {extra_model}http:
-  port: 0
-logging:
+{http}logging:
   format: json
   level: {level}
 """)

@@ -1029,6 +1029,19 @@ def end_offsets(topic, parts):
     return out
 
 
+def wait_committed_at_end(group, topic, parts=4, timeout=20):
+    """Waits up to timeout s for the group's committed offsets of topic to reach the end of
+    every partition; returns (whether they did, committed, end offsets)."""
+    ends = end_offsets(topic, parts)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        com = committed_offsets(group, topic, parts)
+        if all(com.get(q, -1) == ends[q] for q in ends):
+            break
+        time.sleep(0.5)
+    return all(com.get(q, -1) == ends[q] for q in ends), com, ends
+
+
 def scenario_gaps():
     """Input with offset gaps: a transactional producer commits two transactions in three and
     aborts the third. Offsets then have holes (aborted records, transaction markers): every
@@ -1063,15 +1076,8 @@ def scenario_gaps():
     check(not (set(got) & aborted), "gaps: no aborted record was scored (%d were)" % len(set(got) & aborted))
     check(all(n == 1 for n in got.values()), "gaps: one result per record (%d duplicates)" %
           sum(n - 1 for n in got.values()))
-    ends = end_offsets(topics[0], 4)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        com = committed_offsets(group, topics[0], 4)
-        if all(com.get(q, -1) == ends[q] for q in ends):
-            break
-        time.sleep(0.5)
-    check(all(com.get(q, -1) == ends[q] for q in ends),
-          "gaps: the committed offsets reach the end of every partition while running "
+    at_end, com, ends = wait_committed_at_end(group, topics[0])
+    check(at_end, "gaps: the committed offsets reach the end of every partition while running "
           "(committed %s, end %s)" % (com, ends))
     rc = d.stop()
     check(rc == 0, "gaps: fraudd exits 0 on SIGTERM (got %s)" % rc)
@@ -1136,15 +1142,9 @@ def scenario_compacted():
     check(set(src) == want, "compacted: every surviving record has a result (%d of %d; %d others)" %
           (len(set(src) & want), len(want), len(set(src) - want)))
     check(all(len(v) == 1 for v in src.values()), "compacted: one result per record")
-    ends = end_offsets(topics[0], 4)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        com = committed_offsets(group, topics[0], 4)
-        if all(com.get(q, -1) == ends[q] for q in ends):
-            break
-        time.sleep(0.5)
-    check(all(com.get(q, -1) == ends[q] for q in ends),
-          "compacted: the committed offsets reach the end of every partition (committed %s, end %s)" % (com, ends))
+    at_end, com, ends = wait_committed_at_end(group, topics[0])
+    check(at_end, "compacted: the committed offsets reach the end of every partition (committed %s, end %s)" %
+          (com, ends))
     rc = d.stop()
     check(rc == 0, "compacted: fraudd exits 0 on SIGTERM (got %s)" % rc)
 

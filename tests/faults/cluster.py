@@ -52,14 +52,12 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-import faults as F  # noqa: E402  (the Checker, the feed, the scenario settings)
+import faults as F  # noqa: E402  (the Checker, the feed, the scenario settings, the closing steps)
 from faults import tp, check  # noqa: E402
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
 RATE = int(os.environ.get("FR_CLUSTER_RATE", "2000"))
@@ -257,53 +255,25 @@ def run(name="leader_kill"):
         feeder_running = feeder.is_alive()
         feeder.join()
         fed_done = time.time()
-        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
-        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
-                for p in range(PARTS)}
-        wm.close()
-        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
-        deadline = time.time() + 120
-        while time.time() < deadline and not want <= {(x[2], x[3]) for x in list(chk.arrivals)}:
-            time.sleep(0.25)
-        time.sleep(3)  # duplicates arriving just behind
-        alive = d.proc.poll() is None
-        check(alive, name + ": fraudd is still running after the kills (exit %s)" % d.proc.poll())
-        rc = d.stop()
-        check(rc == 0, name + ": fraudd exits 0 on SIGTERM after the kills (rc %s)" % rc)
-        cc = chk.group_reader()
-        final_committed = chk.committed(cc, 10)
-        cc.close()
+        ends, want = F.input_ends(topics[0])
+        rc, final_committed, _ = F.finish(chk, d, name, lambda: want <= chk.sources(), 120, when=" after the kills")
     finally:
-        chk.close()
-        if d.proc.poll() is None:
-            d.stop(signal.SIGKILL)
+        F.cleanup(chk, d)
 
     # ---- the numbers, all from the checker's own reads
     fed = sum(e[1] - e[0] for e in ends.values())
-    first, copies, second = {}, {}, {}
-    for t, topic, sp, so, dig in chk.arrivals:
-        copies.setdefault((sp, so), []).append(dig)
-        first.setdefault((sp, so), t)
-        if len(copies[(sp, so)]) == 2:
-            second[(sp, so)] = t
-    n_out = sum(1 for x in chk.arrivals if x[1] == topics[1])
-    n_dlq = sum(1 for x in chk.arrivals if x[1] == topics[2])
-    lost = sorted(want - set(copies))
-    stray = [k for k in copies if k not in want]
-    dups = {k: v for k, v in copies.items() if len(v) > 1}
-    n_dups = sum(len(v) - 1 for v in dups.values())
-    differ = sum(1 for v in dups.values() if len(set(v)) > 1)
+    tl = F.tally(chk, want)
     events = [(log_time(e), e.get("event"), e.get("msg", "")) for e in d.events()]
     window_s = F.COMMIT_INTERVAL_S + F.SESSION_S
     below, bound = [], 0
-    ts_first = sorted(first.values())
+    ts_first = sorted(tl.first.values())
     for i, rd in enumerate(rounds):
         t_next = rounds[i + 1]["t_kill"] if i + 1 < len(rounds) else float("inf")
         rd["bound"] = rd["u0"] + int(RATE * window_s)
         bound += rd["bound"]
         # a duplicate belongs to the round whose kill came last before its second copy
-        mine = [k for k, t in second.items() if rd["t_kill"] <= t < t_next]
-        rd["duplicates"] = sum(len(copies[k]) - 1 for k in mine)
+        mine = [k for k, t in tl.second.items() if rd["t_kill"] <= t < t_next]
+        rd["duplicates"] = sum(len(tl.copies[k]) - 1 for k in mine)
         below += [k for k in mine if k[1] < rd["c0"].get(k[0], 0)]
         # recovery, from the kill: the longest time without a result for a new input in the
         # round (the stall), when results came again (its end: "resumed"), and when every record
@@ -313,10 +283,10 @@ def run(name="leader_kill"):
         rd["stall_s"] = round(stall, 2)
         rd["resumed_s"] = round(t_resumed - rd["t_kill"], 2)
         handed = min(n, int((t_resumed - feed_t0) * RATE))
-        backlog = [first.get(ld.where.get(j)) for j in range(handed)]
+        backlog = [tl.first.get(ld.where.get(j)) for j in range(handed)]
         rd["caught_up_s"] = (None if any(x is None for x in backlog)
                              else round(max(0.0, max(backlog, default=t_resumed) - rd["t_kill"]), 2))
-        fed_after = [j for j in range(int((rd["t_kill"] - feed_t0) * RATE) + 1, n) if ld.where.get(j) in first]
+        fed_after = [j for j in range(int((rd["t_kill"] - feed_t0) * RATE) + 1, n) if ld.where.get(j) in tl.first]
         rd["scored_fed_after_kill"] = len(fed_after)
         ev = {}
         for t, e, msg in events:
@@ -326,13 +296,13 @@ def run(name="leader_kill"):
             if t is not None and rd["t_kill"] <= t < t_next and key:
                 ev[key] = ev.get(key, 0) + 1
         rd["group_events"] = ev
-    before_first = [k for k, t in second.items() if rounds and t < rounds[0]["t_kill"]]
+    before_first = [k for k, t in tl.second.items() if rounds and t < rounds[0]["t_kill"]]
     below += before_first
     lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
 
     print("  records in %d (fed %d), results out %d, dead letters %d, lost %d, duplicates %d (bound %d: "
           "the sum over rounds of U0 + rate x %.0f s)" %
-          (fed, len(ld.where), n_out, n_dlq, len(lost), n_dups, bound, window_s))
+          (fed, len(ld.where), tl.n_out, tl.n_dlq, len(tl.lost), tl.n_dups, bound, window_s))
     for rd in rounds:
         print("  round %d: node %d killed (coordinator: %s, controller: %s), its partitions led by %s %s s after the kill; back %.1f s after the "
               "kill, in sync %s s later; duplicates %d (bound %d; U0 %d); longest stall %.1f s, results again %s s "
@@ -344,10 +314,10 @@ def run(name="leader_kill"):
               flush=True)
     check(len(ld.where) == n and fed == n, name + ": the feeder wrote %d records with acks=all (input holds %d)" % (n, fed))
     check(feeder_running, name + ": the feed was still running when the last round ended")
-    check(not lost, name + ": no record lost: every input offset has a result or a dead letter (%d without)%s" %
-          (len(lost), (": first " + str(lost[:5])) if lost else ""))
-    check(not stray, name + ": every result names an input offset that exists (%d do not)" % len(stray))
-    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
+    check(not tl.lost, name + ": no record lost: every input offset has a result or a dead letter (%d without)%s" %
+          (len(tl.lost), (": first " + str(tl.lost[:5])) if tl.lost else ""))
+    check(not tl.stray, name + ": every result names an input offset that exists (%d do not)" % len(tl.stray))
+    check(tl.n_dlq == 0, name + ": no dead letters for valid records (%d)" % tl.n_dlq)
     check(not below, name + ": no duplicate below the offsets committed before its round's kill, none before "
           "the first kill (%d are: %s)" % (len(below), sorted(below)[:5]))
     for rd in rounds:
@@ -356,26 +326,19 @@ def run(name="leader_kill"):
         check(rd["scored_fed_after_kill"] > 0 and rd["caught_up_s"] is not None,
               "%s round %d: fraudd recovered (%d records fed after the kill scored, every record fed before "
               "results came again scored)" % (name, rd["round"], rd["scored_fed_after_kill"]))
-    check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
+    check(tl.differ == 0, name + ": duplicates are identical to the first result (%d differ)" % tl.differ)
     check(lag == 0, name + ": after fraudd's SIGTERM the group's committed offsets are the input's end (lag %d)" % lag)
-    ev = {}
-    for e in d.events():
-        if e.get("level") in ("warn", "warning", "error", "fatal"):
-            ev[e.get("event")] = ev.get(e.get("event"), 0) + 1
-    print("  fraudd warnings/errors by event: %s" % (ev or "none"))
-    res = {"scenario": "cluster_" + name, "nodes": NODES, "records_in": fed, "results_out": n_out,
-           "dead_letters": n_dlq, "lost": len(lost), "duplicates": n_dups, "dup_bound": bound,
+    F.warnings_by_event([d])
+    res = {"scenario": "cluster_" + name, "nodes": NODES, "records_in": fed, "results_out": tl.n_out,
+           "dead_letters": tl.n_dlq, "lost": len(tl.lost), "duplicates": tl.n_dups, "dup_bound": bound,
            "dups_below_commit": len(below), "rate": RATE, "fraudd_rc": rc, "acks": acks,
            "feed_to_done_s": round(time.time() - fed_done, 1),
            "rounds": [{k: v for k, v in rd.items() if k not in ("c0", "t_kill", "t_back", "leader_polls")} |
                       {"back_after_s": round(rd["t_back"] - rd["t_kill"], 1)} for rd in rounds]}
-    print("RESULT " + json.dumps(res), flush=True)
+    F.report(res)
     with open(os.path.join(tp.WORK, "cluster-%s-checker.json" % name), "w") as f:  # for a closer look
         json.dump({"result": res, "feed_t0": feed_t0, "rounds": rounds, "samples": chk.samples,
-                   "duplicated": sorted(dups)}, f)
-    if os.environ.get("FR_FAULT_RESULTS"):
-        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
-            f.write(json.dumps(res) + "\n")
+                   "duplicated": sorted(tl.dups)}, f)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
@@ -153,6 +154,10 @@ class Checker:
     def committed(self, cc, timeout):
         got = cc.committed([TopicPartition(self.inp, p) for p in range(PARTS)], timeout=timeout)
         return {x.partition: max(x.offset, 0) for x in got}
+
+    def sources(self):
+        """The input offsets (partition, offset) that a result or a dead letter has named so far."""
+        return {(a[2], a[3]) for a in list(self.arrivals)}
 
     def sample_before(self, t):
         s = [x for x in self.samples if x[0] <= t]
@@ -283,6 +288,92 @@ def feed_items(n):
     return [(i, _LINES[i % len(_LINES)][0], _LINES[i % len(_LINES)][1]) for i in range(n)]
 
 
+# ------------------------------------------------------------------ the closing steps
+# shared by every runner here, cluster.py and scale_soak.py
+
+def input_ends(topic):
+    """({partition: (low, high) watermark}, {(partition, offset) between them}) of the input,
+    read when the feed is over: the offsets that must each have a result or a dead letter."""
+    wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topic})
+    ends = {p: wm.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+            for p in range(PARTS)}
+    wm.close()
+    return ends, {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
+
+
+def finish(chk, d, name, done, wait_s, who="fraudd", when="", poll_s=0.25, linger_s=3.0, checks=True):
+    """The end of a scenario once its feed is over: wait up to wait_s for done() (every input
+    offset has its result or dead letter), linger_s more for duplicates arriving just behind,
+    check that fraudd (the Daemon d) is still running, SIGTERM it and check that it exits 0,
+    and read the group's final committed offsets. The checks say "NAME: WHO is still
+    running WHEN (exit ...)" and "NAME: WHO exits 0 on SIGTERM WHEN (rc ...)"; checks=False
+    only waits and stops (the caller checks the exit status itself). Returns (exit status,
+    {partition: committed offset} or None when checks=False, seconds waited for done())."""
+    t0 = time.time()
+    deadline = t0 + wait_s
+    while time.time() < deadline and not done():
+        time.sleep(poll_s)
+    waited = time.time() - t0
+    time.sleep(linger_s)
+    if not checks:
+        return d.stop(), None, waited
+    check(d.proc.poll() is None, "%s: %s is still running%s (exit %s)" % (name, who, when, d.proc.poll()))
+    rc = d.stop()
+    check(rc == 0, "%s: %s exits 0 on SIGTERM%s (rc %s)" % (name, who, when, rc))
+    cc = chk.group_reader()
+    committed = chk.committed(cc, 10)
+    cc.close()
+    return rc, committed, waited
+
+
+def cleanup(chk, *daemons):
+    """Whatever happened in the scenario: the checker stopped, every fraudd still running
+    SIGKILLed."""
+    chk.close()
+    for d in daemons:
+        if d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
+
+
+def tally(chk, want):
+    """What the checker saw, by the input offset (partition, offset) each result or dead letter
+    names, against want (the offsets fed). Its fields: copies {offset: [value digest, ...]} in
+    arrival order; first, second {offset: when its first / second copy arrived}; dups the
+    offsets with more than one copy; lost the offsets of want without any (sorted); stray the
+    offsets named that are not in want; n_dups the copies beyond the first; differ how many
+    offsets have copies that are not all identical; n_out, n_dlq the results and dead letters."""
+    copies, first, second = {}, {}, {}
+    for t, topic, sp, so, dig in chk.arrivals:
+        copies.setdefault((sp, so), []).append(dig)
+        first.setdefault((sp, so), t)
+        if len(copies[(sp, so)]) == 2:
+            second[(sp, so)] = t
+    dups = {k: v for k, v in copies.items() if len(v) > 1}
+    return types.SimpleNamespace(
+        copies=copies, first=first, second=second, dups=dups,
+        lost=sorted(want - set(copies)), stray=[k for k in copies if k not in want],
+        n_dups=sum(len(v) - 1 for v in dups.values()), differ=sum(1 for v in dups.values() if len(set(v)) > 1),
+        n_out=sum(1 for a in chk.arrivals if a[1] == chk.out), n_dlq=sum(1 for a in chk.arrivals if a[1] == chk.dlq))
+
+
+def warnings_by_event(daemons):
+    """Prints how many warning or worse log lines the daemons wrote, by event."""
+    ev = {}
+    for d in daemons:
+        for e in d.events():
+            if e.get("level") in ("warn", "warning", "error", "fatal"):
+                ev[e.get("event")] = ev.get(e.get("event"), 0) + 1
+    print("  fraudd warnings/errors by event: %s" % (ev or "none"))
+
+
+def report(res):
+    """The scenario's RESULT line, also appended to $FR_FAULT_RESULTS if set."""
+    print("RESULT " + json.dumps(res), flush=True)
+    if os.environ.get("FR_FAULT_RESULTS"):
+        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
+            f.write(json.dumps(res) + "\n")
+
+
 def run_scenario(name):
     fault, fault_s, proxied = FAULTS[name]
     topics = tp.topics_for("fault-" + name)
@@ -305,102 +396,64 @@ def run_scenario(name):
         feeder.join()
         fed_done = time.time()
         # wait until every input offset has a result or a dead letter (or 120 s)
-        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
-        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
-                for p in range(PARTS)}
-        wm.close()
-        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            have = {(a[2], a[3]) for a in list(chk.arrivals)}
-            if want <= have:
-                break
-            time.sleep(0.25)
-        time.sleep(3)  # duplicates arriving just behind
-        alive = d.proc.poll() is None
-        check(alive, name + ": fraudd is still running after the fault (exit %s)" % d.proc.poll())
-        rc = d.stop()
-        check(rc == 0, name + ": fraudd exits 0 on SIGTERM after the fault (rc %s)" % rc)
-        cc = chk.group_reader()
-        final_committed = chk.committed(cc, 10)
-        cc.close()
+        ends, want = input_ends(topics[0])
+        rc, final_committed, _ = finish(chk, d, name, lambda: want <= chk.sources(), 120, when=" after the fault")
     finally:
-        chk.close()
-        if d.proc.poll() is None:
-            d.stop(signal.SIGKILL)
+        cleanup(chk, d)
 
     # ---- the numbers, all from the checker's own reads
     fed = sum(e[1] - e[0] for e in ends.values())
-    first = {}
-    copies = {}
-    for t, topic, sp, so, dig in chk.arrivals:
-        copies.setdefault((sp, so), []).append(dig)
-        first.setdefault((sp, so), t)
-    n_out = sum(1 for a in chk.arrivals if a[1] == topics[1])
-    n_dlq = sum(1 for a in chk.arrivals if a[1] == topics[2])
-    lost = sorted(want - set(copies))
-    stray = [k for k in copies if k not in want]
-    dups = {k: v for k, v in copies.items() if len(v) > 1}
-    n_dups = sum(len(v) - 1 for v in dups.values())
-    differ = sum(1 for v in dups.values() if len(set(v)) > 1)
+    tl = tally(chk, want)
     before = chk.sample_before(t_start)
     c0 = before[1] if before else {p: 0 for p in range(PARTS)}
     hw0 = before[2] if before else {p: 0 for p in range(PARTS)}
     u0 = sum(max(0, hw0[p] - c0[p]) for p in range(PARTS))
     window_s = COMMIT_INTERVAL_S + SESSION_S
     bound = u0 + int(RATE * window_s)
-    below = sorted(k for k in dups if k[1] < c0.get(k[0], 0))
-    new_after = [t for k, t in first.items() if t > t_end]
+    below = sorted(k for k in tl.dups if k[1] < c0.get(k[0], 0))
+    new_after = [t for k, t in tl.first.items() if t > t_end]
     rec_first = (min(new_after) - t_end) if new_after else None
     # the records the feeder handed to its producer before the fault's end (it paces record i
     # at feed_t0 + i / RATE; those sent while the broker was down reached it later)
     handed = min(n, int((t_end - feed_t0) * RATE))
-    backlog = [first.get(ld.where.get(i)) for i in range(handed)]
+    backlog = [tl.first.get(ld.where.get(i)) for i in range(handed)]
     caught = None if any(t is None for t in backlog) else max(0.0, max(backlog, default=t_end) - t_end)
     # the longest time without a result for a new input, around the fault
-    ts = sorted(first.values())
+    ts = sorted(tl.first.values())
     gaps = [(b - a, a) for a, b in zip(ts, ts[1:]) if b > t_start - 1]
     stall = max(gaps, default=(0, 0))[0]
 
     print("  records in %d (fed %d), results out %d, dead letters %d, lost %d, duplicates %d "
           "(bound %d = %d fed but uncommitted at the fault + %d = rate x %.0f s)" %
-          (fed, len(ld.where), n_out, n_dlq, len(lost), n_dups, bound, u0, bound - u0, window_s))
+          (fed, len(ld.where), tl.n_out, tl.n_dlq, len(tl.lost), tl.n_dups, bound, u0, bound - u0, window_s))
     print("  recovery: first new result %s after the fault's end, caught up %s after it; "
           "longest stall of new results %.1f s" %
           ("%.2f s" % rec_first if rec_first is not None else "never",
            "%.2f s" % caught if caught is not None else "never", stall))
     check(len(ld.where) == n and fed == n, name + ": the feeder wrote %d records (input holds %d)" % (n, fed))
-    check(not lost, name + ": no record lost: every input offset has a result or a dead letter (%d without)%s" %
-          (len(lost), (": first " + str(lost[:5])) if lost else ""))
-    check(not stray, name + ": every result names an input offset that exists (%d do not)" % len(stray))
-    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
+    check(not tl.lost, name + ": no record lost: every input offset has a result or a dead letter (%d without)%s" %
+          (len(tl.lost), (": first " + str(tl.lost[:5])) if tl.lost else ""))
+    check(not tl.stray, name + ": every result names an input offset that exists (%d do not)" % len(tl.stray))
+    check(tl.n_dlq == 0, name + ": no dead letters for valid records (%d)" % tl.n_dlq)
     check(not below, name + ": no duplicate below the offsets committed before the fault %s (%d are: %s)" %
           (c0, len(below), below[:5]))
-    check(n_dups <= bound, name + ": duplicates %d <= bound %d" % (n_dups, bound))
-    check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
+    check(tl.n_dups <= bound, name + ": duplicates %d <= bound %d" % (tl.n_dups, bound))
+    check(tl.differ == 0, name + ": duplicates are identical to the first result (%d differ)" % tl.differ)
     check(rec_first is not None and caught is not None,
           name + ": fraudd recovered: new results after the fault, and every record fed before its end scored")
     lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
     check(lag == 0, name + ": after fraudd's SIGTERM the group's committed offsets are the input's end (lag %d)" % lag)
-    ev = {}
-    for e in d.events():
-        if e.get("level") in ("warn", "warning", "error", "fatal"):
-            ev[e.get("event")] = ev.get(e.get("event"), 0) + 1
-    print("  fraudd warnings/errors by event: %s" % (ev or "none"))
-    res = {"scenario": name, "records_in": fed, "results_out": n_out, "dead_letters": n_dlq,
-           "lost": len(lost), "duplicates": n_dups, "dup_bound": bound, "uncommitted_at_fault": u0,
+    warnings_by_event([d])
+    res = {"scenario": name, "records_in": fed, "results_out": tl.n_out, "dead_letters": tl.n_dlq,
+           "lost": len(tl.lost), "duplicates": tl.n_dups, "dup_bound": bound, "uncommitted_at_fault": u0,
            "dups_below_commit": len(below), "fault_s": round(t_end - t_start, 2),
            "recovery_first_s": None if rec_first is None else round(rec_first, 2),
            "caught_up_s": None if caught is None else round(caught, 2), "stall_s": round(stall, 2),
            "rate": RATE, "fraudd_rc": rc, "feed_to_done_s": round(time.time() - fed_done, 1)}
-    print("RESULT " + json.dumps(res), flush=True)
+    report(res)
     with open(os.path.join(tp.WORK, name + "-checker.json"), "w") as f:  # for a closer look
         json.dump({"result": res, "t_start": t_start, "t_end": t_end, "feed_t0": feed_t0,
-                   "samples": chk.samples, "duplicated": sorted(dups)}, f)
-    if os.environ.get("FR_FAULT_RESULTS"):
-        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
-            f.write(json.dumps(res) + "\n")
-
+                   "samples": chk.samples, "duplicated": sorted(tl.dups)}, f)
 
 
 def run_sigkill_loop(name="sigkill_loop"):
@@ -441,36 +494,11 @@ def run_sigkill_loop(name="sigkill_loop"):
             d = tp.Daemon(cfg, "%s-%d" % (name, k + 1))
             restarted.append(time.time())
         feeder.join()
-        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
-        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
-                for p in range(PARTS)}
-        wm.close()
-        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if want <= {(a[2], a[3]) for a in list(chk.arrivals)}:
-                break
-            time.sleep(0.25)
-        time.sleep(3)
-        alive = d.proc.poll() is None
-        check(alive, name + ": the last fraudd is still running (exit %s)" % d.proc.poll())
-        rc = d.stop()
-        check(rc == 0, name + ": the last fraudd exits 0 on SIGTERM (rc %s)" % rc)
-        cc = chk.group_reader()
-        final_committed = chk.committed(cc, 10)
-        cc.close()
+        ends, want = input_ends(topics[0])
+        rc, final_committed, _ = finish(chk, d, name, lambda: want <= chk.sources(), 180, who="the last fraudd")
     finally:
-        chk.close()
-        if d.proc.poll() is None:
-            d.stop(signal.SIGKILL)
-    copies, first = {}, {}
-    for t, topic, sp, so, dig in chk.arrivals:
-        copies.setdefault((sp, so), []).append(dig)
-        first.setdefault((sp, so), t)
-    lost = sorted(want - set(copies))
-    n_dups = sum(len(v) - 1 for v in copies.values())
-    differ = sum(1 for v in copies.values() if len(set(v)) > 1)
-    n_dlq = sum(1 for a in chk.arrivals if a[1] == topics[2])
+        cleanup(chk, d)
+    tl = tally(chk, want)
     # what a kill can make the next owner score again: the records the killed process had
     # results for (the checker saw them by the kill + 1 s: the next owner needs a session
     # timeout to take over, so nothing later is its) above the offsets committed at the kill
@@ -485,28 +513,27 @@ def run_sigkill_loop(name="sigkill_loop"):
     # recovery per restart: to the first result of an input that had none before the restart
     rec = []
     for t in restarted:
-        after = [x for x in first.values() if x > t]
+        after = [x for x in tl.first.values() if x > t]
         if after:
             rec.append(min(after) - t)
     fed = sum(e[1] - e[0] for e in ends.values())
     print("  %d kills (%d of a running process, %d of one that owned partitions), records in %d, results %d, lost %d, duplicates %d (bound %d), "
           "recovery after a restart: median %.1f s, max %.1f s" %
-          (kills, alive_kill, sum(owned), fed, len(chk.arrivals) - n_dlq, len(lost), n_dups, bound,
+          (kills, alive_kill, sum(owned), fed, tl.n_out, len(tl.lost), tl.n_dups, bound,
            sorted(rec)[len(rec) // 2] if rec else -1, max(rec, default=-1)))
     check(len(killed_at) == kills, name + ": fraudd was SIGKILLed %d times" % len(killed_at))
-    check(not lost, name + ": no record lost (%d without a result)%s" % (len(lost), (": " + str(lost[:5])) if lost else ""))
-    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
-    check(n_dups <= bound, name + ": duplicates %d <= bound %d (results above the commit at each kill)" % (n_dups, bound))
-    check(differ == 0, name + ": duplicates are identical to the first result (%d differ)" % differ)
+    check(not tl.lost, name + ": no record lost (%d without a result)%s" %
+          (len(tl.lost), (": " + str(tl.lost[:5])) if tl.lost else ""))
+    check(tl.n_dlq == 0, name + ": no dead letters for valid records (%d)" % tl.n_dlq)
+    check(tl.n_dups <= bound, name + ": duplicates %d <= bound %d (results above the commit at each kill)" %
+          (tl.n_dups, bound))
+    check(tl.differ == 0, name + ": duplicates are identical to the first result (%d differ)" % tl.differ)
     lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(PARTS))
     check(lag == 0, name + ": after the last SIGTERM the committed offsets are the input's end (lag %d)" % lag)
-    res = {"scenario": name, "kills": kills, "kills_of_owners": sum(owned), "records_in": fed, "lost": len(lost), "duplicates": n_dups,
-           "dup_bound": bound, "recovery_median_s": round(sorted(rec)[len(rec) // 2], 2) if rec else None,
-           "recovery_max_s": round(max(rec), 2) if rec else None, "rate": RATE}
-    print("RESULT " + json.dumps(res), flush=True)
-    if os.environ.get("FR_FAULT_RESULTS"):
-        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
-            f.write(json.dumps(res) + "\n")
+    report({"scenario": name, "kills": kills, "kills_of_owners": sum(owned), "records_in": fed, "lost": len(tl.lost),
+            "duplicates": tl.n_dups, "dup_bound": bound,
+            "recovery_median_s": round(sorted(rec)[len(rec) // 2], 2) if rec else None,
+            "recovery_max_s": round(max(rec), 2) if rec else None, "rate": RATE})
 
 
 
@@ -524,11 +551,7 @@ def run_http_flood(name="http_flood"):
     topics = tp.topics_for("fault-" + name)
     group = "g-" + topics[0]
     port = tp.free_port()
-    cfg = tp.write_config("fault-" + name, group, topics)
-    with open(cfg) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(text.replace("http:\n  port: 0\n", "http:\n  port: %d\n  bind: 127.0.0.1\n" % port))
+    cfg = tp.write_config("fault-" + name, group, topics, http_port=port)
     n = int(RATE * (PRE + flood_s + POST))
     items = feed_items(n)
     chk = Checker(topics, group)
@@ -572,54 +595,37 @@ def run_http_flood(name="http_flood"):
         # kept up: what was fed by the flood's end has its result 3 s later
         time.sleep(3)
         handed = int((t_end - feed_t0) * RATE)
-        done = {(a[2], a[3]) for a in list(chk.arrivals)}
+        done = chk.sources()
         behind = sum(1 for i in range(handed) if ld.where.get(i) not in done)
         feeder.join()
-        wm = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-end-" + topics[0]})
-        ends = {p: wm.get_watermark_offsets(TopicPartition(topics[0], p), timeout=10, cached=False)
-                for p in range(PARTS)}
-        wm.close()
-        want = {(p, o) for p in range(PARTS) for o in range(ends[p][0], ends[p][1])}
-        deadline = time.time() + 60
-        while time.time() < deadline and not want <= {(a[2], a[3]) for a in list(chk.arrivals)}:
-            time.sleep(0.25)
-        time.sleep(2)
-        rc = d.stop()
+        _, want = input_ends(topics[0])
+        # its exit status is checked below, after the flood's own checks
+        rc, _, _ = finish(chk, d, name, lambda: want <= chk.sources(), 60, linger_s=2, checks=False)
     finally:
-        chk.close()
         for sk in socks:
             sk.close()
-        if d.proc.poll() is None:
-            d.stop(signal.SIGKILL)
-    copies = {}
-    for t, topic, sp, so, dig in chk.arrivals:
-        copies.setdefault((sp, so), []).append(dig)
-    lost = sorted(want - set(copies))
-    n_dups = sum(len(v) - 1 for v in copies.values())
+        cleanup(chk, d)
+    tl = tally(chk, want)
     ok_probes = sum(1 for x in probes if x == 200)
     print("  %d connections held (%d refused), /metrics answered %d of %d probes during the flood, "
           "again %s after it; %d records fed by the flood's end, %d without a result 3 s later; "
           "records in %d, lost %d, duplicates %d" %
           (len(socks), refused, ok_probes, len(probes),
            "%.1f s" % recovered if recovered is not None else "never", handed, behind,
-           len(want), len(lost), n_dups))
+           len(want), len(tl.lost), tl.n_dups))
     check(len(socks) >= 32, name + ": the flood opened %d connections, more than the server takes (32)" % len(socks))
     check(behind <= RATE * 2, name + ": scoring kept up during the flood (%d of %d fed records without a result "
           "3 s after its end; at most 2 s of feed allowed)" % (behind, handed))
     check(recovered is not None and recovered <= 15,
           name + ": /metrics answers again within 15 s of the flood's end (%s)" %
           ("%.1f s" % recovered if recovered is not None else "never"))
-    check(not lost, name + ": no record lost (%d)" % len(lost))
-    check(n_dups == 0, name + ": no duplicates (%d)" % n_dups)
+    check(not tl.lost, name + ": no record lost (%d)" % len(tl.lost))
+    check(tl.n_dups == 0, name + ": no duplicates (%d)" % tl.n_dups)
     check(rc == 0, name + ": fraudd exits 0 on SIGTERM (rc %s)" % rc)
-    res = {"scenario": name, "records_in": len(want), "lost": len(lost), "duplicates": n_dups,
-           "flood_connections": len(socks), "metrics_probes_ok": ok_probes, "metrics_probes": len(probes),
-           "metrics_recovery_s": None if recovered is None else round(recovered, 2), "behind_at_end": behind,
-           "rate": RATE}
-    print("RESULT " + json.dumps(res), flush=True)
-    if os.environ.get("FR_FAULT_RESULTS"):
-        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
-            f.write(json.dumps(res) + "\n")
+    report({"scenario": name, "records_in": len(want), "lost": len(tl.lost), "duplicates": tl.n_dups,
+            "flood_connections": len(socks), "metrics_probes_ok": ok_probes, "metrics_probes": len(probes),
+            "metrics_recovery_s": None if recovered is None else round(recovered, 2), "behind_at_end": behind,
+            "rate": RATE})
 
 
 ONLY_WHEN_NAMED = {"sigkill_loop": run_sigkill_loop}

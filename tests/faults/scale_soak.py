@@ -33,13 +33,12 @@ usage: scale_soak.py FRAUDD_BINARY [scale] [soak]   (no SCENARIO: scale)
 """
 import json
 import os
-import signal
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faults  # noqa: E402  (Checker, feed_items; it imports test_pipeline as tp)
+import faults  # noqa: E402  (Checker, feed_items, the closing steps; it imports test_pipeline as tp)
 from faults import tp, check  # noqa: E402
 
 PARTS = 8
@@ -79,23 +78,15 @@ def create_topics(name):
     return topics
 
 
-def process_config(name, group, topics, port, **kw):
-    """write_config with a fixed HTTP port (each process's /metrics is scraped)."""
-    cfg = tp.write_config(name, group, topics, session_ms=SESSION_MS, **kw)
-    with open(cfg) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(text.replace("http:\n  port: 0\n", "http:\n  port: %d\n  bind: 127.0.0.1\n" % port))
-    return cfg
-
-
 class Proc:
     """One fraudd of the group with its own HTTP port."""
 
     def __init__(self, name, group, topics, **kw):
         self.name = name
         self.port = tp.free_port()
-        self.d = tp.Daemon(process_config(name, group, topics, self.port, **kw), name)
+        # a fixed HTTP port: each process's /metrics is scraped
+        cfg = tp.write_config(name, group, topics, session_ms=SESSION_MS, http_port=self.port, **kw)
+        self.d = tp.Daemon(cfg, name)
         self.rc = None
 
     def alive(self):
@@ -140,20 +131,6 @@ class Scraper:
 
 def end_offsets(topic):
     return tp.end_offsets(topic, PARTS)
-
-
-def final_committed(chk):
-    cc = chk.group_reader()
-    got = chk.committed(cc, 10)
-    cc.close()
-    return got
-
-
-def report(res):
-    print("RESULT " + json.dumps(res), flush=True)
-    if os.environ.get("FR_FAULT_RESULTS"):
-        with open(os.environ["FR_FAULT_RESULTS"], "a") as f:
-            f.write(json.dumps(res) + "\n")
 
 
 # ------------------------------------------------------------------ scale
@@ -203,33 +180,15 @@ def run_scale(name="scale"):
         feeder.join()
         ends = end_offsets(topics[0])
         want = {(p, o) for p in range(PARTS) for o in range(ends[p])}
-        t_fed = time.time()
-        deadline = t_fed + 90
-        while time.time() < deadline and not want <= {(a[2], a[3]) for a in list(chk.arrivals)}:
-            time.sleep(0.5)
-        drain_s = time.time() - t_fed
-        time.sleep(3)  # duplicates arriving just behind
-        check(p1.alive(), name + ": fraudd 1 is still running (exit %s)" % p1.d.proc.poll())
-        rc = p1.stop()
-        check(rc == 0, name + ": fraudd 1 exits 0 on SIGTERM (rc %s)" % rc)
-        committed = final_committed(chk)
+        _, committed, drain_s = faults.finish(chk, p1.d, name, lambda: want <= chk.sources(), 90, who="fraudd 1",
+                                              poll_s=0.5)
     finally:
-        chk.close()
         scr.close()
-        for p in procs.values():
-            if p.alive():
-                p.d.stop(signal.SIGKILL)
+        faults.cleanup(chk, *[p.d for p in procs.values()])
 
-    first, copies = {}, {}
-    for t, topic, sp, so, dig in chk.arrivals:
-        copies.setdefault((sp, so), []).append(dig)
-        first.setdefault((sp, so), t)
-    lost = sorted(want - set(copies))
-    n_dups = sum(len(v) - 1 for v in copies.values())
-    differ = sum(1 for v in copies.values() if len(set(v)) > 1)
-    n_dlq = sum(1 for a in chk.arrivals if a[1] == topics[2])
+    tl = faults.tally(chk, want)
     new_by_part = {p: [] for p in range(PARTS)}
-    for (sp, so), t in first.items():
+    for (sp, so), t in tl.first.items():
         if sp in new_by_part:
             new_by_part[sp].append(t)
     for v in new_by_part.values():
@@ -287,21 +246,19 @@ def run_scale(name="scale"):
     lag = sum(ends[p] - committed.get(p, 0) for p in range(PARTS))
     print("  records in %d (fed %d), results %d, dead letters %d, lost %d, duplicates %d; all scored %.1f s after "
           "the feed's end; committed after the last SIGTERM %s of %s" %
-          (fed, len(ld.where), len(chk.arrivals) - n_dlq, n_dlq, len(lost), n_dups, drain_s,
+          (fed, len(ld.where), tl.n_out, tl.n_dlq, len(tl.lost), tl.n_dups, drain_s,
            [committed.get(p) for p in range(PARTS)], [ends[p] for p in range(PARTS)]), flush=True)
     check(fed == n and len(ld.where) == n, name + ": the feeder wrote %d records (input holds %d)" % (n, fed))
-    check(not lost, name + ": no record lost (%d without a result)%s" % (len(lost), (": " + str(lost[:5])) if lost else ""))
-    check(n_dlq == 0, name + ": no dead letters for valid records (%d)" % n_dlq)
-    check(n_dups == 0, name + ": no duplicates across clean cooperative rebalances (%d; %d differ)" % (n_dups, differ))
+    check(not tl.lost, name + ": no record lost (%d without a result)%s" %
+          (len(tl.lost), (": " + str(tl.lost[:5])) if tl.lost else ""))
+    check(tl.n_dlq == 0, name + ": no dead letters for valid records (%d)" % tl.n_dlq)
+    check(tl.n_dups == 0, name + ": no duplicates across clean cooperative rebalances (%d; %d differ)" %
+          (tl.n_dups, tl.differ))
     check(lag == 0, name + ": after the last SIGTERM the committed offsets are the input's end (lag %d)" % lag)
-    ev = {}
-    for p in procs.values():
-        for e in p.d.events():
-            if e.get("level") in ("warn", "warning", "error", "fatal"):
-                ev[e.get("event")] = ev.get(e.get("event"), 0) + 1
-    print("  fraudd warnings/errors by event: %s" % (ev or "none"))
-    report({"scenario": name, "records_in": fed, "lost": len(lost), "duplicates": n_dups, "dead_letters": n_dlq,
-            "rate": SCALE_RATE, "phases": rows, "drain_s": round(drain_s, 1), "lag_after_stop": lag})
+    faults.warnings_by_event([p.d for p in procs.values()])
+    faults.report({"scenario": name, "records_in": fed, "lost": len(tl.lost), "duplicates": tl.n_dups,
+                   "dead_letters": tl.n_dlq, "rate": SCALE_RATE, "phases": rows, "drain_s": round(drain_s, 1),
+                   "lag_after_stop": lag})
     with open(os.path.join(tp.WORK, name + "-checker.json"), "w") as f:  # for a closer look
         json.dump({"phases": phases, "scrapes": scr.samples, "samples": chk.samples}, f)
 
@@ -420,19 +377,10 @@ def run_soak(name="soak"):
             leaves += 1
             p2 = None
         ends = end_offsets(topics[0])
-        deadline = time.time() + 120
-        while time.time() < deadline and chk.tally(ends)[0]:
-            time.sleep(2)
-        time.sleep(3)
-        check(p1.alive(), name + ": fraudd 1 is still running (exit %s)" % p1.d.proc.poll())
-        rc = p1.stop()
-        check(rc == 0, name + ": fraudd 1 exits 0 on SIGTERM (rc %s)" % rc)
-        committed = final_committed(chk)
+        _, committed, _ = faults.finish(chk, p1.d, name, lambda: not chk.tally(ends)[0], 120, who="fraudd 1",
+                                        poll_s=2)
     finally:
-        chk.close()
-        for p in (p1, p2):
-            if p is not None and p.alive():
-                p.d.stop(signal.SIGKILL)
+        faults.cleanup(chk, *[p.d for p in (p1, p2) if p is not None])
     lost, dups = chk.tally(ends)
     fed = sum(ends.values())
     lag = sum(ends[p] - committed.get(p, 0) for p in range(PARTS))
@@ -463,7 +411,7 @@ def run_soak(name="soak"):
     check(chk.n_dlq == 0, name + ": no dead letters for valid records (%d)" % chk.n_dlq)
     check(dups == 0, name + ": no duplicates across clean cooperative rebalances (%d)" % dups)
     check(lag == 0, name + ": after the last SIGTERM the committed offsets are the input's end (lag %d)" % lag)
-    report(res)
+    faults.report(res)
     with open(os.path.join(tp.WORK, name + "-samples.json"), "w") as f:
         json.dump(samples, f)
 

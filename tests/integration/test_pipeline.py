@@ -167,11 +167,13 @@ def read_topic(topic, want, timeout):
 
 
 def write_config(name, group, topics, extra_pipeline="", extra_model="", workers=2, extra_consumer="",
-                 level="info", bootstrap="${FR_KAFKA_BOOTSTRAP}", session_ms=10000, extra_kafka=""):
+                 level="info", bootstrap="${FR_KAFKA_BOOTSTRAP}", session_ms=10000, extra_kafka="", http_port=0):
     """A fraudd config in WORK. extra_consumer: lines under kafka.consumer; extra_kafka: lines
-    under kafka (e.g. a properties: or producer: map); bootstrap: another address (a proxy's)."""
+    under kafka (e.g. a properties: or producer: map); bootstrap: another address (a proxy's);
+    http_port: a fixed HTTP port on 127.0.0.1 (0: any free port)."""
     inp, out, dlq = topics
     path = os.path.join(WORK, name + ".yaml")
+    http = "  port: %d\n  bind: 127.0.0.1\n" % http_port if http_port else "  port: 0\n"
     with open(path, "w") as f:
         f.write(f"""kafka:
   bootstrap_servers: "{bootstrap}"
@@ -188,8 +190,7 @@ def write_config(name, group, topics, extra_pipeline="", extra_model="", workers
 {extra_pipeline}model:
   passthrough: [id]
 {extra_model}http:
-  port: 0
-logging:
+{http}logging:
   format: json
   level: {level}
 """)
@@ -1028,6 +1029,19 @@ def end_offsets(topic, parts):
     return out
 
 
+def wait_committed_at_end(group, topic, parts=4, timeout=20):
+    """Waits up to timeout s for the group's committed offsets of topic to reach the end of
+    every partition; returns (whether they did, committed, end offsets)."""
+    ends = end_offsets(topic, parts)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        com = committed_offsets(group, topic, parts)
+        if all(com.get(q, -1) == ends[q] for q in ends):
+            break
+        time.sleep(0.5)
+    return all(com.get(q, -1) == ends[q] for q in ends), com, ends
+
+
 def scenario_gaps():
     """Input with offset gaps: a transactional producer commits two transactions in three and
     aborts the third. Offsets then have holes (aborted records, transaction markers): every
@@ -1062,15 +1076,8 @@ def scenario_gaps():
     check(not (set(got) & aborted), "gaps: no aborted record was scored (%d were)" % len(set(got) & aborted))
     check(all(n == 1 for n in got.values()), "gaps: one result per record (%d duplicates)" %
           sum(n - 1 for n in got.values()))
-    ends = end_offsets(topics[0], 4)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        com = committed_offsets(group, topics[0], 4)
-        if all(com.get(q, -1) == ends[q] for q in ends):
-            break
-        time.sleep(0.5)
-    check(all(com.get(q, -1) == ends[q] for q in ends),
-          "gaps: the committed offsets reach the end of every partition while running "
+    at_end, com, ends = wait_committed_at_end(group, topics[0])
+    check(at_end, "gaps: the committed offsets reach the end of every partition while running "
           "(committed %s, end %s)" % (com, ends))
     rc = d.stop()
     check(rc == 0, "gaps: fraudd exits 0 on SIGTERM (got %s)" % rc)
@@ -1135,15 +1142,9 @@ def scenario_compacted():
     check(set(src) == want, "compacted: every surviving record has a result (%d of %d; %d others)" %
           (len(set(src) & want), len(want), len(set(src) - want)))
     check(all(len(v) == 1 for v in src.values()), "compacted: one result per record")
-    ends = end_offsets(topics[0], 4)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        com = committed_offsets(group, topics[0], 4)
-        if all(com.get(q, -1) == ends[q] for q in ends):
-            break
-        time.sleep(0.5)
-    check(all(com.get(q, -1) == ends[q] for q in ends),
-          "compacted: the committed offsets reach the end of every partition (committed %s, end %s)" % (com, ends))
+    at_end, com, ends = wait_committed_at_end(group, topics[0])
+    check(at_end, "compacted: the committed offsets reach the end of every partition (committed %s, end %s)" %
+          (com, ends))
     rc = d.stop()
     check(rc == 0, "compacted: fraudd exits 0 on SIGTERM (got %s)" % rc)
 

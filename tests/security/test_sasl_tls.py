@@ -39,37 +39,16 @@ def sasl_bootstrap():
 
 
 def write_config(name, topics, port, protocol="SASL_SSL", ca="ca.pem"):
-    inp, out, dlq = topics
-    path = os.path.join(tp.WORK, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(f"""kafka:
-  bootstrap_servers: "{sasl_bootstrap()}"
-  group_id: {name}
-  input_topic: {inp}
-  output_topic: {out}
-  dead_letter_topic: {dlq}
-  properties:
+    """tp.write_config for the SASL_SSL listener (group name, HTTP port port): the username and
+    password from ${VAR}s, the CA file ca of the test's PKI."""
+    security = f"""  properties:
     security.protocol: {protocol}
     sasl.mechanisms: SCRAM-SHA-512
     sasl.username: "${{FR_SASL_USER}}"
     sasl.password: "${{FR_SASL_PASSWORD}}"
     ssl.ca.location: "{os.path.join(PKI, ca)}"
-  consumer:
-    session.timeout.ms: "10000"
-    heartbeat.interval.ms: "1000"
-pipeline:
-  workers: 2
-  shutdown_timeout_ms: 20000
-model:
-  passthrough: [id]
-http:
-  port: {port}
-  bind: 127.0.0.1
-logging:
-  format: json
-  level: info
-""")
-    return path
+"""
+    return tp.write_config(name, name, topics, bootstrap=sasl_bootstrap(), extra_kafka=security, http_port=port)
 
 
 def get(port, path):

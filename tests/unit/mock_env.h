@@ -6,6 +6,9 @@
  *                                       dlq (1); the default config and model
  *   env_new_brokers / env_new_parts     the same with more brokers / input partitions
  *   produce(e, value, len, key)         one input record
+ *   gen_new(seed, anomaly_rate)         a record generator (fr_gen_free it)
+ *   gen_record(g, rec, cap)             its next record into rec; the length
+ *   produce_records(e, n, seed, key)    n generated records (no anomalies), each with key
  *   start(e)                            fr_pipeline_new + fr_pipeline_run on a thread (e->done
  *                                       is set when fr_pipeline_run returns)
  *   finish(e, n)                        waits for n acknowledged records, stops, joins
@@ -34,6 +37,7 @@
 #include <cmocka.h>
 
 #include "fraudd/config.h"
+#include "fraudd/gen.h"
 #include "fraudd/model.h"
 #include "fraudd/pipeline.h"
 
@@ -94,6 +98,29 @@ static inline void produce(env *e, const char *val, size_t len, const char *key)
                                        RD_KAFKA_V_END),
                      0);
     rd_kafka_poll(e->host, 0);
+}
+
+/* A generator of records: ids from 1, 1000 records/s from time 0. */
+static inline fr_gen *gen_new(uint64_t seed, double anomaly_rate) {
+    fr_gen_opts go = {.seed = seed, .anomaly_rate = anomaly_rate, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    return fr_gen_new(&go);
+}
+
+/* The generator's next record into rec (cap bytes); its length. */
+static inline size_t gen_record(fr_gen *g, char *rec, size_t cap) {
+    int anomaly;
+    return fr_gen_next(g, rec, cap, &anomaly);
+}
+
+/* n records of a generator with seed and no anomalies, each with key. */
+static inline void produce_records(env *e, int n, uint64_t seed, const char *key) {
+    fr_gen *g = gen_new(seed, 0);
+    char rec[2048];
+    for (int i = 0; i < n; i++) {
+        size_t len = gen_record(g, rec, sizeof rec);
+        produce(e, rec, len, key);
+    }
+    fr_gen_free(g);
 }
 
 static inline void *run_thread(void *arg) {

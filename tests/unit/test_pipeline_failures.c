@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "fraudd/err.h"
-#include "fraudd/gen.h"
 #include "fraudd/log.h"
 #include "fraudd/offsets.h"
 #include "mock_env.h"
@@ -35,18 +34,6 @@ int __wrap_fr_otrack_push(fr_otrack *t, int64_t offset, uint64_t *seq) {
         return FR_ENOMEM;
     }
     return __real_fr_otrack_push(t, offset, seq);
-}
-
-static void produce_records(env *e, int n, int seed) {
-    fr_gen_opts go = {.seed = (uint64_t)seed, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    for (int i = 0; i < n; i++) {
-        int anomaly;
-        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
-        produce(e, rec, len, "card");
-    }
-    fr_gen_free(g);
 }
 
 /* Waits up to secs for the run thread to end on its own; 1 if it did. */
@@ -80,7 +67,7 @@ static void an_offset_tracker_out_of_memory_stops_the_run_and_commits_nothing_pa
     (void)state;
     enum { N = 400 };
     env *e = env_new_parts(1, 3, 1);
-    produce_records(e, N, 11);
+    produce_records(e, N, 11, "card");
     atomic_store(&g_calls, 0);
     atomic_store(&g_failed_offset, -1);
     atomic_store(&g_fail_at_call, 150); /* the 151st record the source tries to track */
@@ -108,7 +95,7 @@ static void a_drain_that_times_out_exits_1_within_one_bound_and_frees(void **sta
     enum { N = 200, BOUND_MS = 2000 };
     env *e = env_new(1, 3);
     e->cfg->pipeline.shutdown_timeout_ms = BOUND_MS;
-    produce_records(e, N, 12);
+    produce_records(e, N, 12, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     /* every Produce of fraudd's is refused with a retriable error: librdkafka
      * retries until message.timeout.ms, so the records stay in flight */

@@ -58,8 +58,7 @@ static void every_record_once_and_each_key_in_order(void **state) {
     (void)state;
     enum { N = 3000, KEYS = 7 };
     env *e = env_new(2, 3);
-    fr_gen_opts go = {.seed = 3, .anomaly_rate = 0.01, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
+    fr_gen *g = gen_new(3, 0.01);
     char rec[2048], key[16];
     size_t bad = 0;
     for (int i = 0; i < N; i++) {
@@ -68,8 +67,7 @@ static void every_record_once_and_each_key_in_order(void **state) {
             produce(e, "{\"id\":\"broken\"", 14, key);
             bad++;
         } else {
-            int anomaly;
-            size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+            size_t len = gen_record(g, rec, sizeof rec);
             produce(e, rec, len, key);
         }
     }
@@ -102,13 +100,7 @@ static void every_record_once_and_each_key_in_order(void **state) {
 static void one_failed_delivery_is_retried_and_delivered(void **state) {
     (void)state;
     env *e = env_new(1, 3);
-    fr_gen_opts go = {.seed = 5, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    int anomaly;
-    size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
-    fr_gen_free(g);
-    produce(e, rec, len, "card");
+    produce_records(e, 1, 5, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     /* the next Produce request, fraudd's result, fails once for good */
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
@@ -124,12 +116,7 @@ static void one_failed_delivery_is_retried_and_delivered(void **state) {
 static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **state) {
     (void)state;
     env *e = env_new(1, 2);
-    fr_gen_opts go = {.seed = 6, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    int anomaly;
-    size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
-    produce(e, rec, len, "card");
+    produce_records(e, 1, 6, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     /* first send + 2 retries fail; the dead letter goes through */
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
@@ -145,7 +132,6 @@ static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **sta
     assert_string_equal(dl[0].cls, "produce");
     assert_string_equal(dl[0].key, "card");
     free(dl);
-    fr_gen_free(g);
     env_free(e);
 }
 
@@ -186,12 +172,10 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
     assert_int_equal(fr_model_load_mem(hb, hn, "heavy", &heavy, err, sizeof err), 0);
     /* every record's score under each of the two models, computed offline */
     char (*sa)[48] = calloc(N, sizeof *sa), (*sb)[48] = calloc(N, sizeof *sb);
-    fr_gen_opts go = {.seed = 11, .anomaly_rate = 0.01, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
+    fr_gen *g = gen_new(11, 0.01);
     char rec[2048], key[16];
     for (int i = 0; i < N; i++) {
-        int anomaly;
-        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        size_t len = gen_record(g, rec, sizeof rec);
         offline_score(e->m, rec, len, sa[i], sizeof sa[i]);
         offline_score(heavy, rec, len, sb[i], sizeof sb[i]);
         assert_string_not_equal(sa[i], sb[i]);
@@ -317,15 +301,7 @@ static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
     WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_REFUSED] == refused + 1);
     assert_int_equal(s.model_generation, 2); /* the good one kept serving */
     /* records now are scored by it */
-    fr_gen_opts go = {.seed = 12, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    for (int i = 0; i < 100; i++) {
-        int anomaly;
-        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
-        produce(e, rec, len, "k");
-    }
-    fr_gen_free(g);
+    produce_records(e, 100, 12, "k");
     fr_reloader_stop(r);
     s = finish(e, 100);
     assert_int_equal(s.results, 100);
@@ -371,11 +347,6 @@ static void stop_within(env *e, int seconds) {
     pthread_join(e->thread, NULL);
 }
 
-static size_t gen_record(fr_gen *g, char *rec, size_t cap) {
-    int anomaly;
-    return fr_gen_next(g, rec, cap, &anomaly);
-}
-
 /* Regression (fault issue #3): a delivery error while the producer's queue
  * was full turned the result into a dead letter without its retries, and
  * the run thread (the only one that frees room) then spun forever in
@@ -387,14 +358,7 @@ static void a_delivery_error_with_the_producer_queue_full_is_retried_without_a_d
     enum { N = 200 };
     env *e = env_new(1, 3);
     producer_prop(e, "queue.buffering.max.kbytes", "2"); /* a few results */
-    fr_gen_opts go = {.seed = 21, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    for (int i = 0; i < N; i++) {
-        size_t len = gen_record(g, rec, sizeof rec);
-        produce(e, rec, len, "card");
-    }
-    fr_gen_free(g);
+    produce_records(e, N, 21, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     /* fraudd's first Produce requests fail: every result in them is reported
      * failed while the queue is full */
@@ -427,14 +391,7 @@ static void an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed(voi
     enum { N = 20 };
     env *e = env_new(1, 2);
     producer_prop(e, "topic.metadata.refresh.interval.ms", "200");
-    fr_gen_opts go = {.seed = 22, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    for (int i = 0; i < N; i++) {
-        size_t len = gen_record(g, rec, sizeof rec);
-        produce(e, rec, len, "card");
-    }
-    fr_gen_free(g);
+    produce_records(e, N, 22, "card");
     rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     start(e);
     fr_stats s;
@@ -470,12 +427,7 @@ static void an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed(voi
 static void produce_refused_for_authorization_is_retried_until_it_passes(void **state) {
     (void)state;
     env *e = env_new(1, 2);
-    fr_gen_opts go = {.seed = 23, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
-    char rec[2048];
-    size_t len = gen_record(g, rec, sizeof rec);
-    fr_gen_free(g);
-    produce(e, rec, len, "card");
+    produce_records(e, 1, 23, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 5, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
@@ -506,8 +458,7 @@ static void an_undeliverable_dead_letter_blocks_only_its_partition(void **state)
     env *e = env_new(2, 2);
     e->cfg->pipeline.shutdown_timeout_ms = 1000;
     producer_prop(e, "message.max.bytes", "4000");
-    fr_gen_opts go = {.seed = 24, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
+    fr_gen *g = gen_new(24, 0);
     char rec[2048], key[16];
     static char big[6000];
     memset(big, 'x', sizeof big); /* not JSON: a dead letter, and too large for it */
@@ -621,8 +572,7 @@ static uint64_t assigned(const member *m) {
 static void produce_range(env *e, fr_gen *g, int first, int n) {
     char rec[2048], key[16];
     for (int i = first; i < first + n; i++) {
-        int anomaly;
-        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        size_t len = gen_record(g, rec, sizeof rec);
         snprintf(key, sizeof key, "r%d", i);
         produce_to(e, i % 2, rec, len, key);
     }
@@ -667,8 +617,7 @@ static void a_partition_revoked_while_paused_is_fetched_when_assigned_back(void 
     }
     assert_int_equal(rd_kafka_mock_partition_set_leader(e->mc, "dlq", 0, 2), 0);
     assert_int_equal(rd_kafka_mock_coordinator_set(e->mc, "group", "test", 1), 0);
-    fr_gen_opts go = {.seed = 21, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
-    fr_gen *g = fr_gen_new(&go);
+    fr_gen *g = gen_new(21, 0);
     produce_range(e, g, 0, N1);
     assert_int_equal(rd_kafka_mock_broker_set_down(e->mc, 2), 0);
     member a = {0}, b = {0};

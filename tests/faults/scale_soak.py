@@ -14,9 +14,10 @@ sets FR_KAFKA_BOOTSTRAP and FR_KAFKA_DIR.
          fraudd_partition_stalled_seconds above 20 (its /metrics, scraped every second). This is
          the regression of defect 1 (a partition revoked while paused for backpressure was never
          fetched again once assigned back) and of the starvation that followed (pausing for
-         backpressure dropped what librdkafka had prefetched, so one partition at a time flowed). End: lost 0, duplicates 0 (every change is a clean
+         backpressure dropped what librdkafka had prefetched, so one partition at a time
+         flowed). End: lost 0, duplicates 0 (every change is a clean
          cooperative rebalance: revoked partitions are drained and committed), committed ==
-         end after the last SIGTERM. FR_SCALE_RATE (default 8000 records/s), FR_SCALE_PHASE_S (20).
+         end after the last SIGTERM. FR_SCALE_RATE (default 1000 records/s), FR_SCALE_BACKLOG (20000), FR_SCALE_PHASE_S (20).
   soak   (only when named; FR_SOAK_S, default 1800 s) a steady feed (FR_SOAK_RATE, default 2000
          records/s) into one process (default pipeline, workers 2), a second process joins and
          leaves (SIGTERM) every FR_SOAK_CYCLE_S (180 s); the first process's RSS
@@ -172,7 +173,7 @@ def run_scale(name="scale"):
                 check(start(k).d.wait_assigned(), "%s: fraudd %d joined the group" % (name, k))
             else:
                 rc = procs[k].stop()
-                check(rc == 0, "%s: fraudd %d exits 0 on SIGTERM while paused for backpressure (rc %s)" %
+                check(rc == 0, "%s: fraudd %d exits 0 on SIGTERM under backpressure (rc %s)" %
                       (name, k, rc))
             print("  %s: done %.1f s after the change began" % (label, time.time() - t), flush=True)
             time.sleep(SCALE_PHASE_S)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -31,7 +32,8 @@ const (
 	// time after the drain for the producer flush, the final commit and leaving
 	// the group before the kubelet's SIGKILL
 	graceSlackSeconds = 10
-	// partitions the HPA's maxReplicas is checked against
+	// partitions the HPA's maxReplicas (the ScaledObject's maxReplicaCount) is
+	// checked against
 	partitionsAnnotation = "fraudd.io/input-partitions"
 	topicAnnotation      = "fraudd.io/input-topic"
 )
@@ -47,6 +49,8 @@ type manifests struct {
 	pdbs            []*policyv1.PodDisruptionBudget
 	serviceMonitors []*monv1.ServiceMonitor
 	rules           []*monv1.PrometheusRule
+	scaledObjects   []*kedav1alpha1.ScaledObject
+	triggerAuths    []*kedav1alpha1.TriggerAuthentication
 	secretExamples  []*corev1.Secret
 	alertsFile      string // monitoring/alerts.yaml, which the PrometheusRule must equal
 }
@@ -71,13 +75,18 @@ func sortObjects(objs []any) *manifests {
 			m.serviceMonitors = append(m.serviceMonitors, o)
 		case *monv1.PrometheusRule:
 			m.rules = append(m.rules, o)
+		case *kedav1alpha1.ScaledObject:
+			m.scaledObjects = append(m.scaledObjects, o)
+		case *kedav1alpha1.TriggerAuthentication:
+			m.triggerAuths = append(m.triggerAuths, o)
 		}
 	}
 	return m
 }
 
 // load builds dir and decodes the *.secret.example.yaml files beside its
-// kustomization.yaml.
+// kustomization.yaml and beside the kustomizations it builds on (an overlay of
+// the production example reads the same Secret).
 func load(dir, alertsFile string) (*manifests, error) {
 	objs, err := build(dir)
 	if err != nil {
@@ -85,7 +94,11 @@ func load(dir, alertsFile string) (*manifests, error) {
 	}
 	m := sortObjects(objs)
 	m.alertsFile = alertsFile
-	examples, _ := filepath.Glob(filepath.Join(dir, "*.secret.example.yaml"))
+	var examples []string
+	for _, d := range kustomizationChain(dir) {
+		more, _ := filepath.Glob(filepath.Join(d, "*.secret.example.yaml"))
+		examples = append(examples, more...)
+	}
 	for _, f := range examples {
 		o, err := decodeFile(f)
 		if err != nil {
@@ -98,6 +111,29 @@ func load(dir, alertsFile string) (*manifests, error) {
 		m.secretExamples = append(m.secretExamples, s)
 	}
 	return m, nil
+}
+
+// kustomizationChain is dir and, depth first, every local kustomization
+// directory its resources name (the build itself has already checked them).
+func kustomizationChain(dir string) []string {
+	dirs := []string{dir}
+	text, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		return dirs
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if yaml.Unmarshal(text, &k) != nil {
+		return dirs
+	}
+	for _, r := range k.Resources {
+		sub := filepath.Join(dir, r)
+		if _, err := os.Stat(filepath.Join(sub, "kustomization.yaml")); err == nil {
+			dirs = append(dirs, kustomizationChain(sub)...)
+		}
+	}
+	return dirs
 }
 
 // check is one rule; it returns what is wrong, nothing when the manifests keep it.
@@ -118,6 +154,8 @@ var checks = []check{
 	{"deployment/env-and-secrets", checkEnv},
 	{"configmap/config", checkConfig},
 	{"hpa", checkHPA},
+	{"scaledobject", checkScaledObject},
+	{"scaledobject/kafka-auth", checkScaledObjectAuth},
 	{"pdb", checkPDB},
 	{"service", checkService},
 	{"servicemonitor", checkServiceMonitor},
@@ -133,7 +171,13 @@ func checkObjects(m *manifests) []string {
 	}
 	one("Deployment", len(m.deployments))
 	one("Service", len(m.services))
-	one("HorizontalPodAutoscaler", len(m.hpas))
+	// one autoscaler: the CPU HPA, or KEDA's ScaledObject (which makes its own
+	// HPA; checkScaledObject refuses a second one on the Deployment)
+	if len(m.scaledObjects) > 0 {
+		one("ScaledObject", len(m.scaledObjects))
+	} else {
+		one("HorizontalPodAutoscaler", len(m.hpas))
+	}
 	one("PodDisruptionBudget", len(m.pdbs))
 	one("ServiceMonitor", len(m.serviceMonitors))
 	one("PrometheusRule", len(m.rules))
@@ -363,7 +407,7 @@ func checkRollout(m *manifests) []string {
 		p = append(p, "rollingUpdate.maxSurge is not 1")
 	}
 	if d.Spec.Replicas != nil {
-		p = append(p, "spec.replicas is set: the HPA owns the count, and every apply would reset it")
+		p = append(p, "spec.replicas is set: the HPA (or KEDA's) owns the count, and every apply would reset it")
 	}
 	return p
 }
@@ -475,6 +519,9 @@ func checkConfig(m *manifests) []string {
 }
 
 func checkHPA(m *manifests) []string {
+	if len(m.hpas) == 0 && len(m.scaledObjects) > 0 {
+		return nil // KEDA makes the HPA; checkScaledObject holds it to the same rules
+	}
 	if len(m.hpas) == 0 {
 		return []string{"no HorizontalPodAutoscaler"}
 	}
@@ -501,32 +548,47 @@ func checkHPA(m *manifests) []string {
 	if minR > h.Spec.MaxReplicas {
 		p = append(p, fmt.Sprintf("minReplicas %d above maxReplicas %d", minR, h.Spec.MaxReplicas))
 	}
-	parts, err := strconv.Atoi(h.Annotations[partitionsAnnotation])
+	p = append(p, checkPartitions(m, "maxReplicas", h.Spec.MaxReplicas, h.Annotations)...)
+	return append(p, checkBehavior(h.Spec.Behavior, "behavior")...)
+}
+
+// checkPartitions: the autoscaler's upper bound (maxField) plus the rollout's
+// surge must not exceed the input topic's partitions, recorded with the topic's
+// name in the autoscaler's annotations.
+func checkPartitions(m *manifests, maxField string, maxReplicas int32, annotations map[string]string) []string {
+	var p []string
+	d := deployment(m)
+	parts, err := strconv.Atoi(annotations[partitionsAnnotation])
 	if err != nil || parts < 1 {
-		p = append(p, fmt.Sprintf("annotation %s %q is not a partition count", partitionsAnnotation, h.Annotations[partitionsAnnotation]))
+		p = append(p, fmt.Sprintf("annotation %s %q is not a partition count", partitionsAnnotation, annotations[partitionsAnnotation]))
 	} else {
 		// during a rollout maxSurge more members join; each needs a partition to
 		// become Ready, or the rollout stalls (maxUnavailable 0)
 		surge := 0
 		if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxSurge != nil {
-			surge, _ = intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, int(h.Spec.MaxReplicas), true)
+			surge, _ = intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, int(maxReplicas), true)
 		}
-		if int(h.Spec.MaxReplicas)+surge > parts {
-			p = append(p, fmt.Sprintf("maxReplicas %d + maxSurge %d exceeds the %d input partitions: members without a partition are never Ready",
-				h.Spec.MaxReplicas, surge, parts))
+		if int(maxReplicas)+surge > parts {
+			p = append(p, fmt.Sprintf("%s %d + maxSurge %d exceeds the %d input partitions: members without a partition are never Ready",
+				maxField, maxReplicas, surge, parts))
 		}
 	}
 	if cfg, err := loadConfig(m); err != nil {
 		p = append(p, err.Error())
-	} else if topic := cfg.str("kafka.input_topic"); h.Annotations[topicAnnotation] != topic {
+	} else if topic := cfg.str("kafka.input_topic"); annotations[topicAnnotation] != topic {
 		p = append(p, fmt.Sprintf("annotation %s %q is not kafka.input_topic %q: is %s still right?",
-			topicAnnotation, h.Annotations[topicAnnotation], topic, partitionsAnnotation))
+			topicAnnotation, annotations[topicAnnotation], topic, partitionsAnnotation))
 	}
-	b := h.Spec.Behavior
+	return p
+}
+
+// checkBehavior: every scale event is a rebalance, so scale-down is damped.
+func checkBehavior(b *autoscalingv2.HorizontalPodAutoscalerBehavior, field string) []string {
+	var p []string
 	if b == nil || b.ScaleDown == nil || b.ScaleDown.StabilizationWindowSeconds == nil || *b.ScaleDown.StabilizationWindowSeconds < 60 {
-		p = append(p, "behavior.scaleDown.stabilizationWindowSeconds is not set to at least 60 s")
+		p = append(p, field+".scaleDown.stabilizationWindowSeconds is not set to at least 60 s")
 	} else if len(b.ScaleDown.Policies) == 0 {
-		p = append(p, "behavior.scaleDown has no policy (the default removes up to 100% of the pods at once)")
+		p = append(p, field+".scaleDown has no policy (the default removes up to 100% of the pods at once)")
 	} else {
 		for _, pol := range b.ScaleDown.Policies {
 			if pol.Type == autoscalingv2.PercentScalingPolicy && pol.Value > 50 || pol.Type == autoscalingv2.PodsScalingPolicy && pol.Value > 2 {

@@ -1,7 +1,7 @@
 // Package k8s checks fraudd's Kubernetes manifests (k8s/) against the real API
 // types: kustomize's own builder renders the base and the overlays, every
-// object is decoded strictly into its Go type from k8s.io/api or the Prometheus
-// Operator, and checks.go holds the rules the manifests must keep.
+// object is decoded strictly into its Go type from k8s.io/api, the Prometheus
+// Operator or KEDA, and checks.go holds the rules the manifests must keep.
 package k8s
 
 import (
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -35,6 +36,8 @@ var kinds = map[string]func() any{
 	"policy/v1 PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
 	"monitoring.coreos.com/v1 ServiceMonitor": func() any { return &monv1.ServiceMonitor{} },
 	"monitoring.coreos.com/v1 PrometheusRule": func() any { return &monv1.PrometheusRule{} },
+	"keda.sh/v1alpha1 ScaledObject":           func() any { return &kedav1alpha1.ScaledObject{} },
+	"keda.sh/v1alpha1 TriggerAuthentication":  func() any { return &kedav1alpha1.TriggerAuthentication{} },
 }
 
 // decodeStrict decodes one YAML document into its registered type the way the

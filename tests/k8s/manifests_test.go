@@ -157,6 +157,7 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 	i32 := func(v int32) *int32 { return &v }
 	i64 := func(v int64) *int64 { return &v }
 	f := false
+	const keda = "k8s/overlays/keda-lag-example"
 	cases := []struct {
 		name, dir, check, want string
 		breakIt                func(m *manifests)
@@ -254,6 +255,72 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			}},
 		{"Secret applied with the overlay", "k8s/overlays/production-example", "objects", "overwrite the real credentials",
 			func(m *manifests) { m.secrets = append(m.secrets, m.secretExamples[0]) }},
+		// the KEDA overlay: the CPU HPA's rules, and the trigger against fraudd's config
+		{"maxReplicaCount at the partition count", keda, "scaledobject", "maxReplicaCount 24 + maxSurge 1 exceeds the 24 input partitions",
+			func(m *manifests) { m.scaledObjects[0].Spec.MaxReplicaCount = i32(24) }},
+		{"the CPU HPA kept beside the ScaledObject", keda, "scaledobject", "two HPAs on one Deployment fight",
+			func(m *manifests) {
+				prod, err := load(filepath.Join(root, "k8s/overlays/production-example"), alertsFile)
+				if err == nil {
+					m.hpas = append(m.hpas, prod.hpas...)
+				}
+			}},
+		{"trigger on another topic", keda, "scaledobject", `trigger topic "payments" is not kafka.input_topic "transactions"`,
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["topic"] = "payments" }},
+		{"input topic changed without the trigger", keda, "scaledobject", `trigger topic "transactions" is not kafka.input_topic "payments"`,
+			func(m *manifests) {
+				for _, cm := range m.configMaps {
+					cm.Data["fraudd.yaml"] = strings.Replace(cm.Data["fraudd.yaml"], "input_topic: transactions", "input_topic: payments", 1)
+				}
+			}},
+		{"trigger on another group", keda, "scaledobject", `consumerGroup "fraudd-canary" is not kafka.group_id "fraudd"`,
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["consumerGroup"] = "fraudd-canary" }},
+		{"trigger on other brokers", keda, "scaledobject", "are not kafka.bootstrap_servers",
+			func(m *manifests) {
+				md := m.scaledObjects[0].Spec.Triggers[0].Metadata
+				delete(md, "bootstrapServersFromEnv")
+				md["bootstrapServers"] = "kafka-0.kafka.example.internal:9096"
+			}},
+		{"bootstrap from a variable the container lacks", keda, "scaledobject", "container fraudd has no variable KAFKA_BROKERS",
+			func(m *manifests) {
+				m.scaledObjects[0].Spec.Triggers[0].Metadata["bootstrapServersFromEnv"] = "KAFKA_BROKERS"
+			}},
+		{"misspelled trigger parameter", keda, "scaledobject", `"lagTreshold" is not a parameter of KEDA's kafka scaler`,
+			func(m *manifests) {
+				md := m.scaledObjects[0].Spec.Triggers[0].Metadata
+				md["lagTreshold"] = md["lagThreshold"]
+				delete(md, "lagThreshold")
+			}},
+		{"trigger value KEDA's parser refuses", keda, "scaledobject", "KEDA's kafka scaler: ",
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["offsetResetPolicy"] = "earliset" }},
+		{"offsetResetPolicy latest", keda, "scaledobject", "offsetResetPolicy latest is not fraudd's auto.offset.reset earliest",
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["offsetResetPolicy"] = "latest" }},
+		{"idle consumers allowed", keda, "scaledobject", "allowIdleConsumers is true",
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["allowIdleConsumers"] = "true" }},
+		{"scale to zero", keda, "scaledobject", "minReplicaCount is not set to at least 1",
+			func(m *manifests) { m.scaledObjects[0].Spec.MinReplicaCount = i32(0) }},
+		{"min above max", keda, "scaledobject", "KEDA's admission check: MinReplicaCount=3 must be less than MaxReplicaCount=2",
+			func(m *manifests) { m.scaledObjects[0].Spec.MaxReplicaCount = i32(2) }},
+		{"ScaledObject without scale-down stabilization", keda, "scaledobject", "stabilizationWindowSeconds",
+			func(m *manifests) {
+				m.scaledObjects[0].Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior.ScaleDown.StabilizationWindowSeconds = nil
+			}},
+		{"ScaledObject scaling another Deployment", keda, "scaledobject", "is not the Deployment fraudd",
+			func(m *manifests) { m.scaledObjects[0].Spec.ScaleTargetRef.Name = "fraudd-canary" }},
+		{"TriggerAuthentication reading a key the Secret lacks", keda, "scaledobject", `no key "user"`,
+			func(m *manifests) { m.triggerAuths[0].Spec.SecretTargetRef[0].Key = "user" }},
+		{"TriggerAuthentication missing", keda, "scaledobject", "no TriggerAuthentication of that name",
+			func(m *manifests) { m.triggerAuths = nil }},
+		{"SASL mechanism other than fraudd's", keda, "scaledobject/kafka-auth", "fraudd's sasl.mechanisms SCRAM-SHA-512",
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["sasl"] = "scram_sha256" }},
+		{"KEDA without TLS where fraudd uses it", keda, "scaledobject/kafka-auth", "fraudd's security.protocol is SASL_SSL",
+			func(m *manifests) { m.scaledObjects[0].Spec.Triggers[0].Metadata["tls"] = "disable" }},
+		{"KEDA without a SASL password", keda, "scaledobject/kafka-auth", "no password for SASL SCRAM-SHA-512",
+			func(m *manifests) {
+				m.triggerAuths[0].Spec.SecretTargetRef = m.triggerAuths[0].Spec.SecretTargetRef[:1]
+			}},
+		{"KEDA with fraudd's Secret but another key", keda, "scaledobject/kafka-auth", "username, from Secret fraudd-kafka-sasl, is not fraudd's sasl.username",
+			func(m *manifests) { m.triggerAuths[0].Spec.SecretTargetRef[0].Key = "password" }},
 	}
 	byName := map[string]check{}
 	for _, c := range checks {

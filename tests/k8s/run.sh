@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Kubernetes manifests (k8s/) against the real API types: `go test` in
 # this module builds the base and each overlay with kustomize's own builder,
-# decodes every object strictly into its k8s.io/api or Prometheus Operator type,
+# decodes every object strictly into its k8s.io/api, Prometheus Operator or KEDA type,
 # and runs the rules of checks.go, each as its own subtest.
 #   tests/k8s/run.sh [FRAUDD]
 # FRAUDD, a fraudd binary: also runs `fraudd check-config` on each ConfigMap's

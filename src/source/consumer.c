@@ -366,8 +366,8 @@ static size_t read_round(fr_source *s, int *blocked) {
 
 /* The wake pipe: librdkafka writes a byte when one of our queues gets an
  * entry after the queue was last read (once per such period), so emptying
- * the pipe before reading the queues and waiting on it only after reading
- * them all loses no wake-up. */
+ * the pipe, then reading every queue, then waiting on the pipe loses no
+ * wake-up (fr_source_poll). */
 static void wake_drain(fr_source *s) {
     char buf[256];
     while (read(s->wake[0], buf, sizeof buf) > 0) {
@@ -528,7 +528,6 @@ static void account_backpressure(fr_source *s, int blocked, int64_t now) {
 
 void fr_source_poll(fr_source *s, int timeout_ms) {
     fr_sink_poll(s->sink, 0);
-    wake_drain(s);
     serve_group(s, 0);
     check_progress(s, fr_now_ns());
     if (s->draining) {
@@ -544,11 +543,18 @@ void fr_source_poll(fr_source *s, int timeout_ms) {
         sent += got;
         if (got) fr_workers_wake(s->ws);
     } while (got && !blocked && sent < 512);
+    if (!sent && !blocked) {
+        /* nothing to read: empty the wake pipe, look once more (a record
+         * that came before the pipe was emptied is seen now, one after it
+         * writes to the pipe again), then sleep until one comes */
+        wake_drain(s);
+        serve_group(s, 0);
+        sent = read_round(s, &blocked);
+        if (sent) fr_workers_wake(s->ws);
+        if (!sent && !blocked) wake_wait(s, timeout_ms);
+    }
     account_backpressure(s, blocked, fr_now_ns());
-    if (blocked)
-        fr_sink_poll(s->sink, 1); /* acknowledgements free room */
-    else if (!sent)
-        wake_wait(s, timeout_ms);
+    if (blocked) fr_sink_poll(s->sink, 1); /* acknowledgements free room */
     fr_sink_poll(s->sink, 0);
 }
 

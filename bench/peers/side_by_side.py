@@ -47,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import bench_pipeline as bp  # noqa: E402  (the measuring helpers; it imports the broker helpers)
 import check  # noqa: E402  (compares one result with fraudd's)
+from confluent_kafka import Consumer  # noqa: E402
 
 tp = bp.tp
 SYSTEMS = ("fraudd", "passthrough", "python", "streams")
@@ -64,6 +65,17 @@ class Proc(tp.Daemon):
         self.log = open(self.log_path, "ab")
         self.started = time.time()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
+
+
+def stopping(d, fn):
+    """fn(), and the system's process ended if fn fails (a benchmark error leaves nothing running)."""
+    try:
+        return fn()
+    except BaseException:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        raise
 
 
 def start(system, name, topics, args):
@@ -103,6 +115,16 @@ class Source:
         ld = tp.Loader(self.topic)
         ld.produce(self.items(n))
         self.index = {where: i for i, where in ld.where.items()}  # (partition, offset) -> record index
+        # a first consumer group makes the broker create its offsets topic (about a second):
+        # done here, so it is not charged to the first system's time to first result
+        c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "warm-" + uuid.uuid4().hex,
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([self.topic])
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(m.error() is None for m in c.consume(1, 1.0)):
+            pass
+        c.commit(asynchronous=False)
+        c.close()
 
     def items(self, n):
         return [(i, self.lines[i % len(self.lines)], tp.card_key(self.lines[i % len(self.lines)])) for i in range(n)]
@@ -145,20 +167,24 @@ def drain(system, rnd, src, n, args):
         if total >= n // 2 and not half:
             half.update(cpu=bp.cpu_seconds(pid, True), count=total)
 
-    got = bp.wait_for_end_offsets(topics[1], n, args.timeout, tick, alive=lambda: d.proc.poll() is None)
-    if d.proc.poll() is not None:
-        sys.exit("%s exited early (status %s); its log: %s" % (system, d.proc.returncode, d.log_path))
-    cpu = bp.cpu_seconds(pid, True)
-    res = {"cpu_us": cpu * 1e6 / n, "rss_mb": bp.vm_hwm_kb(pid) / 1024.0}
-    # nan when the drain took under two checks (a second each): too short to split
-    res["steady_us"] = (cpu - half["cpu"]) * 1e6 / (got - half["count"]) if half and got > half["count"] else float("nan")
-    rc = d.stop()
+    def measure():
+        got = bp.wait_for_end_offsets(topics[1], n, args.timeout, tick, alive=lambda: d.proc.poll() is None)
+        if d.proc.poll() is not None:
+            sys.exit("%s exited early (status %s); its log: %s" % (system, d.proc.returncode, d.log_path))
+        cpu = bp.cpu_seconds(pid, True)
+        res = {"cpu_us": cpu * 1e6 / n, "rss_mb": bp.vm_hwm_kb(pid) / 1024.0}
+        # nan when the drain took under two checks (a second each): too short to split
+        res["steady_us"] = ((cpu - half["cpu"]) * 1e6 / (got - half["count"]) if half and got > half["count"]
+                            else float("nan"))
+        res["rc"] = d.stop()
+        return res
+
+    res = stopping(d, measure)
     out = bp.read_timestamps(topics[1], n, 600)
     ts = sorted(t for t, _, _ in out)
     res["n"], res["distinct"] = len(out), len({(p, o) for _, p, o in out})
     res["rps"] = len(out) / ((ts[-1] - ts[0]) / 1000.0) if len(ts) > 1 and ts[-1] > ts[0] else float("nan")
     res["first_s"] = ts[0] / 1000.0 - d.started if ts else float("nan")
-    res["rc"] = rc
     res["checked"], res["wrong"] = src.verify(topics[1], args.verify, system == "passthrough")
     return res
 
@@ -168,19 +194,23 @@ def latency(system, rnd, src, args):
     name = "lat-%s-%d" % (system, rnd)
     topics = tp.topics_for(name)
     d = start(system, name, topics, args)
-    if not d.wait_assigned(120):
-        d.stop()
-        sys.exit("%s did not report its partitions assigned; its log: %s" % (system, d.log_path))
     ld = tp.Loader(topics[0])
     items = src.items(int(args.rate * (args.warmup + args.seconds)))
     warm = int(args.rate * args.warmup)
-    # warm-up at the same rate, then wait until every warm-up record has its result, so the
-    # measured feed starts with no backlog however slowly the system started (a JVM's JIT)
-    ld.produce(items[:warm], args.rate)
-    bp.wait_for_end_offsets(topics[1], warm, 120, alive=lambda: d.proc.poll() is None)
-    ld.produce(items[warm:], args.rate)
-    out = bp.read_timestamps(topics[1], len(items), 120)
-    d.stop()
+
+    def feed():
+        if not d.wait_assigned(120):
+            sys.exit("%s did not report its partitions assigned; its log: %s" % (system, d.log_path))
+        # warm-up at the same rate, then wait until every warm-up record has its result, so the
+        # measured feed starts with no backlog however slowly the system started (a JVM's JIT)
+        ld.produce(items[:warm], args.rate)
+        bp.wait_for_end_offsets(topics[1], warm, 120, alive=lambda: d.proc.poll() is None)
+        ld.produce(items[warm:], args.rate)
+        out = bp.read_timestamps(topics[1], len(items), 120)
+        d.stop()
+        return out
+
+    out = stopping(d, feed)
     measured = {ld.where[i] for i in range(warm, len(items))}
     ins = {k: v for k, v in bp.input_timestamps(topics[0], len(items)).items() if k in measured}
     return bp.latency_stats(out, ins, 0)
@@ -236,12 +266,17 @@ def main():
     print("| system | CPU/record | vs fraudd | CPU/record, 2nd half | vs fraudd | records/s | first result | "
           "peak RSS | p50 | p99 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    def us(v):
+        return "-" if v != v else "%.2f us" % v  # nan: not measured (a drain under two checks)
+
+    def ratio(a, b):
+        return "-" if not b or a != a or b != b else "%.1fx" % (a / b)
+
     for s in systems:
         m = med[s]
-        vs = ("%.1fx" % (m["cpu_us"] / base["cpu_us"])) if base else "-"
-        vs_steady = ("%.1fx" % (m["steady_us"] / base["steady_us"])) if base else "-"
-        print("| %s | %.2f us | %s | %.2f us | %s | %.0f | %.1f s | %.0f MB | %.0f ms | %.0f ms |" %
-              (LABELS[s], m["cpu_us"], vs, m["steady_us"], vs_steady, m["rps"], m["first_s"], m["rss_mb"], m["p50"],
+        print("| %s | %s | %s | %s | %s | %.0f | %.1f s | %.0f MB | %.0f ms | %.0f ms |" %
+              (LABELS[s], us(m["cpu_us"]), ratio(m["cpu_us"], base and base["cpu_us"]), us(m["steady_us"]),
+               ratio(m["steady_us"], base and base["steady_us"]), m["rps"], m["first_s"], m["rss_mb"], m["p50"],
                m["p99"]))
     short = sorted({s for s in systems for r in rows[s] if r["distinct"] < args.records})
     wrong = sorted({s for s in systems for r in rows[s] if r["wrong"] or not r["checked"]})

@@ -5,7 +5,7 @@
 # with), and runs bench/peers/side_by_side.py, which prints one line per system and round and a
 # Markdown table.
 #
-#   bench/peers/run.sh                 200,000 records, 2 rounds (about 10-15 min on 2 cores)
+#   bench/peers/run.sh                 200,000 records, 2 rounds (about 5 min on 2 cores; more if loaded)
 #   bench/peers/run.sh --quick         20,000 records, 1 round: a smoke run (about 1-2 min)
 #   bench/peers/run.sh --records N --rounds R --rate R --systems fraudd,python ...
 #                                      (other options: side_by_side.py --help)

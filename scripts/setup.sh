@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # a real Prometheus server for the metrics tests).
 # Integration tests: a JRE and Maven fetch and run a real Kafka broker from
 # Maven Central (scripts/kafka.sh); kcat is a second, independent client.
+# Benchmarks: the JDK (javac) builds the Kafka Streams peer (bench/peers/streams).
 # clang-format: scripts/format-check.sh (informational).
 # Fault tests: Toxiproxy is built with Go from the Go module proxy (scripts/toxiproxy.sh); when
 # no `go` is on PATH, Debian's golang-go (1.19 on bookworm) is installed for it.
@@ -22,7 +23,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       clang libclang-rt-14-dev
       librdkafka-dev libyaml-dev libmicrohttpd-dev
       libcurl4-openssl-dev prometheus curl openssl
-      openjdk-17-jre-headless maven kcat
+      openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat
       clang-format)
 
 # shellcheck source=lib.sh

@@ -32,7 +32,8 @@
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
 #      real broker (tests/image)
-#   also: the alert rules (promtool), and the Kubernetes manifests (tests/k8s: kustomize
+#   also: the alert rules (promtool), the Python benchmark peer's results against fraudd's
+#      (bench/peers/run.sh --check python), and the Kubernetes manifests (tests/k8s: kustomize
 #   build, strict decode into the real API types, the deployment rules; Go)
 # Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -69,6 +70,9 @@ else
   step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_pipeline_failures|test_http|test_reload"
   # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
   step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
+  # the Python peer of the side-by-side benchmark scores as fraudd does (1,000 records, ~5 s):
+  # what makes docs/BENCHMARKS.md (g) a like-for-like comparison
+  step "benchmark peer agrees with fraudd (python)" bench/peers/run.sh --check python
   step "alert rules (promtool)" bash -c 'promtool check rules monitoring/alerts.yaml && promtool test rules monitoring/alerts_test.yaml'
   # k8s/: kustomize builds, strict decoding into the real API types, the rules, and each
   # ConfigMap's fraudd.yaml through `fraudd check-config`

@@ -38,7 +38,8 @@
  * fatal errors (and running out of memory) stop the run with exit 1.
 
  * Headers on results: fraudd.model.version, fraudd.source.topic,
- * fraudd.source.partition, fraudd.source.offset. Dead letters carry the
+ * fraudd.source.partition, fraudd.source.offset (none with
+ * kafka.result_headers: false, which saves their cost). Dead letters carry the
  * input's own headers, bytes and key unchanged, plus those and
  * fraudd.error.class, fraudd.error.reason, fraudd.error.message
  * (docs/OUTPUT.md).

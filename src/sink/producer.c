@@ -271,8 +271,11 @@ void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason
 }
 
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    add_source_headers(k, h, job);
+    rd_kafka_headers_t *h = NULL;
+    if (k->cfg->kafka.result_headers) {
+        h = rd_kafka_headers_new(4);
+        add_source_headers(k, h, job);
+    }
     job->dead = 0;
     job->tries = 0;
     worker_send(k, job, TO_OUTPUT, text, len, h);

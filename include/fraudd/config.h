@@ -67,6 +67,7 @@ typedef struct fr_config {
         fr_kv_list consumer;     /* consumer only, applied after properties */
         fr_kv_list producer;     /* producer only, applied after properties */
         int produce_retries;     /* re-sends of a failed result/dead letter, 0..100, default 3 */
+        int result_headers;      /* results carry the fraudd.model.version and fraudd.source.* headers, default true */
     } kafka;
     struct {
         int workers;             /* 0 = CPUs this process may use (cgroup quota honoured) */

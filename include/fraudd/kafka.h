@@ -85,6 +85,11 @@ int fr_kafka_conf_apply(rd_kafka_conf_t *conf, const fr_kv_list *kv, const char 
 /* Log, error and statistics callbacks, and ctx as the client's opaque
  * (ctx must outlive the client). */
 void fr_kafka_conf_callbacks(rd_kafka_conf_t *conf, fr_kafka_ctx *ctx);
+/* A client that takes some reports as events (rd_kafka_conf_set_events)
+ * gets the others as events too once it serves its queue with
+ * rd_kafka_queue_poll: errors, statistics, logs. This handles those as the
+ * callbacks above would; ev stays the caller's to destroy. */
+void fr_kafka_event(rd_kafka_t *rk, rd_kafka_event_t *ev, fr_kafka_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -4,9 +4,12 @@
  *
  * Workers call fr_sink_result / fr_sink_dead_letter (rd_kafka_producev is
  * thread safe). The message carries the job as its opaque; once producev
- * succeeds the worker no longer touches the job. The run thread polls the
- * producer (fr_sink_poll), so the delivery report (called exactly once per
- * message) runs there and either completes the job or re-sends:
+ * succeeds the worker no longer touches the job. A result is copied into
+ * the message; the input's own bytes (a dead letter's value, a pass-through
+ * result) are not: they live as long as the job. The run thread polls the
+ * producer (fr_sink_poll), so the delivery reports run there: they arrive
+ * as events, one per acknowledged batch, each message's report exactly once,
+ * and either complete the job or re-send:
  *
  *   delivered            -> complete: the record is done in its partition's
  *                           offsets (fr_part_done), its generation released,
@@ -35,7 +38,8 @@
  * fatal errors (and running out of memory) stop the run with exit 1.
 
  * Headers on results: fraudd.model.version, fraudd.source.topic,
- * fraudd.source.partition, fraudd.source.offset. Dead letters carry the
+ * fraudd.source.partition, fraudd.source.offset (none with
+ * kafka.result_headers: false, which saves their cost). Dead letters carry the
  * input's own headers, bytes and key unchanged, plus those and
  * fraudd.error.class, fraudd.error.reason, fraudd.error.message
  * (docs/OUTPUT.md).

@@ -151,6 +151,14 @@ static const fr__opt opts[] = {
      "linger.ms: \"10\""},
     {"kafka", "produce_retries", FR__T_INT, 0, 0, 100, NULL, "3", NULL, OFF(kafka.produce_retries),
      "Times a result or dead letter is sent again after librdkafka gives up on it.", NULL},
+    {"kafka", "result_headers", FR__T_BOOL, 0, 0, 0, NULL, "true", NULL, OFF(kafka.result_headers),
+     "Give each result the headers fraudd.model.version, fraudd.source.topic,\n"
+     "fraudd.source.partition and fraudd.source.offset (docs/OUTPUT.md). false leaves\n"
+     "results without headers: librdkafka allocates each header on its own, and\n"
+     "that was about 40% of fraudd's CPU per record through a real broker\n"
+     "(docs/BENCHMARKS.md, (h)). The result's JSON still names its model_version.\n"
+     "Dead letters always carry theirs.",
+     NULL},
 
     {"pipeline", "workers", FR__T_INT, 0, 0, 1024, NULL, "0", NULL, OFF(pipeline.workers),
      "Scoring threads; 0 = the CPUs this process may use (cgroup quota honoured).", NULL},

@@ -93,6 +93,30 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     return 0; /* librdkafka frees json */
 }
 
+void fr_kafka_event(rd_kafka_t *rk, rd_kafka_event_t *ev, fr_kafka_ctx *ctx) {
+    switch (rd_kafka_event_type(ev)) {
+    case RD_KAFKA_EVENT_ERROR:
+        /* the event carries a fatal error's underlying code: error_cb asks
+         * librdkafka for it again, as for the callback */
+        error_cb(rk, rd_kafka_event_error_is_fatal(ev) ? RD_KAFKA_RESP_ERR__FATAL : (int)rd_kafka_event_error(ev),
+                 rd_kafka_event_error_string(ev), ctx);
+        break;
+    case RD_KAFKA_EVENT_STATS: {
+        const char *json = rd_kafka_event_stats(ev);
+        if (json) stats_cb(rk, (char *)json, strlen(json), ctx); /* reads it only; the event owns it */
+        break;
+    }
+    case RD_KAFKA_EVENT_LOG: {
+        const char *fac = "", *str = "";
+        int level = LOG_INFO;
+        if (rd_kafka_event_log(ev, &fac, &str, &level) == 0) log_cb(rk, level, fac, str);
+        break;
+    }
+    default: /* nothing else is enabled or queued for the clients fraudd makes */
+        break;
+    }
+}
+
 void fr_kafka_conf_callbacks(rd_kafka_conf_t *conf, fr_kafka_ctx *ctx) {
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);

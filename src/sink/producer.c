@@ -43,13 +43,23 @@ typedef struct parked {
     char buf[];              /* a result's copy */
 } parked;
 
+/* The clocks for one delivery-report event, read when its first delivered
+ * message needs them (0: not yet): every message of an event was
+ * acknowledged by one produce response. */
+typedef struct report_clock {
+    int64_t now_ns;  /* fr_now_ns() */
+    int64_t wall_ms; /* fr_wall_ms() */
+} report_clock;
+
 struct fr_sink {
     const fr_config *cfg;
+    size_t input_topic_len; /* strlen(cfg->kafka.input_topic), for its header */
     fr_kafka_ctx ctx; /* the producer's opaque: the shared state, and this */
     fr_kafka_state *ks;
     fr_jobs *jobs;
     fr_mgens *gens;
     rd_kafka_t *producer;
+    rd_kafka_queue_t *reports;  /* the producer's main queue: delivery reports, as events */
     rd_kafka_topic_t *topic[2]; /* TO_OUTPUT, TO_DLQ */
     /* run thread only: messages waiting to be (re)sent, oldest first */
     parked *wait_head, *wait_tail;
@@ -105,22 +115,39 @@ static fr_delivery_class delivery_class(rd_kafka_resp_err_t e) {
     }
 }
 
+/* v in decimal into buf (at least 21 bytes); its length. The headers'
+ * numbers, without snprintf's format parsing (per record, on the worker). */
+static int fmt_i64(char *buf, int64_t v) {
+    char tmp[20];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    int n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) buf[len++] = '-';
+    while (n) buf[len++] = tmp[--n];
+    return len;
+}
+
 static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *job) {
-    char num[32];
-    rd_kafka_header_add(h, "fraudd.model.version", -1, job->gen->version, -1);
-    rd_kafka_header_add(h, "fraudd.source.topic", -1, k->cfg->kafka.input_topic, -1);
-    int n = snprintf(num, sizeof num, "%" PRId32, job->msg->partition);
-    rd_kafka_header_add(h, "fraudd.source.partition", -1, num, n);
-    n = snprintf(num, sizeof num, "%" PRId64, job->msg->offset);
-    rd_kafka_header_add(h, "fraudd.source.offset", -1, num, n);
+    char num[24];
+    rd_kafka_header_add(h, "fraudd.model.version", 20, job->gen->version, -1);
+    rd_kafka_header_add(h, "fraudd.source.topic", 19, k->cfg->kafka.input_topic, (ssize_t)k->input_topic_len);
+    rd_kafka_header_add(h, "fraudd.source.partition", 23, num, fmt_i64(num, job->msg->partition));
+    rd_kafka_header_add(h, "fraudd.source.offset", 20, num, fmt_i64(num, job->msg->offset));
 }
 
 /* One produce call, never waiting. On success the headers and the job
- * belong to the producer. */
+ * belong to the producer. The input's own bytes (a dead letter's value, a
+ * pass-through result) are not copied: they live as long as the job, whose
+ * input message is destroyed only after this message's delivery report.
+ * Anything else (a result in the scorer's buffer, a parked copy) is. */
 static rd_kafka_resp_err_t produce(fr_sink *k, int dlq, const void *val, size_t len, rd_kafka_headers_t *h,
                                    fr_job *job) {
+    int flags = val == job->msg->payload ? 0 : RD_KAFKA_MSG_F_COPY;
     return rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->topic[dlq]), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+                             RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_VALUE((void *)val, len),
                              RD_KAFKA_V_KEY(job->msg->key, job->msg->key_len), RD_KAFKA_V_HEADERS(h),
                              RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
 }
@@ -244,8 +271,11 @@ void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason
 }
 
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    add_source_headers(k, h, job);
+    rd_kafka_headers_t *h = NULL;
+    if (k->cfg->kafka.result_headers) {
+        h = rd_kafka_headers_new(4);
+        add_source_headers(k, h, job);
+    }
     job->dead = 0;
     job->tries = 0;
     worker_send(k, job, TO_OUTPUT, text, len, h);
@@ -310,17 +340,21 @@ static void job_abandon(fr_sink *k, fr_job *job) {
 }
 
 /* The job's result or dead letter is acknowledged: its record is done. */
-static void job_complete(fr_sink *k, fr_job *job) {
+static void job_complete(fr_sink *k, fr_job *job, report_clock *clk) {
     record_unblock(k, job);
     job->backoff_ms = 0;
     fr_part_done(job->part, job->seq);
-    int64_t lat = fr_now_ns() - job->t_dispatch_ns;
+    if (!clk->now_ns) {
+        clk->now_ns = fr_now_ns();
+        clk->wall_ms = fr_wall_ms();
+    }
+    int64_t lat = clk->now_ns - job->t_dispatch_ns;
     fr_ctr_add(&k->st_latency[fr_lat_bucket(lat)], 1);
     fr_ctr_add(&k->st_latency_sum_ns, (uint64_t)(lat > 0 ? lat : 0));
     rd_kafka_timestamp_type_t tt;
     int64_t ts_ms = rd_kafka_message_timestamp(job->msg, &tt);
     if (ts_ms > 0) {
-        int64_t e2e = fr_wall_ms() - ts_ms;
+        int64_t e2e = clk->wall_ms - ts_ms;
         fr_ctr_add(&k->st_e2e[fr_lat_bucket(e2e > 0 ? e2e * 1000000 : 0)], 1);
         fr_ctr_add(&k->st_e2e_sum_ns, (uint64_t)(e2e > 0 ? e2e * 1000000 : 0));
     }
@@ -440,9 +474,8 @@ static void send_due(fr_sink *k) {
     }
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    fr_sink *k = ((fr_kafka_ctx *)opaque)->owner;
+/* One message's delivery report (exactly one per message produced). */
+static void on_delivery(fr_sink *k, const rd_kafka_message_t *m, report_clock *clk) {
     fr_job *job = m->_private;
     int dlq = m->rkt == k->topic[TO_DLQ];
     if (!m->err) {
@@ -452,10 +485,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
             fr_log(FR_LOG_INFO, "output_unblocked", "%s topic %s accepts records again",
                    dlq ? "dead-letter" : "output", rd_kafka_topic_name(m->rkt));
         }
-        job_complete(k, job);
+        job_complete(k, job, clk);
         return;
     }
-    /* the failed message stays in librdkafka's queue until this returns:
+    /* the failed message stays in librdkafka's queue until its event is destroyed:
      * keep a copy and send it from the waiting list, never from here */
     const rd_kafka_headers_t *h0 = NULL;
     rd_kafka_headers_t *h = NULL;
@@ -469,6 +502,30 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     on_failure(k, p, m->err);
 }
 
+/* Run thread: serves the delivery reports waiting in the producer's queue,
+ * waiting up to timeout_ms for the first. librdkafka hands them over as
+ * events, one per acknowledged batch (a produce request's partition), so
+ * the per-report cost is a loop step, and the clocks are read once per
+ * batch. At most FR_REPORT_EVENTS events a call: the run thread goes back
+ * to the consumer in between (reports queued meanwhile wait for the next
+ * call; rd_kafka_poll, before, also served only what was queued). */
+#define FR_REPORT_EVENTS 64
+static void serve_reports(fr_sink *k, int timeout_ms) {
+    rd_kafka_event_t *ev;
+    for (int i = 0; i < FR_REPORT_EVENTS && (ev = rd_kafka_queue_poll(k->reports, i ? 0 : timeout_ms)); i++) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
+            const rd_kafka_message_t *ms[64];
+            report_clock clk = {0, 0};
+            size_t n;
+            while ((n = rd_kafka_event_message_array(ev, ms, sizeof ms / sizeof *ms)) > 0)
+                for (size_t j = 0; j < n; j++) on_delivery(k, ms[j], &clk);
+        } else {
+            fr_kafka_event(k->producer, ev, &k->ctx); /* errors, statistics */
+        }
+        rd_kafka_event_destroy(ev); /* frees a report's messages */
+    }
+}
+
 int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
                 size_t errlen) {
     char e[512];
@@ -477,6 +534,7 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
     fr_sink *k = calloc(1, sizeof *k);
     if (!k) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory (sink)");
     k->cfg = c;
+    k->input_topic_len = strlen(c->kafka.input_topic);
     k->ks = ks;
     k->jobs = jobs;
     k->gens = gens;
@@ -511,7 +569,13 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
                         jobs->n, jobs->n + 1, qmax);
         goto out;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    /* delivery reports as events on the main queue (serve_reports): then
+     * errors and statistics arrive there as events too (fr_kafka_event).
+     * SASL/OAUTHBEARER token refreshes get a queue of their own, served by
+     * librdkafka's background thread (below), so its built-in handlers and
+     * any refresh callback still run */
+    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR);
+    rd_kafka_conf_enable_sasl_queue(conf, 1);
     fr_kafka_conf_callbacks(conf, &k->ctx);
     k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!k->producer) {
@@ -519,6 +583,17 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
         goto out;
     }
     conf = NULL; /* now owned by k->producer */
+    k->reports = rd_kafka_queue_get_main(k->producer);
+    rd_kafka_queue_t *sasl = rd_kafka_queue_get_sasl(k->producer); /* NULL unless OAUTHBEARER */
+    if (sasl) {
+        rd_kafka_queue_destroy(sasl);
+        rd_kafka_error_t *bg = rd_kafka_sasl_background_callbacks_enable(k->producer);
+        if (bg) {
+            rc = fr_set_err(err, errlen, FR_EINVAL, "kafka producer: SASL callbacks: %s", rd_kafka_error_string(bg));
+            rd_kafka_error_destroy(bg);
+            goto out;
+        }
+    }
     k->topic[TO_OUTPUT] = rd_kafka_topic_new(k->producer, c->kafka.output_topic, NULL);
     k->topic[TO_DLQ] = rd_kafka_topic_new(k->producer, c->kafka.dead_letter_topic, NULL);
     if (!k->topic[TO_OUTPUT] || !k->topic[TO_DLQ]) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
@@ -542,6 +617,7 @@ void fr_sink_free(fr_sink *k) {
     }
     for (int i = 0; i < 2; i++)
         if (k->topic[i]) rd_kafka_topic_destroy(k->topic[i]);
+    if (k->reports) rd_kafka_queue_destroy(k->reports);
     if (k->producer) {
         /* anything still queued here is abandoned: its offset was never stored */
         rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -555,7 +631,7 @@ void fr_sink_free(fr_sink *k) {
 void fr_sink_poll(fr_sink *k, int timeout_ms) {
     take_handoff(k);
     send_due(k);
-    rd_kafka_poll(k->producer, timeout_ms);
+    serve_reports(k, timeout_ms);
     take_handoff(k);
     send_due(k);
 }
@@ -563,8 +639,20 @@ void fr_sink_poll(fr_sink *k, int timeout_ms) {
 void fr_sink_flush(fr_sink *k, int timeout_ms) {
     take_handoff(k);
     send_due(k);
-    rd_kafka_flush(k->producer, timeout_ms);
-    rd_kafka_poll(k->producer, 0);
+    /* With delivery reports as events, rd_kafka_flush only waits for the
+     * message count to reach zero, which needs the reports served: serve
+     * them here until nothing is queued. rd_kafka_flush(0) makes the
+     * broker threads send what lingers now. Re-sends parked meanwhile wait
+     * for the next fr_sink_poll, as before. */
+    int64_t end = fr_now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        serve_reports(k, 0);
+        if (rd_kafka_outq_len(k->producer) == 0) break;
+        int64_t left_ms = (end - fr_now_ns()) / 1000000;
+        if (left_ms <= 0) break;
+        rd_kafka_flush(k->producer, 0);
+        serve_reports(k, left_ms < 10 ? (int)left_ms : 10);
+    }
 }
 
 int fr_sink_blocked(fr_sink *k, char *why, size_t whylen) {

@@ -106,11 +106,11 @@ static void worker_sleep(fr_worker *w) {
  * worker, then hands each result or dead letter to the sink. Everything
  * that reads g (its scorer's output, its statistics) happens before the
  * job that keeps g alive is produced: after its last job's produce call,
- * the run thread may free g (include/fraudd/mgen.h). */
-static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g) {
+ * the run thread may free g (include/fraudd/mgen.h). t0: fr_now_ns() just
+ * before the call (the scorer's time is measured from it). */
+static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g, int64_t t0) {
     fr_workers *ws = w->ws;
     wcounters *wc = &w->wc;
-    int64_t t0 = fr_now_ns();
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = jobs[i]->msg;
         w->slices[i].ptr = m->payload ? m->payload : "";
@@ -165,6 +165,8 @@ static void process(fr_worker *w, size_t n) {
     fr_workers *ws = w->ws;
     wcounters *wc = &w->wc;
     int64_t t0 = fr_now_ns();
+    /* the clock read that times the batch also says the worker is alive */
+    atomic_store_explicit(&wc->heartbeat_ns, t0, memory_order_relaxed);
     uint64_t wait_sum = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t wait = t0 - w->jobs[i]->t_dispatch_ns;
@@ -184,7 +186,7 @@ static void process(fr_worker *w, size_t n) {
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && w->jobs[j]->gen == w->jobs[i]->gen) j++;
-            score_run(w, w->jobs + i, j - i, w->jobs[i]->gen);
+            score_run(w, w->jobs + i, j - i, w->jobs[i]->gen, i ? fr_now_ns() : t0);
             i = j;
         }
     }
@@ -195,8 +197,10 @@ static void *worker_main(void *arg) {
     fr_worker *w = arg;
     fr_workers *ws = w->ws;
     int idle = 0;
+    /* alive: process() stamps the heartbeat per batch, and so does every
+     * wake-up from a (at most 100 ms) sleep */
+    atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);
     for (;;) {
-        atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);
         size_t n = fr_ring_pop(w->ring, (void **)w->jobs, ws->batch);
         if (n) {
             process(w, n);
@@ -209,6 +213,7 @@ static void *worker_main(void *arg) {
             continue;
         }
         worker_sleep(w);
+        atomic_store_explicit(&w->wc.heartbeat_ns, fr_now_ns(), memory_order_relaxed);
     }
     return NULL;
 }

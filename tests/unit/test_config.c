@@ -127,6 +127,7 @@ static void assert_defaults_beyond_kafka(const fr_config *c) {
     assert_int_equal(c->kafka.consumer.n, 0);
     assert_int_equal(c->kafka.producer.n, 0);
     assert_int_equal(c->kafka.produce_retries, 3);
+    assert_int_equal(c->kafka.result_headers, 1);
     assert_int_equal(c->pipeline.workers, 0);
     assert_int_equal(c->pipeline.ring_capacity, 1024);
     assert_int_equal(c->pipeline.batch_size, 64);
@@ -353,7 +354,7 @@ static void error_messages_name_file_line_column_and_expectation(void **state) {
     fails_with("http:\n  port: 80\n  port: 81\n", FR_EDUPLICATE, "t.yaml:3:3: http.port: duplicate key (first at 2:3)");
     fails_with(BASE "  bootstrap: x\n", FR_EINVAL,
                "t.yaml:6:3: kafka: unknown key \"bootstrap\"; valid keys: bootstrap_servers, group_id, input_topic, "
-               "output_topic, dead_letter_topic, properties, consumer, producer, produce_retries");
+               "output_topic, dead_letter_topic, properties, consumer, producer, produce_retries, result_headers");
 }
 
 static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
@@ -751,6 +752,7 @@ static void assert_same_config(const fr_config *a, const fr_config *b) {
     assert_same_kv(&a->kafka.consumer, &b->kafka.consumer);
     assert_same_kv(&a->kafka.producer, &b->kafka.producer);
     assert_int_equal(a->kafka.produce_retries, b->kafka.produce_retries);
+    assert_int_equal(a->kafka.result_headers, b->kafka.result_headers);
     assert_memory_equal(&a->pipeline, &b->pipeline, sizeof a->pipeline);
     if (a->model.path || b->model.path) assert_string_equal(a->model.path, b->model.path);
     assert_memory_equal(&a->model.threshold, &b->model.threshold, sizeof(double));

@@ -9,6 +9,8 @@
  *  - a result that keeps failing goes to the dead-letter topic with class
  *    "produce" and its offset still completes, so the stream goes on;
  *  - the pipeline shuts down with exit status 0 and nothing in flight;
+ *  - with kafka.result_headers: false results carry no headers (their JSON
+ *    still names the model) and dead letters still carry theirs;
  *  - models swapped in every few milliseconds while records flow: every
  *    record is scored exactly once, by one whole model (its score is that
  *    model's score for it, and its header and JSON name that model);
@@ -136,6 +138,41 @@ static void a_result_that_keeps_failing_becomes_a_produce_dead_letter(void **sta
 }
 
 /* The score text a model gives rec, through a scorer of its own. */
+static void results_without_headers_when_result_headers_is_off(void **state) {
+    (void)state;
+    enum { N = 40 };
+    env *e = env_new(1, 3);
+    e->cfg->kafka.result_headers = 0;
+    fr_gen_opts go = {.seed = 9, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen *g = fr_gen_new(&go);
+    char rec[2048];
+    for (int i = 0; i < N - 1; i++) {
+        int anomaly;
+        size_t len = fr_gen_next(g, rec, sizeof rec, &anomaly);
+        produce(e, rec, len, "card");
+    }
+    fr_gen_free(g);
+    produce(e, "{\"id\":\"broken\"", 14, "card");
+    start(e);
+    fr_stats s = finish(e, N);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.results, N - 1);
+    assert_int_equal(s.dead_letters, 1);
+    msg *out = read_topic(e, "out", 2, N - 1);
+    for (size_t i = 0; i < N - 1; i++) {
+        assert_string_equal(out[i].version, ""); /* no fraudd.model.version header */
+        assert_int_equal(out[i].src_offset, 0);  /* no fraudd.source.offset header */
+        assert_string_equal(out[i].json_version, "ulb-ae-1.1.0");
+    }
+    free(out);
+    msg *dl = read_topic(e, "dlq", 1, 1);
+    assert_string_equal(dl[0].cls, "decode");
+    assert_string_equal(dl[0].version, "ulb-ae-1.1.0");
+    assert_int_equal(dl[0].src_offset, N - 1);
+    free(dl);
+    env_free(e);
+}
+
 static void offline_score(const fr_model *m, const char *rec, size_t len, char *dst, size_t cap) {
     char err[256];
     fr_scorer_opts so = {.threshold = NAN, .max_batch = 1, .max_record_bytes = 1 << 20};
@@ -726,6 +763,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
+        cmocka_unit_test(results_without_headers_when_result_headers_is_off),
         cmocka_unit_test(a_model_swap_under_load_scores_each_record_with_one_whole_model),
         cmocka_unit_test(the_reloader_swaps_a_good_file_and_refuses_bad_ones),
         cmocka_unit_test(a_delivery_error_with_the_producer_queue_full_is_retried_without_a_deadlock),

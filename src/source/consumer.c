@@ -193,7 +193,8 @@ static fr_worker *pick_worker(fr_source *s, const rd_kafka_message_t *m) {
 
 enum { DISPATCHED = 0, BLOCKED = 1 };
 
-static int dispatch(fr_source *s, rd_kafka_message_t *m) {
+/* now_ns: the clock read once per batch of records */
+static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     fr_part *part = fr_parts_get(&s->parts, m->partition, 0);
     if (!part || !part->assigned) { /* revoked meanwhile: the new owner reads it */
         rd_kafka_message_destroy(m);
@@ -227,7 +228,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m) {
     job->msg = m;
     job->part = part;
     job->seq = seq;
-    job->t_dispatch_ns = fr_now_ns();
+    job->t_dispatch_ns = now_ns;
     part->progress_ns = job->t_dispatch_ns;
     job->tries = 0;
     job->dead = 0;
@@ -240,9 +241,9 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m) {
 
 /* Dispatches the partition's held records in order; returns 1 if none is
  * left. */
-static int flush_part(fr_source *s, fr__pq *q) {
+static int flush_part(fr_source *s, fr__pq *q, int64_t now_ns) {
     while (q->n) {
-        if (dispatch(s, q->held[q->head]) == BLOCKED) return 0;
+        if (dispatch(s, q->held[q->head], now_ns) == BLOCKED) return 0;
         q->head++;
         q->n--;
     }
@@ -309,7 +310,8 @@ static void serve_group(fr_source *s, int timeout_ms) {
  * new ones from its queue (never more than the job pool can take). Sets
  * *blocked when a record found no room. */
 static void read_part(fr_source *s, fr__pq *q, int *blocked) {
-    if (!flush_part(s, q)) {
+    int64_t now = q->n ? fr_now_ns() : 0; /* read only when there are records */
+    if (q->n && !flush_part(s, q, now)) {
         *blocked = 1;
         return;
     }
@@ -321,6 +323,7 @@ static void read_part(fr_source *s, fr__pq *q, int *blocked) {
     }
     ssize_t got = rd_kafka_consume_batch_queue(q->q, 0, q->held, want);
     if (got <= 0) return;
+    if (!now) now = fr_now_ns();
     fr_kafka_broker_seen(s->ks);
     /* errors (end of partition, fetch errors) out of the way, order kept */
     size_t n = 0;
@@ -332,7 +335,7 @@ static void read_part(fr_source *s, fr__pq *q, int *blocked) {
     }
     q->head = 0;
     q->n = n;
-    if (!flush_part(s, q)) *blocked = 1;
+    if (!flush_part(s, q, now)) *blocked = 1;
 }
 
 /* One round over the partitions we own and read (not blocked by the sink),

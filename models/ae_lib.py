@@ -1,4 +1,5 @@
-"""Shared by models/train_default.py and models/tune_default.py: data splits, training of the
+"""Shared by models/train_default.py (the shipped ulb-ae-1.1.0), models/train_candidate.py and
+models/tune_default.py: loading the ULB rows, data splits, training of the
 autoencoder members, folding K members (and the shrink toward the mean) into one chain network,
 the synthetic anomalies and the rank metrics. Everything is seeded; nothing here reads a clock.
 
@@ -9,21 +10,135 @@ Splits (all from the 5,288 legit ULB rows, Amount already log1p):
   * dev (4,230 rows, the rest) split again by a seed-8 permutation: train (80%, 3,384 rows) and
     validation (846 rows): early choices, hyper-parameters and the threshold come from validation.
 """
+import json
+import os
+import sys
+
 import numpy as np
 import torch
 from torch import nn
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.join(REPO, "data", "ulb", "creditcard_legit_train.csv")
+FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 TEST_SEED, DEV_SEED = 7, 8
+
+
+def load_ulb(path=DEFAULT_DATA, features=FEATURES):
+    """Returns the float64 matrix of `features` (Amount still raw) from the ULB csv.
+
+    The header names 31 columns (Time, V1..V28, Amount, Class) but every data row has 32 fields:
+    one extra, unnamed trailing column. Columns are matched by header position from the left;
+    the layout is checked (the extra field and Class hold only 0, Time never decreases) so a
+    shifted or differently shaped file is refused instead of being read into the wrong columns."""
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+    need = set(features) | {"Time", "Class"}
+    if not need <= set(header):
+        sys.exit(f"{path}: header lacks {sorted(need - set(header))}")
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    if data.shape[1] not in (len(header), len(header) + 1):
+        sys.exit(f"{path}: rows have {data.shape[1]} fields, header {len(header)}")
+    extra_ok = data.shape[1] == len(header) or np.all(data[:, -1] == 0)
+    if not (extra_ok and np.all(data[:, header.index("Class")] == 0)
+            and np.all(np.diff(data[:, header.index("Time")]) >= 0)):
+        sys.exit(f"{path}: unexpected layout (Class / trailing field not all 0, or Time decreasing)")
+    return data[:, [header.index(n) for n in features]]
+
+
+def load_x(path=DEFAULT_DATA):
+    x = load_ulb(path)
+    x[:, 28] = np.log1p(x[:, 28])  # fraudd.log1p: Amount
+    return x.astype(np.float32)
+
+
+def scaling(x, kind):
+    """The in-graph standardisation (centre, scale) of the training rows: mean and std, or median
+    and IQR / 1.349 (the std of a normal with that IQR)."""
+    if kind == "std":
+        c, s = x.mean(axis=0), x.std(axis=0)
+    else:
+        q1, med, q3 = np.percentile(x, [25, 50, 75], axis=0)
+        c, s = med, (q3 - q1) / 1.349
+    s = np.where(s < 1e-6, 1.0, s)
+    return c.astype(np.float32), s.astype(np.float32)
+
+
+def fraudd_terms(x, y, weights):
+    """The per-feature terms (w_i * (y_i - x_i))^2 of fraudd's autoencoder score, in float64."""
+    d = (y.astype(np.float64) - x.astype(np.float64)) * weights
+    return d * d
+
+
+def ort_terms(path):
+    """A function rows -> fraudd's per-feature score terms under the ONNX file at `path` (ONNX
+    Runtime, its own fraudd.error_weights), and the file's metadata."""
+    import onnx
+    import onnxruntime as ort
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    w = np.array(json.loads(meta["fraudd.error_weights"]), dtype=np.float32).astype(np.float64)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return (lambda x: fraudd_terms(x, sess.run(None, {"features": x})[0], w)), meta
+
+
+
+
+def save_onnx(m, path, version, weights, threshold, doc):
+    """Adds fraudd's metadata to the ONNX model m (the features, the threshold unless None, the
+    version, log1p of Amount, the error weights as float32), checks it and writes it to path."""
+    import onnx
+    meta = {"fraudd.features": json.dumps(FEATURES)}
+    if threshold is not None:
+        meta["fraudd.threshold"] = repr(threshold)
+    meta.update({
+        "fraudd.version": version,
+        "fraudd.log1p": json.dumps(["Amount"]),
+        "fraudd.error_weights": json.dumps([float(np.float32(w)) for w in weights]),
+    })
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    m.doc_string = doc
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def dev_test(x_all):
+    """(dev, test, p2): the 4,230 dev rows, the 1,058 test rows, and the seed-8 permutation of
+    the dev rows that splits() and dev_folds() cut."""
+    perm = np.random.RandomState(TEST_SEED).permutation(len(x_all))
+    n_dev = int(0.8 * len(x_all))
+    dev, test = x_all[perm[:n_dev]], x_all[perm[n_dev:]]
+    return dev, test, np.random.RandomState(DEV_SEED).permutation(len(dev))
 
 
 def splits(x_all):
     """(train, validation, test) row blocks of x_all (float32, Amount already log1p)."""
-    perm = np.random.RandomState(TEST_SEED).permutation(len(x_all))
-    n_dev = int(0.8 * len(x_all))
-    dev, test = x_all[perm[:n_dev]], x_all[perm[n_dev:]]
-    p2 = np.random.RandomState(DEV_SEED).permutation(len(dev))
+    dev, test, p2 = dev_test(x_all)
     n_train = int(0.8 * len(dev))
     return dev[p2[:n_train]], dev[p2[n_train:]], test
+
+
+def dev_folds(n_dev, p2, k=5):
+    """k folds of the dev rows for out-of-fold scoring: fold i holds out the i-th consecutive
+    fifth of p2 and trains on the rest in p2's order, so every fold trains on as many rows as
+    splits()' train block (3,384 of 4,230) and the last fold IS splits()' (train, validation).
+    Returns [(train indices, held-out indices)] into dev."""
+    size = n_dev // k
+    assert size * k == n_dev, "dev rows must split into k equal folds"
+    return [(np.concatenate([p2[:i * size], p2[(i + 1) * size:]]), p2[i * size:(i + 1) * size])
+            for i in range(k)]
+
+
+def wilson(k, n, z=1.959964):
+    """Wilson score interval (95% by default) of a rate of k events in n trials."""
+    p = k / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class Standardised(nn.Module):

@@ -1,6 +1,7 @@
 /* Benchmark (a) of issue 2: the full per-record path, single thread.
  *
- *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S]   (from the repository root)
+ *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S] [--model M.onnx] [--only fraudd|model]
+ *             (from the repository root; without --model: the embedded default model)
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -198,17 +199,23 @@ static double run_jansson(void *c, const recs *rs, size_t *done) {
 int main(int argc, char **argv) {
     const char *data = "data/ulb/creditcard_legit_train.csv";
     double secs = 2.0;
-    const char *only = NULL; /* --only fraudd: just that path (for profiling) */
+    const char *only = NULL; /* --only fraudd: just that path (for profiling); --only model: that stage */
+    const char *model = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+        else {
+            fprintf(stderr, "bench_e2e: unknown argument %s\n", argv[i]);
+            return 2;
+        }
     }
     recs rs;
     if (load_records(data, &rs)) return 1;
     char err[512];
     fr_model *m;
-    if (fr_model_load_default(&m, err, sizeof err)) {
+    if (model ? fr_model_load_file(model, &m, err, sizeof err) : fr_model_load_default(&m, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -226,6 +233,11 @@ int main(int argc, char **argv) {
 
     printf("%zu real ULB records, mean %.0f bytes, model %s, batch %d, one thread\n", rs.n, rs.mean_len,
            fr_model_version(m), BATCH);
+    if (only && strcmp(only, "model") == 0) { /* --only model: the model + score stage alone */
+        double t = best_ns(run_model, &sc, &rs, secs);
+        printf("RESULT model_stage_ns_per_record %.1f\n", t);
+        return 0;
+    }
     if (only) {
         double t = best_ns(run_fraudd, &fc, &rs, secs);
         printf("fraudd path only: %.0f ns/record\n", t);

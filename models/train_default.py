@@ -41,78 +41,27 @@ What it proves (checked on every run, exits non-zero otherwise): the exported ON
 ONNX Runtime, reproduces torch's scores (max relative difference <= 1e-4; ~1e-6 in practice).
 
 Outputs: models/default/fraudd-default.onnx and models/default/REPORT.md (the numbers).
+The loading of the data, the network's layers and fraudd's score formula are models/ae_lib.py's,
+shared with models/train_candidate.py (the candidate for the next default, issue 14); this
+script's own training loop is kept as it was so that it reproduces the shipped file byte for byte.
 """
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
 
 import numpy as np
 import torch
-from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ae_lib import (ACT_NAMES, DEFAULT_DATA, FEATURES, Standardised, fraudd_terms,  # noqa: E402
+                    load_x, make_net, save_onnx)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DEFAULT_DATA = os.path.join(REPO, "data", "ulb", "creditcard_legit_train.csv")
-FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 VERSION = "ulb-ae-1.1.0"  # 1.1: Tanh-Tanh-LeakyReLU, lr 1e-2 (1.0 was all Tanh)
 HIDDEN = (16, 8, 16)
-LEAKY_SLOPE = 0.01
-ACTIVATIONS = (nn.Tanh, nn.Tanh, lambda: nn.LeakyReLU(LEAKY_SLOPE))  # after each hidden Linear
-ACT_NAMES = ("Tanh", "Tanh", f"LeakyReLU({LEAKY_SLOPE:g})")
-
-
-def load_ulb(path=DEFAULT_DATA, features=FEATURES):
-    """Returns the float64 matrix of `features` (Amount still raw) from the ULB csv.
-
-    The header names 31 columns (Time, V1..V28, Amount, Class) but every data row has 32 fields:
-    one extra, unnamed trailing column. Columns are matched by header position from the left;
-    the layout is checked (the extra field and Class hold only 0, Time never decreases) so a
-    shifted or differently shaped file is refused instead of being read into the wrong columns."""
-    with open(path) as f:
-        header = f.readline().strip().split(",")
-    need = set(features) | {"Time", "Class"}
-    if not need <= set(header):
-        sys.exit(f"{path}: header lacks {sorted(need - set(header))}")
-    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
-    if data.shape[1] not in (len(header), len(header) + 1):
-        sys.exit(f"{path}: rows have {data.shape[1]} fields, header {len(header)}")
-    extra_ok = data.shape[1] == len(header) or np.all(data[:, -1] == 0)
-    if not (extra_ok and np.all(data[:, header.index("Class")] == 0)
-            and np.all(np.diff(data[:, header.index("Time")]) >= 0)):
-        sys.exit(f"{path}: unexpected layout (Class / trailing field not all 0, or Time decreasing)")
-    return data[:, [header.index(n) for n in features]]
-
-
-class Standardised(nn.Module):
-    """(x - mean) / std -> net -> y * std + mean, all in the exported graph."""
-
-    def __init__(self, mean, std, net):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-        self.net = net
-
-    def forward(self, x):
-        return self.net((x - self.mean) / self.std) * self.std + self.mean
-
-
-def make_net(n_features):
-    dims = [n_features, *HIDDEN, n_features]
-    layers = []
-    for i in range(len(dims) - 1):
-        layers.append(nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2:
-            layers.append(ACTIVATIONS[i]())
-    return nn.Sequential(*layers)
-
-
-def fraudd_terms(x, y, weights):
-    """The per-feature terms (w_i * (y_i - x_i))^2 of fraudd's autoencoder score, in float64."""
-    d = (y.astype(np.float64) - x.astype(np.float64)) * weights
-    return d * d
+ACTIVATIONS = ("tanh", "tanh", "leaky")  # after each hidden Linear (ae_lib.ACTS)
 
 
 def fraudd_scores(x, y, weights):
@@ -149,10 +98,7 @@ def main():
     # separate streams: the split, the batch order and the evaluation never disturb each other
     split_rng, batch_rng, eval_rng = (np.random.RandomState(args.seed + i) for i in range(3))
 
-    raw = load_ulb(args.data)
-    x_all = raw.copy()
-    x_all[:, 28] = np.log1p(x_all[:, 28])  # fraudd.log1p: Amount
-    x_all = x_all.astype(np.float32)
+    x_all = load_x(args.data)  # Amount already log1p (fraudd.log1p), float32
     perm = split_rng.permutation(len(x_all))
     n_train = int(0.8 * len(x_all))
     x_train, x_val = x_all[perm[:n_train]], x_all[perm[n_train:]]
@@ -164,7 +110,7 @@ def main():
     weights = (1.0 / std.astype(np.float64)).astype(np.float32).astype(np.float64)
 
     F = len(FEATURES)
-    model = Standardised(mean, std, make_net(F))
+    model = Standardised(mean, std, make_net(F, HIDDEN, ACTIVATIONS))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     w_t = torch.tensor(weights, dtype=torch.float32)
@@ -233,24 +179,13 @@ def main():
 
     m = onnx.load(tmp)
     os.remove(tmp)
-    meta = {
-        "fraudd.features": json.dumps(FEATURES),
-        "fraudd.threshold": repr(threshold),
-        "fraudd.version": VERSION,
-        "fraudd.log1p": json.dumps(["Amount"]),
-        "fraudd.error_weights": json.dumps([float(np.float32(w)) for w in weights]),
-    }
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    m.doc_string = ("fraudd default model: autoencoder trained on ULB legit card transactions; "
-                    "see models/default/REPORT.md")
-    onnx.checker.check_model(m)
-    onnx.save(m, args.out)
+    save_onnx(m, args.out, VERSION, weights, threshold,
+              "fraudd default model: autoencoder trained on ULB legit card transactions; "
+              "see models/default/REPORT.md")
 
     digest = hashlib.sha256(open(args.out, "rb").read()).hexdigest()[:16]
     ops = sorted({n.op_type for n in m.graph.node})
-    arch = " -> ".join(["(x - mean)/std"] + [f"Linear {a}-{b}" + (f", {ACT_NAMES[i]}" if i < len(HIDDEN) else "")
+    arch = " -> ".join(["(x - mean)/std"] + [f"Linear {a}-{b}" + (f", {ACT_NAMES[ACTIVATIONS[i]]}" if i < len(HIDDEN) else "")
                                              for i, (a, b) in enumerate(zip((F, *HIDDEN), (*HIDDEN, F)))]
                        + ["y*std + mean"])
     n_params = sum(p.numel() for p in model.net.parameters())

@@ -61,7 +61,9 @@ size_t fr_result_prep_encode(const fr_result_prep *p, char *dst, size_t cap, con
                              const float *y, const fr_slice *passthrough);
 
 /* Shortest round-trip text of a float / double (strtof/strtod read back the
- * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes.
+ * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes:
+ * the bytes after the text, up to dst[31], may be overwritten (fr_fmt_float
+ * writes whole words).
  * NaN and +-Inf are written as `null`; magnitudes >= 2^53 always use the
  * exponent form, so integer-looking text stays exact in any JSON reader. */
 size_t fr_fmt_float(char *dst, float v);

@@ -1,6 +1,9 @@
 /* Benchmark (a) of issue 2: the full per-record path, single thread.
  *
  *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S]   (from the repository root)
+ *   bench_e2e --only fraudd [--seconds S | --passes N]   the fraudd path alone: timed, or N passes
+ *             over the records untimed, for `perf stat -e cycles:u` (cycles count only while the
+ *             process runs, so they stay comparable on a busy machine where wall time does not)
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -199,10 +202,12 @@ int main(int argc, char **argv) {
     const char *data = "data/ulb/creditcard_legit_train.csv";
     double secs = 2.0;
     const char *only = NULL; /* --only fraudd: just that path (for profiling) */
+    long passes = 0;         /* --passes N: with --only, exactly N passes over the records, untimed (perf stat) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc) passes = atol(argv[++i]);
     }
     recs rs;
     if (load_records(data, &rs)) return 1;
@@ -226,6 +231,12 @@ int main(int argc, char **argv) {
 
     printf("%zu real ULB records, mean %.0f bytes, model %s, batch %d, one thread\n", rs.n, rs.mean_len,
            fr_model_version(m), BATCH);
+    if (only && passes > 0) { /* fixed work: cycles/record = perf stat's cycles / the printed count */
+        size_t done = 0;
+        for (long p = 0; p < passes; p++) run_fraudd(&fc, &rs, &done);
+        printf("fraudd path only: %zu records\n", done);
+        return 0;
+    }
     if (only) {
         double t = best_ns(run_fraudd, &fc, &rs, secs);
         printf("fraudd path only: %.0f ns/record\n", t);

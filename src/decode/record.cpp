@@ -10,8 +10,10 @@
 //   - the raw key is read straight from the padded record, 8 bytes at a time
 //     (the padding makes over-reading safe); a key with escapes that does
 //     not match raw is unescaped and looked up again;
-//   - a feature leaf: get_double() on the value (the hot path); anything
-//     else goes through read_feature (numeric strings, null, wrong types);
+//   - a feature leaf: fast_number on the value's text (the hot path; the
+//     same float get_double() gives, see "numbers: the hot path"), else
+//     get_double(); anything else goes through read_feature (numeric
+//     strings, null, wrong types);
 //   - a key with children: descended into if its value is an object (else
 //     the features below count as missing);
 //   - a passthrough leaf: its raw JSON text, validated, as a slice;

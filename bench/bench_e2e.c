@@ -2,6 +2,9 @@
  *
  *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S] [--model M.onnx] [--only fraudd|model]
  *             (from the repository root; without --model: the embedded default model)
+ *   bench_e2e --only fraudd [--seconds S | --passes N]   the fraudd path alone: timed, or N passes
+ *             over the records untimed, for `perf stat -e cycles:u` (cycles count only while the
+ *             process runs, so they stay comparable on a busy machine where wall time does not)
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -201,11 +204,13 @@ int main(int argc, char **argv) {
     double secs = 2.0;
     const char *only = NULL; /* --only fraudd: just that path (for profiling); --only model: that stage */
     const char *model = NULL;
+    long passes = 0; /* --passes N: with --only fraudd, exactly N passes over the records, untimed (perf stat) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+        else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc) passes = atol(argv[++i]);
         else {
             fprintf(stderr, "bench_e2e: unknown argument %s\n", argv[i]);
             return 2;
@@ -236,6 +241,12 @@ int main(int argc, char **argv) {
     if (only && strcmp(only, "model") == 0) { /* --only model: the model + score stage alone */
         double t = best_ns(run_model, &sc, &rs, secs);
         printf("RESULT model_stage_ns_per_record %.1f\n", t);
+        return 0;
+    }
+    if (only && passes > 0) { /* fixed work: cycles/record = perf stat's cycles / the printed count */
+        size_t done = 0;
+        for (long p = 0; p < passes; p++) run_fraudd(&fc, &rs, &done);
+        printf("fraudd path only: %zu records\n", done);
         return 0;
     }
     if (only) {

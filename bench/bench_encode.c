@@ -5,11 +5,16 @@
  * Encodes a typical result line of the default model's shape (passthrough
  * "id", score and threshold as doubles, verdict, version, three top features
  * with float values and errors; about 270 bytes) with
- *   fraudd     fr_result_encode_parts (std::to_chars numbers, no allocation)
+ *   prepared   fr_result_prep_encode: what the scorer runs (constant text
+ *              prepared once), the same bytes
+ *   fraudd     fr_result_encode_parts (the reference: every key quoted per
+ *              result, no allocation)
  *   snprintf   the same text built with snprintf("%.17g" / "%.9g"), the
  *              obvious C way (not round-trip-shortest, for scale only)
  * over a pool of 4096 pseudo-random scores/values, and prints ns/record for
- * each, best of 5 rounds, plus the formatter alone (ns per number).
+ * each, best of 5 rounds, plus the formatters alone (ns per number; floats
+ * also through fr__fmt_float_ref, the std::to_chars path fr_fmt_float
+ * replaces with the same text).
  * Self-contained: needs no model or data. Not a test: nothing asserts a time.
  */
 #include <stdint.h>
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "encode/encode_internal.h"
 #include "fraudd/encode.h"
 
 #define POOL 4096
@@ -52,6 +58,12 @@ static const fr_encode_opts opts = {(const char *const[]){"id"}, 1, 0};
 static size_t enc_fraudd(char *b, size_t cap, const item *it) {
     return fr_result_encode_parts(b, cap, "ulb-ae-1.0.0", names, 29, &opts, &it->s, 8.605756637167362, it->raw,
                                   NULL, &it->pt);
+}
+
+static fr_result_prep *prep;
+
+static size_t enc_prepared(char *b, size_t cap, const item *it) {
+    return fr_result_prep_encode(prep, b, cap, &it->s, it->raw, NULL, &it->pt);
 }
 
 static size_t enc_snprintf(char *b, size_t cap, const item *it) {
@@ -110,15 +122,26 @@ int main(int argc, char **argv) {
         it->pt.ptr = it->id;
         it->pt.len = (size_t)l;
     }
-    char buf[1024];
+    prep = fr_result_prep_new("ulb-ae-1.0.0", names, 29, 29, &opts, 8.605756637167362);
+    if (!prep) return 1;
+    char buf[1024], buf2[1024];
     size_t len = enc_fraudd(buf, sizeof buf, &items[0]);
     printf("bench_encode: %d results, e.g. (%zu bytes)\n  %.*s\n", POOL, len, (int)len, buf);
-    double a = measure(enc_fraudd, items, secs), b = measure(enc_snprintf, items, secs);
+    for (size_t i = 0; i < POOL; i++) { /* same bytes, or the comparison means nothing */
+        size_t l1 = enc_fraudd(buf, sizeof buf, &items[i]), l2 = enc_prepared(buf2, sizeof buf2, &items[i]);
+        if (l1 != l2 || memcmp(buf, buf2, l1) != 0) {
+            fprintf(stderr, "bench_encode: prepared and reference texts differ at result %zu\n", i);
+            return 1;
+        }
+    }
+    double p = measure(enc_prepared, items, secs), a = measure(enc_fraudd, items, secs),
+           b = measure(enc_snprintf, items, secs);
+    printf("  prepared fr_result_prep_encode   %7.1f ns/record  (%.1fx the reference)\n", p, a / p);
     printf("  fraudd   fr_result_encode_parts  %7.1f ns/record\n", a);
     printf("  snprintf same text, %%.17g/%%.9g   %7.1f ns/record  (%.1fx)\n", b, b / a);
 
     /* the number formatter alone */
-    double best_d = 1e30, best_f = 1e30;
+    double best_d = 1e30, best_f = 1e30, best_r = 1e30;
     for (int round = 0; round < 5; round++) {
         double t0 = now();
         for (size_t i = 0; i < POOL; i++) sink += fr_fmt_double(buf, items[i].s.score);
@@ -126,10 +149,16 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < POOL; i++)
             for (int f = 0; f < 29; f++) sink += fr_fmt_float(buf, items[i].raw[f]);
         double t2 = now();
+        for (size_t i = 0; i < POOL; i++)
+            for (int f = 0; f < 29; f++) sink += fr__fmt_float_ref(buf, items[i].raw[f]);
+        double t3 = now();
         if (1e9 * (t1 - t0) / POOL < best_d) best_d = 1e9 * (t1 - t0) / POOL;
         if (1e9 * (t2 - t1) / (POOL * 29.0) < best_f) best_f = 1e9 * (t2 - t1) / (POOL * 29.0);
+        if (1e9 * (t3 - t2) / (POOL * 29.0) < best_r) best_r = 1e9 * (t3 - t2) / (POOL * 29.0);
     }
-    printf("  fr_fmt_double %.1f ns/number, fr_fmt_float %.1f ns/number\n", best_d, best_f);
+    printf("  fr_fmt_double %.1f ns/number, fr_fmt_float %.1f ns/number (std::to_chars path: %.1f)\n", best_d,
+           best_f, best_r);
+    fr_result_prep_free(prep);
     free(items);
     return 0;
 }

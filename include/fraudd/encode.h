@@ -41,8 +41,29 @@ size_t fr_result_encode_parts(char *dst, size_t cap, const char *version, const 
                               size_t n_outputs, const fr_encode_opts *o, const fr_score *s, double threshold,
                               const float *raw, const float *y, const fr_slice *passthrough);
 
+/* A prepared encoder: the same text as fr_result_encode_parts, byte for
+ * byte, with everything that does not change between results written once
+ * when it is made (the threshold's number, the version and every key,
+ * quoted), so a result costs its numbers and a few copies. version,
+ * feature_names (n_features of them) and o's passthrough names are copied;
+ * the struct o points to need not outlive the call. Returns NULL if out of
+ * memory. One per scorer; read-only after fr_result_prep_new (thread safe). */
+typedef struct fr_result_prep fr_result_prep;
+fr_result_prep *fr_result_prep_new(const char *version, const char *const *feature_names, size_t n_features,
+                                   size_t n_outputs, const fr_encode_opts *o, double threshold);
+void fr_result_prep_free(fr_result_prep *p);
+/* Upper bound of a result's bytes, the passthrough values' bytes excluded. */
+size_t fr_result_prep_need(const fr_result_prep *p);
+/* fr_result_encode_parts(dst, cap, <the prepared parts>, s, raw, y,
+ * passthrough): the same text, the same 0 when cap is too small. Every
+ * s->top_idx must be below n_features (as the score stage guarantees). */
+size_t fr_result_prep_encode(const fr_result_prep *p, char *dst, size_t cap, const fr_score *s, const float *raw,
+                             const float *y, const fr_slice *passthrough);
+
 /* Shortest round-trip text of a float / double (strtof/strtod read back the
- * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes.
+ * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes:
+ * the bytes after the text, up to dst[31], may be overwritten (fr_fmt_float
+ * writes whole words).
  * NaN and +-Inf are written as `null`; magnitudes >= 2^53 always use the
  * exponent form, so integer-looking text stays exact in any JSON reader. */
 size_t fr_fmt_float(char *dst, float v);

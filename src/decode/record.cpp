@@ -10,8 +10,10 @@
 //   - the raw key is read straight from the padded record, 8 bytes at a time
 //     (the padding makes over-reading safe); a key with escapes that does
 //     not match raw is unescaped and looked up again;
-//   - a feature leaf: get_double() on the value (the hot path); anything
-//     else goes through read_feature (numeric strings, null, wrong types);
+//   - a feature leaf: fast_number on the value's text (the hot path; the
+//     same float get_double() gives, see "numbers: the hot path"), else
+//     get_double(); anything else goes through read_feature (numeric
+//     strings, null, wrong types);
 //   - a key with children: descended into if its value is an object (else
 //     the features below count as missing);
 //   - a passthrough leaf: its raw JSON text, validated, as a slice;
@@ -45,6 +47,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string>
@@ -572,6 +575,121 @@ inline bool is_json_number(std::string_view s) {
     return i == n;
 }
 
+// ---- numbers: the hot path --------------------------------------------------
+//
+// A feature's value is the float nearest to the double nearest to the JSON
+// number's decimal value: (float)get_double(), and simdjson's get_double is
+// exact (correctly rounded for every input, like strtod). fast_number
+// produces that same float for the common numbers without simdjson's
+// digit-at-a-time loop (the On-Demand code built here is simdjson's portable
+// "fallback" kernel) and, mostly, without its division; it declines
+// everything else, which then goes through get_double as before, so values,
+// errors and their reasons do not change. Why the float is the same:
+//
+// 1. Clinger's fast path (Clinger 1990; simdjson and strtod take it too):
+//    when the decimal digits form an integer w <= 2^53 and the decimal
+//    exponent q is in [-22, 22], w and 10^|q| are exact doubles, so D =
+//    w * 10^q (or w / 10^-q) is one IEEE operation on exact operands:
+//    correctly rounded, the same double get_double returns. q >= 0 takes
+//    this product.
+// 2. q < 0 without the division: M = w * R, R = 10^q rounded to a double.
+//    Two roundings: |M - x| <= x (2u + u^2), u = 2^-53, so M is within 2.01
+//    units in its last place (ulp) of the exact value x = w / 10^-q. Here
+//    1e-22 <= x <= 2^53 or x = 0: well inside the normal float range. The
+//    double-then-float rounding (float)D differs from rounding x only when D
+//    lands exactly on a midpoint between two floats, and x, D, M all round to
+//    the same float unless a midpoint lies within 2.01 ulp of M. A midpoint
+//    is a double whose 29 mantissa bits below float precision are 1000...0;
+//    so when M's low 29 bits are more than 8 away from that pattern, (float)M
+//    == (float)D, and otherwise (one value in 2^24) the division decides.
+// Both need round-to-nearest and no excess precision (FLT_EVAL_METHOD 0:
+// SSE2 on x86-64, every AArch64), asserted below. tests/unit/
+// test_record_decode.c checks values against (float)strtod, and
+// tests/fuzz/fuzz_record.c does on any number text the fuzzer finds.
+#if !defined(__FLT_EVAL_METHOD__) || __FLT_EVAL_METHOD__ != 0
+#error "fast_number needs double arithmetic without excess precision (FLT_EVAL_METHOD == 0)"
+#endif
+static_assert(std::numeric_limits<double>::is_iec559 && std::numeric_limits<float>::is_iec559,
+              "fast_number needs IEEE 754 binary32/binary64");
+
+// 10^0 .. 10^22: every one an exact double (10^22 = 2^22 * 5^22, 5^22 < 2^53).
+constexpr double kPow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+// 10^-0 .. 10^-22, each rounded to the nearest double (the compiler reads
+// decimal literals correctly rounded).
+constexpr double kInvPow10[23] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
+                                  1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
+// Whether the 8 bytes of w (first byte lowest, as load8 reads them) are all
+// ASCII digits (simdjson's is_made_of_eight_digits_fast).
+simdjson_inline bool eight_digits(uint64_t w) {
+    return (((w & 0xF0F0F0F0F0F0F0F0ull) | (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
+            0x3333333333333333ull);
+}
+
+// The value of eight ASCII digits, first byte lowest (SWAR, 3 multiplies).
+simdjson_inline uint64_t eight_value(uint64_t w) {
+    w = (w & 0x0F0F0F0F0F0F0F0Full) * 2561 >> 8;
+    w = (w & 0x00FF00FF00FF00FFull) * 6553601 >> 16;
+    return (w & 0x0000FFFF0000FFFFull) * 42949672960001ull >> 32;
+}
+
+simdjson_inline bool is_digit(char c) { return (unsigned char)(c - '0') <= 9; }
+
+// (float) of the double nearest to w / 10^k, w <= 2^53, 1 <= k <= 22 (point 2 above).
+simdjson_inline float float_of_quotient(uint64_t w, int k) {
+    double m = (double)w * kInvPow10[k];
+    uint64_t bits;
+    memcpy(&bits, &m, sizeof bits);
+    const uint64_t below = bits & ((1ull << 29) - 1), mid = 1ull << 28;
+    if (simdjson_likely(below - (mid - 8) > 16)) return (float)m;  // |below - mid| > 8
+    return (float)((double)w / kPow10[k]);
+}
+
+// Reads the JSON number text that starts at p and must end exactly at end
+// (p..end lies inside a padded record: up to 8 bytes past end are
+// readable). True: it is a JSON number (RFC 8259 grammar) with at most 19
+// digits, their integer w <= 2^53, decimal exponent in [-22, 22]; *out is
+// (float) of its nearest double. False: anything else, *out untouched.
+simdjson_inline bool fast_number(const char *p, const char *end, float *out) {
+    const bool neg = *p == '-';
+    p += neg;
+    const char *first = p;        // first digit
+    uint64_t w = 0;               // the digits as an integer (wraps beyond 19 digits; then refused)
+    if (*p == '0') {
+        p++;                      // a leading zero stands alone: "01" fails the end check below
+    } else if (simdjson_likely(*p >= '1' && *p <= '9')) {
+        while (is_digit(*p)) w = w * 10 + (uint64_t)(*p++ - '0');
+    } else {
+        return false;
+    }
+    size_t digits = (size_t)(p - first);
+    long q = 0;                   // decimal exponent: value = w * 10^q
+    if (*p == '.') {
+        const char *frac = ++p;
+        uint64_t eight = load8(p);
+        if (eight_digits(eight)) w = w * 100000000 + eight_value(eight), p += 8;
+        while (is_digit(*p)) w = w * 10 + (uint64_t)(*p++ - '0');
+        if (p == frac) return false;  // "1." is not JSON
+        q = -(long)(p - frac);
+        digits += (size_t)(p - frac);
+    }
+    if ((*p | 0x20) == 'e') {
+        p++;
+        const bool eneg = *p == '-';
+        if (*p == '-' || *p == '+') p++;
+        const char *e0 = p;
+        long e = 0;
+        while (is_digit(*p) && p - e0 < 6) e = e * 10 + (*p++ - '0');
+        if (p == e0 || is_digit(*p)) return false;  // no digits, or more than 6 (rare: let simdjson decide)
+        q += eneg ? -e : e;
+    }
+    if (p != end || digits > 19 || w > (1ull << 53) || q < -22 || q > 22) return false;
+    float f = q < 0 ? float_of_quotient(w, (int)-q) : (float)((double)w * kPow10[q]);
+    *out = neg ? -f : f;
+    return true;
+}
+
 // Reads feature f from a value the hot path could not: numeric strings,
 // null (the default, if any), numbers out of range, wrong types, syntax
 // errors. v must be unconsumed; on success it is consumed and c.features[f]
@@ -766,7 +884,17 @@ fr_reject walk(Ctx &c, od::object obj, const Level *level) {
         seen[sl->id] = epoch;
         const uint32_t f = sl->feature;
         if (simdjson_likely(f != kNone)) {
-            // hot path: a feature leaf holding a plain JSON number
+            // hot path: a feature leaf holding a plain JSON number, read by
+            // fast_number from its token and left for the iterator to skip
+            // (as plain_scalar values are, hence the same ends_field check),
+            // else by get_double (which consumes it)
+            std::string_view tok = field.value().value_unsafe().raw_json_token();
+            float fast;
+            if (simdjson_likely(ends_field(tok) && fast_number(tok.data(), tok.data() + trim_right(tok).size(), &fast))) {
+                features[f] = fast;  // finite: |value| <= 2^53 * 10^22 < FLT_MAX
+                c.found++;
+                continue;
+            }
             double x;
             if (simdjson_likely(field.value().get_double().get(x) == SUCCESS)) {
                 float fl = (float)x;  // IEEE: beyond float range becomes +-inf

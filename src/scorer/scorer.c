@@ -23,11 +23,11 @@ struct fr_scorer {
     fr_decoder *dec;          /* this thread's parser */
     fr_workspace *ws;         /* this thread's model scratch */
     fr_encode_opts eo;        /* encoder options */
+    fr_result_prep *enc;      /* the result encoder, its constant text prepared */
     double threshold;         /* effective threshold */
     size_t max_batch;         /* records per model call */
     size_t nin, nout, np;     /* widths */
     size_t max_bytes;         /* longer records are rejected unread */
-    size_t result_need;       /* upper bound of a result's bytes, passthrough values excluded */
     size_t ld;                /* max_batch rounded up to 16: row stride of x and y */
     float *raw;               /* [max_batch][nin] decoded values, row-major */
     float *x;                 /* [nin][ld] preprocessed model input, feature-major */
@@ -95,15 +95,8 @@ fr_scorer *fr_scorer_new(const fr_model *m, const fr_scorer_opts *o, char *err, 
     s->eo.passthrough_names = o->passthrough;
     s->eo.np = o->np;
     s->eo.emit_output = o->emit_output;
-    /* Worst case of everything but the passthrough values, once: keys and
-     * punctuation, two doubles, the quoted version, three top features
-     * (quoted name, two floats), the outputs; quoting at most sextuples. */
-    size_t longest = 0;
-    for (size_t i = 0; i < s->nin; i++)
-        if (strlen(names[i]) > longest) longest = strlen(names[i]);
-    s->result_need = 160 + 2 * 32 + 6 * strlen(fr_model_version(m)) + FR_TOP_FEATURES * (6 * longest + 2 * 32 + 40) +
-                     (o->emit_output ? s->nout * 33 + 16 : 0);
-    for (size_t k = 0; k < o->np; k++) s->result_need += 6 * strlen(o->passthrough[k]) + 8;
+    s->enc = fr_result_prep_new(fr_model_version(m), fr_model_feature_names(m), s->nin, s->nout, &s->eo, s->threshold);
+    if (!s->enc) goto nomem;
     free(names);
     free(defs);
     free(has);
@@ -120,6 +113,7 @@ fail:
 
 void fr_scorer_free(fr_scorer *s) {
     if (!s) return;
+    fr_result_prep_free(s->enc);
     fr_decoder_free(s->dec);
     fr_record_schema_free(s->schema);
     fr_workspace_free(s->ws);
@@ -213,14 +207,13 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
     for (size_t r = 0; r < rows; r++) {
         size_t i = s->slot[r];
         const fr_slice *pt = s->pt + r * s->np;
-        size_t need = s->result_need;
+        size_t need = fr_result_prep_need(s->enc);
         for (size_t k = 0; k < s->np; k++) need += pt[k].len;
         if (s->eo.emit_output)
             for (size_t j = 0; j < s->nout; j++) s->yrow[j] = s->y[j * s->ld + r];
         if (arena_reserve(s, need + 1)) return FR_ENOMEM;
-        size_t l = fr_result_encode(s->arena + s->used, need, s->m, &s->eo, &s->sc[r], s->threshold,
-                                    s->raw + r * s->nin, s->yrow, pt);
-        if (l == 0) return FR_EINVAL; /* result_need is an upper bound: cannot happen */
+        size_t l = fr_result_prep_encode(s->enc, s->arena + s->used, need, &s->sc[r], s->raw + r * s->nin, s->yrow, pt);
+        if (l == 0) return FR_EINVAL; /* need is an upper bound: cannot happen */
         s->arena[s->used + l] = 0;
         out[i].text = (const char *)(uintptr_t)s->used;
         out[i].len = l;

@@ -14,7 +14,9 @@
  *    default;
  *  - passthrough slices lie inside the input and hold a JSON value without
  *    surrounding whitespace;
- *  - records over a decoder's limit are too_large, whatever they hold.
+ *  - records over a decoder's limit are too_large, whatever they hold;
+ *  - the input as a feature's value, when it is a number, reads as
+ *    (float)strtod (check_number).
  */
 #include <math.h>
 #include <stdint.h>
@@ -81,6 +83,33 @@ static void check_slices(const fr_slice *p, const char *base, size_t size) {
     }
 }
 
+/* The input as the value of feature V1 (the others 0): when the decoder
+ * accepts it and strtod reads the whole text (a JSON number; its trailing
+ * whitespace aside), V1 must be (float)strtod bit for bit: the decoder's
+ * own number reader (fast_number, src/decode/record.cpp) must agree with
+ * exact parsing. Except "0." and 20 or more digits, which simdjson 3.0.1
+ * misreads (kept as it is; see tests/unit/test_record_decode.c). */
+static void check_number(const uint8_t *data, size_t size) {
+    static char rec[1024], text[256];
+    if (size == 0 || size >= sizeof text || memchr(data, 0, size)) return;
+    memcpy(text, data, size);
+    text[size] = 0;
+    int n = snprintf(rec, sizeof rec, "{\"V1\":%s", text);
+    for (int i = 2; i <= 28; i++) n += snprintf(rec + n, sizeof rec - (size_t)n, ",\"V%d\":0", i);
+    n += snprintf(rec + n, sizeof rec - (size_t)n, ",\"Amount\":0}");
+    float f[NF];
+    if (fr_decoder_decode(dec, rec, (size_t)n, 0, f, NULL, NULL, 0) != FR_REJ_NONE) return;
+    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9'))) return; /* strings, null: other paths */
+    char *end;
+    double d = strtod(text, &end);
+    while (is_ws(*end)) end++;
+    if (*end) return;
+    const char *u = text + (text[0] == '-');
+    if (u[0] == '0' && u[1] == '.' && strspn(u + 2, "0123456789") >= 20) return;
+    float want = (float)d;
+    if (memcmp(&f[0], &want, sizeof want) != 0) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!schema) init();
     float a[NF], b[NF];
@@ -118,5 +147,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > SMALL_LIMIT ? z != FR_REJ_TOO_LARGE : z != x) abort();
 
     free(padded);
+    check_number(data, size);
     return 0;
 }

@@ -11,7 +11,9 @@
  *    whose values equal the inputs over random results, 0 and no write past
  *    cap for every cap from 0 to the length needed;
  *  - fr_result_encode: the same text as the parts function given the default
- *    model's accessors.
+ *    model's accessors;
+ *  - fr_result_prep_encode (the scorer's path): the same text as the parts
+ *    function, and the same 0 for short buffers.
  */
 #include <float.h>
 #include <jansson.h>
@@ -100,7 +102,8 @@ static void floats_round_trip_bit_exactly(void **state) {
         memset(b, 'x', sizeof b);
         size_t n = fr_fmt_float(b, f);
         assert_true(n > 0 && n <= 24);
-        assert_int_equal(b[n], 'x'); /* no NUL, nothing past the length */
+        assert_null(memchr(b, 0, n)); /* no NUL */
+        for (size_t k = 32; k < sizeof b; k++) assert_int_equal(b[k], 'x'); /* nothing past the 32 bytes */
         b[n] = 0;
         if (!isfinite(f)) {
             assert_string_equal(b, "null");
@@ -438,6 +441,68 @@ static void random_results_are_valid_json_with_the_same_values(void **state) {
     }
 }
 
+/* fr_result_prep_encode (constant text prepared once, the scorer's path)
+ * writes exactly what fr_result_encode_parts writes: random results (every
+ * n_top, verdict, passthrough present or not, with and without outputs,
+ * NaN/Inf numbers), names and versions that need escaping, and every
+ * capacity from 0 to the bound the prepared encoder asks for, with nothing
+ * written at or past cap. */
+static void prepared_encoder_writes_what_the_reference_writes(void **state) {
+    (void)state;
+    static const char *const feat[] = {"V1", "we\"ird\n", "V3", "Amount", "card.amount", "x\\y"};
+    static const char *const ptn[] = {"id", "u\tser", "meta.card"};
+    static const char *const versions[] = {"ulb-ae-1.1.0", "v\"1\\", "", "\x01\x1f\xc3\xa9"};
+    uint64_t seed = 7;
+    char a[4096], b[4096];
+    for (int it = 0; it < 20000; it++) {
+        uint64_t r = splitmix(&seed);
+        fr_score s = {0};
+        s.score = (r & 0xf) == 0 ? NAN : (r & 0xf) == 1 ? INFINITY : (double)(splitmix(&seed) >> 11) * 0x1.0p-40;
+        s.is_fraud = (int)(r >> 8 & 1);
+        s.n_top = (int)(r >> 9 & 3);
+        float raw[6], y[6];
+        for (int f = 0; f < 6; f++) {
+            uint32_t bits = (uint32_t)splitmix(&seed);
+            memcpy(&raw[f], &bits, 4);
+            memcpy(&y[f], &bits, 4);
+            y[f] = -y[f];
+        }
+        for (int k = 0; k < s.n_top; k++) {
+            s.top_idx[k] = (uint32_t)(splitmix(&seed) % 6);
+            uint32_t bits = (uint32_t)splitmix(&seed);
+            memcpy(&s.top_err[k], &bits, 4);
+        }
+        fr_slice pt[3] = {{(r >> 12 & 1) ? "\"tx-1\"" : NULL, 6},
+                          {(r >> 13 & 1) ? "[true,null,\"\\u00e9\"]" : NULL, 20},
+                          {(r >> 14 & 1) ? "{\"k\":1}" : NULL, 7}};
+        fr_encode_opts o = {ptn, (size_t)(r >> 15 & 3), (int)(r >> 17 & 1)};
+        double thr = (r >> 18 & 7) == 0 ? NAN : (double)(r >> 20) * 0x1.0p-44;
+        const char *ver = versions[r >> 21 & 3];
+        fr_result_prep *p = fr_result_prep_new(ver, feat, 6, 6, &o, thr);
+        assert_non_null(p);
+        size_t nb = fr_result_encode_parts(b, sizeof b, ver, feat, 6, &o, &s, thr, raw, y, pt);
+        size_t na = fr_result_prep_encode(p, a, sizeof a, &s, raw, y, pt);
+        assert_true(nb > 0);
+        if (na != nb || memcmp(a, b, na) != 0) fail_msg("prepared:  %.*s\nreference: %.*s", (int)na, a, (int)nb, b);
+        /* capacities around the bound, and a few small ones */
+        size_t need = fr_result_prep_need(p);
+        for (size_t k = 0; k < o.np; k++) need += pt[k].ptr ? pt[k].len : 0;
+        size_t caps[] = {0, 1, nb - 1, nb, nb + 1, need - 1, need, need + 1};
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            size_t cap = caps[c];
+            memset(a, 0x5a, sizeof a);
+            na = fr_result_prep_encode(p, a, cap, &s, raw, y, pt);
+            if (cap < nb) assert_int_equal(na, 0);
+            else {
+                assert_int_equal(na, nb);
+                assert_memory_equal(a, b, nb);
+            }
+            for (size_t i = cap; i < sizeof a; i++) assert_int_equal((unsigned char)a[i], 0x5a);
+        }
+        fr_result_prep_free(p);
+    }
+}
+
 static void model_wrapper_reads_the_model_accessors(void **state) {
     (void)state;
     fr_model *m;
@@ -480,6 +545,7 @@ int main(void) {
         cmocka_unit_test(exact_text_of_a_scorer_result),
         cmocka_unit_test(every_short_capacity_fails_without_overflow),
         cmocka_unit_test(random_results_are_valid_json_with_the_same_values),
+        cmocka_unit_test(prepared_encoder_writes_what_the_reference_writes),
         cmocka_unit_test(model_wrapper_reads_the_model_accessors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

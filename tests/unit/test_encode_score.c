@@ -51,6 +51,61 @@ static void score_is_weighted_mean_squared_error_with_top_three(void **state) {
     fr_model_free(m);
 }
 
+/* Same double bit for bit, or both NaN. */
+static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
+static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
+
+/* fr_score_batch_fm scores eight records at a time with selects instead of
+ * the row loop's branches (src/score/score.c); fr_score_batch runs the row
+ * loop. Both must give the same scores, verdicts and top three, bit for bit,
+ * on the default model's 29 weighted features: random values, values drawn
+ * from a small set (ties, which keep the earlier feature), zeros, NaN, and
+ * every batch size 1..64 (the lane kernel plus the row loop for the rest). */
+static void feature_major_lanes_score_as_the_row_loop(void **state) {
+    (void)state;
+    fr_model *m;
+    char err[256];
+    assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
+    enum { B = 64, LD = 80 };
+    const size_t nin = fr_model_n_features(m);
+    float *x = calloc(B * nin, sizeof *x), *y = calloc(B * nin, sizeof *y);
+    float *xt = calloc(LD * nin, sizeof *xt), *yt = calloc(LD * nin, sizeof *yt);
+    fr_score a[B], b[B];
+    uint64_t r = 7;
+    for (int round = 0; round < 400; round++) {
+        size_t n = (size_t)round % B + 1;
+        int kind = round % 4;
+        for (size_t i = 0; i < n * nin; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t u = (uint32_t)(r >> 32);
+            if (kind == 0) x[i] = (float)(u % 20001) / 1000.0f - 10.0f, y[i] = (float)((u >> 8) % 2001) / 100.0f - 10.0f;
+            else if (kind == 1) x[i] = (float)(u % 3), y[i] = (float)((u >> 4) % 3); /* many ties */
+            else if (kind == 2) x[i] = 0, y[i] = (u % 5 == 0) ? 1.0f : 0.0f;
+            else x[i] = (float)(u % 100) - 50.0f, y[i] = (u % 97 == 0) ? NAN : (float)((u >> 8) % 100) - 50.0f;
+        }
+        for (size_t k = 0; k < n; k++)
+            for (size_t f = 0; f < nin; f++) xt[f * LD + k] = x[k * nin + f], yt[f * LD + k] = y[k * nin + f];
+        memset(a, 0, sizeof a);
+        memset(b, 0, sizeof b);
+        fr_score_batch(m, x, y, n, 0.5, a);
+        fr_score_batch_fm(m, xt, yt, LD, n, 0.5, b);
+        for (size_t k = 0; k < n; k++) {
+            assert_true(same_double(a[k].score, b[k].score));
+            assert_int_equal(a[k].is_fraud, b[k].is_fraud);
+            assert_int_equal(a[k].n_top, b[k].n_top);
+            for (int t = 0; t < FR_TOP_FEATURES; t++) {
+                assert_int_equal(a[k].top_idx[t], b[k].top_idx[t]);
+                assert_true(same_float(a[k].top_err[t], b[k].top_err[t]));
+            }
+        }
+    }
+    free(x);
+    free(y);
+    free(xt);
+    free(yt);
+    fr_model_free(m);
+}
+
 static void numbers_round_trip_exactly(void **state) {
     (void)state;
     uint64_t r = 99;
@@ -128,6 +183,7 @@ static void small_buffers_fail_cleanly_at_every_size(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(score_is_weighted_mean_squared_error_with_top_three),
+        cmocka_unit_test(feature_major_lanes_score_as_the_row_loop),
         cmocka_unit_test(numbers_round_trip_exactly),
         cmocka_unit_test(strings_are_escaped),
         cmocka_unit_test(result_has_the_documented_shape),

@@ -51,6 +51,12 @@ void fr_signals_restore(const sigset_t *old);
  * pthread_create error number. */
 int fr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
 
+/* Timed waits on the monotonic clock (immune to wall-clock steps): a
+ * condition variable for them, and the absolute time ms from now to give
+ * pthread_cond_timedwait. */
+void fr_cond_init_monotonic(pthread_cond_t *c);
+struct timespec fr_mono_after_ms(int64_t ms);
+
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2
  * cpu.max or v1 cfs quota (rounded up) as in a Kubernetes pod. At least 1.
  * cgroup_root is normally "/sys/fs/cgroup" (a parameter for tests). */

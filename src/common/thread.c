@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include "fraudd/common.h"
 
@@ -28,4 +29,22 @@ int fr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *na
     fr_signals_restore(&old);
     if (!e && name) pthread_setname_np(*t, name);
     return e;
+}
+
+void fr_cond_init_monotonic(pthread_cond_t *c) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec fr_mono_after_ms(int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms < 0) ms = 0;
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    return ts;
 }

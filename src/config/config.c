@@ -181,7 +181,8 @@ static const fr__opt opts[] = {
     {"pipeline", "shutdown_timeout_ms", FR__T_INT, 0, 100, 600000, NULL, "10000", NULL,
      OFF(pipeline.shutdown_timeout_ms),
      "On SIGTERM, how long in-flight records may take to drain and a rebalance in\n"
-     "progress to settle before the final commit.",
+     "progress to settle before the final commit. Whatever gets stuck, the process\n"
+     "exits (status 1) at the latest 5 s after this bound.",
      NULL},
     {"pipeline", "passthrough", FR__T_BOOL, 0, 0, 0, NULL, "false", NULL, OFF(pipeline.passthrough),
      "Benchmark baseline: copy each input to the output topic without scoring.", NULL},

@@ -4,7 +4,7 @@
  * fr_source_poll (consume, dispatch, delivery reports), storing offsets,
  * adopting a new model generation when one is published, and calling the
  * tick hook, until the stop flag or a fatal error. Shutdown:
- *   1. pause the input and give back records not yet dispatched;
+ *   1. stop reading the input and give back records not yet dispatched;
  *   2. wait for every in-flight record's delivery report (workers keep
  *      scoring, the producer keeps sending), bounded by shutdown_timeout_ms;
  *   3. stop the workers, flush the producer;
@@ -13,11 +13,22 @@
  *      synchronously (docs/ARCHITECTURE.md, "Why the final commit waits
  *      for the group");
  *   5. close the consumer (leaves the group; the revoke finds nothing left).
+ * A watchdog bounds all of it, fr_pipeline_free included: librdkafka's
+ * close and destroy calls take no timeout, and a client stuck in one (a
+ * fenced producer, a coordinator that never answers) would otherwise keep
+ * the process from exiting. If the shutdown is not over FR_SHUTDOWN_GRACE_MS
+ * after its deadline, the watchdog logs the step it was in and exits with
+ * status 1 (nothing past an undelivered record was committed, so nothing is
+ * lost: the next owner reads it again).
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fraudd/common.h"
 #include "fraudd/err.h"
@@ -48,7 +59,61 @@ struct fr_pipeline {
     _Atomic int stop_requested;                    /* fr_pipeline_stop */
     _Atomic int64_t heartbeat_ns;                  /* last run-loop iteration */
     _Atomic uint64_t st_reloads[FR_RELOAD__COUNT]; /* written by the reloader thread only */
+    /* the shutdown watchdog (see the top of this file): armed by the run
+     * thread when the shutdown starts, disarmed at the end of
+     * fr_pipeline_free; step names what the shutdown is doing now */
+    pthread_t wd_thread;
+    int wd_started;
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    int wd_done;                    /* under wd_mu */
+    struct timespec wd_until;       /* CLOCK_MONOTONIC */
+    _Atomic(const char *) wd_step;
 };
+
+/* ---- shutdown watchdog ---- */
+
+#define FR_SHUTDOWN_GRACE_MS 5000 /* after the shutdown deadline: leaving the group, destroying the clients */
+
+static void *watchdog_main(void *arg) {
+    fr_pipeline *p = arg;
+    pthread_mutex_lock(&p->wd_mu);
+    while (!p->wd_done) {
+        if (pthread_cond_timedwait(&p->wd_cv, &p->wd_mu, &p->wd_until) == ETIMEDOUT && !p->wd_done) {
+            /* fr_log is one write(2), safe while other threads are stuck */
+            fr_log(FR_LOG_ERROR, "shutdown_stuck",
+                   "the shutdown did not end within pipeline.shutdown_timeout_ms %d ms + %d ms (stuck %s); "
+                   "exiting with status 1 (nothing undelivered was committed)",
+                   p->cfg->pipeline.shutdown_timeout_ms, FR_SHUTDOWN_GRACE_MS, atomic_load(&p->wd_step));
+            _exit(1);
+        }
+    }
+    pthread_mutex_unlock(&p->wd_mu);
+    return NULL;
+}
+
+/* Arms the watchdog for deadline_ns (fr_now_ns) + the grace. */
+static void watchdog_arm(fr_pipeline *p, int64_t deadline_ns) {
+    p->wd_until = fr_mono_after_ms((deadline_ns - fr_now_ns()) / 1000000 + FR_SHUTDOWN_GRACE_MS);
+    int e = fr_thread_start(&p->wd_thread, watchdog_main, p, "fr:watchdog");
+    if (e)
+        fr_log(FR_LOG_WARN, "watchdog_failed", "shutdown watchdog thread: %s; the shutdown is not bounded",
+               strerror(e));
+    else
+        p->wd_started = 1;
+}
+
+static void watchdog_step(fr_pipeline *p, const char *step) { atomic_store(&p->wd_step, step); }
+
+static void watchdog_disarm(fr_pipeline *p) {
+    if (!p->wd_started) return;
+    pthread_mutex_lock(&p->wd_mu);
+    p->wd_done = 1;
+    pthread_cond_signal(&p->wd_cv);
+    pthread_mutex_unlock(&p->wd_mu);
+    pthread_join(p->wd_thread, NULL);
+    p->wd_started = 0;
+}
 
 /* ---- lifecycle ---- */
 
@@ -61,6 +126,9 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
     if (!p) return fr_set_err(err, errlen, FR_ENOMEM, "out of memory");
     p->cfg = c;
     if (o) p->opts = *o;
+    pthread_mutex_init(&p->wd_mu, NULL);
+    fr_cond_init_monotonic(&p->wd_cv);
+    atomic_store(&p->wd_step, "running");
     p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count("/sys/fs/cgroup");
     p->batch = (size_t)c->pipeline.batch_size;
     size_t ring = (size_t)c->pipeline.ring_capacity;
@@ -91,6 +159,7 @@ out:
 
 void fr_pipeline_free(fr_pipeline *p) {
     if (!p) return;
+    watchdog_step(p, "destroying the clients");
     if (p->workers) fr_workers_stop(p->workers);
     fr_sink_free(p->sink); /* abandons what is still queued: no delivery report touches a job after this */
     /* the input records of jobs still in flight (a drain that timed out, a
@@ -101,6 +170,9 @@ void fr_pipeline_free(fr_pipeline *p) {
     fr_workers_free(p->workers);
     if (p->gens_ok) fr_mgens_destroy(&p->gens); /* after the workers and every job are gone */
     if (p->kafka_ok) fr_kafka_state_destroy(&p->kafka);
+    watchdog_disarm(p);
+    pthread_mutex_destroy(&p->wd_mu);
+    pthread_cond_destroy(&p->wd_cv);
     free(p);
 }
 
@@ -203,17 +275,23 @@ int fr_pipeline_run(fr_pipeline *p) {
     int64_t deadline = t0 + (int64_t)p->cfg->pipeline.shutdown_timeout_ms * 1000000;
     fr_log(FR_LOG_INFO, "shutdown_started", "%s; draining %zu in-flight records (bound %d ms)",
            fatal ? "fatal error" : "stop requested", p->jobs.in_flight, p->cfg->pipeline.shutdown_timeout_ms);
-    /* 1-2. pause, give back held records, wait for the in-flight ones */
+    watchdog_arm(p, deadline);
+    /* 1-2. stop reading, give back held records, wait for the in-flight ones */
+    watchdog_step(p, "draining");
     fr_source_drain(p->source, deadline);
     /* 3. workers are idle now (or the deadline passed); stop them, flush */
+    watchdog_step(p, "stopping the workers and flushing the producer");
     fr_workers_stop(p->workers);
     int64_t left_ms = (deadline - fr_now_ns()) / 1000000;
     fr_sink_flush(p->sink, (int)(left_ms > 0 ? left_ms : 0));
     int timed_out = p->jobs.in_flight != 0;
     /* 4. store and commit what was delivered, once the group is not rebalancing */
+    watchdog_step(p, "in the final commit");
     fr_source_commit_final(p->source, deadline);
     /* 5. leave the group */
+    watchdog_step(p, "leaving the group (closing the consumer)");
     fr_source_close(p->source);
+    watchdog_step(p, "after the pipeline run (HTTP server, model reloader, freeing)");
     fr_stats s;
     fr_pipeline_get_stats(p, &s);
     fr_log(timed_out || fatal ? FR_LOG_ERROR : FR_LOG_INFO, "shutdown_complete",

@@ -97,14 +97,7 @@ static void *reloader_main(void *arg) {
     while (!r->stop) {
         if (!r->requested) {
             if (interval > 0) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += interval / 1000;
-                ts.tv_nsec += (long)(interval % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
+                struct timespec ts = fr_mono_after_ms(interval);
                 while (!r->stop && !r->requested)
                     if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) break;
             } else {
@@ -136,11 +129,7 @@ int fr_reloader_start(fr_pipeline *p, const fr_config *c, fr_model_src *src, con
     r->serving = serving;
     r->serving_digest = serving_digest;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    fr_cond_init_monotonic(&r->cv);
     int e = fr_thread_start(&r->thread, reloader_main, r, "fr:reload"); /* signals stay with the run thread */
     if (e) {
         fr_reloader_stop(r);

@@ -459,11 +459,7 @@ static void *prober_main(void *arg) {
     size_t start = 0; /* a round covers at most 256 partitions, the next ones the next round */
     pthread_mutex_lock(&s->probe_mu);
     while (!s->probe_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += FR_PROBE_MS / 1000;
-        until.tv_nsec += (FR_PROBE_MS % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        struct timespec until = fr_mono_after_ms(FR_PROBE_MS);
         pthread_cond_timedwait(&s->probe_cv, &s->probe_mu, &until);
         if (s->probe_stop) break;
         pthread_mutex_unlock(&s->probe_mu);
@@ -849,11 +845,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
     s->ctx = (fr_kafka_ctx){.state = ks, .owner = s};
     pthread_mutex_init(&s->stall_mu, NULL);
     pthread_mutex_init(&s->probe_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->probe_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    fr_cond_init_monotonic(&s->probe_cv);
     s->wake[0] = s->wake[1] = -1;
     if (pipe(s->wake) || fcntl(s->wake[0], F_SETFL, O_NONBLOCK) || fcntl(s->wake[1], F_SETFL, O_NONBLOCK) ||
         fcntl(s->wake[0], F_SETFD, FD_CLOEXEC) || fcntl(s->wake[1], F_SETFD, FD_CLOEXEC)) {

@@ -7,18 +7,24 @@
  *  - a SIGTERM drain that times out with records in flight returns FR_EIO
  *    within one shutdown bound (the revoke of the close used to wait a
  *    second full bound), and fr_pipeline_free returns (it used to wait
- *    forever, destroying the consumer while jobs still held its messages).
- * The allocation failure is injected by linking this test with
- * -Wl,--wrap=fr_otrack_push: every call the source makes goes through
- * __wrap_fr_otrack_push below.
+ *    forever, destroying the consumer while jobs still held its messages);
+ *  - a shutdown step that never returns (a librdkafka close or destroy
+ *    stuck: they take no timeout) ends the process with status 1 within
+ *    shutdown_timeout_ms + the watchdog's grace, instead of hanging.
+ * The failures are injected by linking this test with
+ * -Wl,--wrap=fr_otrack_push -Wl,--wrap=fr_source_close: every call goes
+ * through the __wrap_ functions below.
  */
 #define _GNU_SOURCE /* memmem, pthread_timedjoin_np */
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fraudd/err.h"
 #include "fraudd/log.h"
 #include "fraudd/offsets.h"
+#include "fraudd/source.h"
 #include "mock_env.h"
 
 /* ---- the injected failure ---- */
@@ -34,6 +40,14 @@ int __wrap_fr_otrack_push(fr_otrack *t, int64_t offset, uint64_t *seq) {
         return FR_ENOMEM;
     }
     return __real_fr_otrack_push(t, offset, seq);
+}
+
+static _Atomic int g_close_hangs; /* fr_source_close never returns */
+
+void __real_fr_source_close(fr_source *s);
+void __wrap_fr_source_close(fr_source *s) {
+    while (atomic_load(&g_close_hangs)) pause();
+    __real_fr_source_close(s);
 }
 
 /* Waits up to secs for the run thread to end on its own; 1 if it did. */
@@ -127,9 +141,57 @@ static void a_drain_that_times_out_exits_1_within_one_bound_and_frees(void **sta
     env_free(e);
 }
 
+/* In a child process (the watchdog ends the process it runs in): a run
+ * whose consumer close never returns. The child must exit with status 1
+ * within the shutdown bound + the grace (5 s), logging shutdown_stuck. */
+static void a_stuck_shutdown_step_exits_1_within_its_bound(void **state) {
+    (void)state;
+    enum { BOUND_MS = 1000, GRACE_MS = 5000 };
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        env *e = env_new(1, 3);
+        e->cfg->pipeline.shutdown_timeout_ms = BOUND_MS;
+        produce_records(e, 50, 13, "card");
+        start(e);
+        fr_stats s;
+        for (int i = 0; i < 1000; i++) {
+            fr_pipeline_get_stats(e->p, &s);
+            if (s.results >= 50) break;
+            usleep(10000);
+        }
+        atomic_store(&g_close_hangs, 1);
+        clock_gettime(CLOCK_MONOTONIC, &t0); /* the stop, in the child's own clock */
+        fr_pipeline_stop(e->p);
+        pthread_join(e->thread, NULL); /* never returns: close hangs, the watchdog exits */
+        _exit(0);                      /* the old behaviour would hang above, not get here */
+    }
+    int status = 0;
+    pid_t w = 0;
+    for (int i = 0; i < 600 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++) usleep(50000); /* up to 30 s */
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the process with a stuck shutdown step did not exit within 30 s");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "stuck shutdown step: the process ended %.0f ms after the fork, %s %d\n", ms,
+            WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    /* from the fork: start-up, the 50 records, then the bound and the grace */
+    assert_true(ms >= BOUND_MS + GRACE_MS - 100);
+    assert_true(ms < BOUND_MS + GRACE_MS + 15000);
+}
+
 int main(void) {
     fr_log_setup(FR_LOGFMT_TEXT, FR_LOG_ERROR, 2);
     const struct CMUnitTest tests[] = {
+        /* first: it forks, best before any test leaves threads behind */
+        cmocka_unit_test(a_stuck_shutdown_step_exits_1_within_its_bound),
         cmocka_unit_test(an_offset_tracker_out_of_memory_stops_the_run_and_commits_nothing_past_it),
         cmocka_unit_test(a_drain_that_times_out_exits_1_within_one_bound_and_frees),
     };

@@ -1057,9 +1057,12 @@ static int commit_final_eos(fr_source *s, int settled, double waited_ms) {
         fr_log(FR_LOG_WARN, "commit_failed",
                "final transaction (%llu records)%s: not committed; the next owner scores them (no duplicates)",
                (unsigned long long)records, settled ? "" : " (the group was still rebalancing at the shutdown bound)");
-    else
+    else if (records)
         fr_log(FR_LOG_INFO, "final_commit", "%s: final transaction of %llu records committed; waited %.0f ms for the "
                "group to settle", s->cfg->kafka.input_topic, (unsigned long long)records, waited_ms);
+    else
+        fr_log(FR_LOG_INFO, "final_commit", "%s: no transaction open; everything scored was committed",
+               s->cfg->kafka.input_topic);
     s->closing = rc ? 1 : 2;
     return rc;
 }

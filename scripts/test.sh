@@ -28,6 +28,8 @@
 #   5d. scale out and in under backpressure: 1, 2, 3, 2, 1 processes in one group with a
 #      saturated pipeline; every partition keeps flowing after each change, lost 0,
 #      duplicates 0 (tests/faults/run_scale_soak.sh; about 2.5 min)
+#   5e. exactly once: kafka.delivery exactly_once under 10 SIGKILLs, a rebalance and a zombie,
+#      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -84,6 +86,9 @@ else
   step "fault campaign (broker, network)" tests/faults/run_faults.sh build/release/fraudd
   step "fault campaign (three brokers)" tests/faults/run_cluster.sh build/release/fraudd
   step "fault campaign (scale out and in)" tests/faults/run_scale_soak.sh build/release/fraudd scale
+  # kafka.delivery exactly_once against a real broker with a read_committed checker: 10 SIGKILLs,
+  # a rebalance, a zombie; lost 0, duplicates 0, byte-identical to fraudd score (about 5 min)
+  step "exactly once (real broker)" tests/faults/run_faults.sh build/release/fraudd eos_sigkill eos_rebalance eos_zombie
   step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"

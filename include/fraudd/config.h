@@ -43,6 +43,13 @@ typedef enum fr_ordering {
  * pipeline.max_in_flight against it. */
 #define FR_PRODUCER_QUEUE_MESSAGES 200000
 
+/* kafka.delivery: what one input record produces, and when its offset is
+ * committed (docs/ARCHITECTURE.md, "Delivery guarantee"). */
+typedef enum fr_guarantee {
+    FR_AT_LEAST_ONCE = 0, /* offsets stored after delivery, auto-committed; a crash re-scores the tail */
+    FR_EXACTLY_ONCE       /* results, dead letters and input offsets in one Kafka transaction */
+} fr_guarantee;
+
 
 /* One librdkafka property, "name" = "value" (both owned by the config). */
 typedef struct fr_kv {
@@ -68,6 +75,10 @@ typedef struct fr_config {
         fr_kv_list producer;     /* producer only, applied after properties */
         int produce_retries;     /* re-sends of a failed result/dead letter, 0..100, default 3 */
         int result_headers;      /* results carry the fraudd.model.version and fraudd.source.* headers, default true */
+        fr_guarantee delivery;   /* at_least_once (default) | exactly_once */
+        char *transactional_id;  /* exactly_once: the producer's transactional.id; NULL = fraudd-<group_id>-<host> */
+        int transaction_interval_ms; /* exactly_once: a transaction commits this often, 1..60000, default 100 */
+        int transaction_max_records; /* exactly_once: ... or after this many records, 1..10000000, default 20000 */
     } kafka;
     struct {
         int workers;             /* 0 = CPUs this process may use (cgroup quota honoured) */
@@ -124,6 +135,7 @@ void fr_config_dump(const fr_config *c, FILE *f);
 int fr_config_is_secret(const char *key);
 
 const char *fr_ordering_name(fr_ordering o);
+const char *fr_guarantee_name(fr_guarantee g);
 const char *fr_log_level_name(fr_log_level l);
 
 #ifdef __cplusplus

@@ -121,6 +121,12 @@ typedef struct fr_stats {
     uint64_t dead_by_reason[FR_DEAD__COUNT];   /* acknowledged dead letters by reason (FR_DEAD_*) */
     uint64_t model_reloads[FR_RELOAD__COUNT];  /* model reload checks by outcome */
     uint64_t model_generation;                 /* generation new records get (1 = the first model) */
+    /* kafka.delivery: exactly_once (shown only then) */
+    int exactly_once;
+    uint64_t transactions[2];                  /* committed, aborted */
+    uint64_t txn_records;                      /* records in committed transactions */
+    uint64_t txn_latency[FR_LAT_BUCKETS];      /* begin -> commit acknowledged, per committed transaction */
+    uint64_t txn_latency_sum_ns;
 } fr_stats;
 
 /* One worker, for ring depth, busy ratio and liveness. */

@@ -85,6 +85,12 @@ typedef struct fr_part {
      * while it is nonzero the source does not read the partition, so its
      * tracker stops growing behind them */
     int blocked;
+    /* kafka.delivery exactly_once (the source): where the partition rewinds
+     * to when a transaction aborts, i.e. its position at the last commit
+     * (the offset committed then, or the first record taken since the
+     * assignment); -1 when nothing was taken since. txn_sent: the offset the
+     * last committed transaction sent for it (-1 none) */
+    int64_t txn_base, txn_sent;
 } fr_part;
 
 /* A record of the partition is done (its result or dead letter is

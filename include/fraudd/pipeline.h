@@ -31,6 +31,10 @@
  * their result or dead letter acknowledged by the broker. A clean shutdown
  * or rebalance drains in-flight records first, so it produces no
  * duplicates; a crash re-delivers at most the uncommitted tail.
+ * kafka.delivery exactly_once: results, dead letters and the input offsets
+ * go into one Kafka transaction per transaction_interval_ms, owned by the
+ * run thread (include/fraudd/source.h, src/source/consumer.c
+ * "transactions"), so each input record has exactly one committed result.
  *
  * Thread safety: fr_pipeline_run runs on one thread; fr_pipeline_get_stats
  * and fr_pipeline_stop may be called from any thread.

@@ -98,6 +98,49 @@ int fr_sink_blocked(fr_sink *k, char *why, size_t whylen);
 /* Adds the sink's counters to out. Any thread. */
 void fr_sink_stats(fr_sink *k, fr_stats *out);
 
+/* ---- kafka.delivery: exactly_once ----
+ *
+ * The producer is transactional (transactional.id: kafka.transactional_id,
+ * or fraudd-<group_id>-<$HOSTNAME or the host name>); fr_sink_new runs init_transactions, bounded
+ * by 30 s, and fails with the reason). The source's run thread owns the
+ * transaction: it begins one before dispatching a record into it, and
+ * ends it with fr_sink_txn_commit (after every message of it has its
+ * delivery report served: commit_transaction's own flush waits for served
+ * reports, which only the run thread serves) or, after a failure, with
+ * fr_sink_txn_purge, waiting for the jobs, and fr_sink_txn_abort.
+ *
+ * In this mode a failure that the at-least-once mode retries, dead-letters
+ * or keeps with backoff (include/fraudd/sink.h, above) ends the
+ * transaction instead when it cannot be kept inside it: a failed delivery
+ * report (librdkafka makes the transaction abortable), a destination
+ * error, a dead letter that fails for good. The job then ends without its
+ * record being done and fr_sink_txn_failed says why; the source aborts,
+ * rewinds and scores the records again. A produce call refused at once
+ * (a result too large, say) is retried and dead-lettered inside the
+ * transaction, as in the other mode. All run thread. */
+typedef enum fr_txn_result {
+    FR_TXN_COMMITTED = 0, /* done (for fr_sink_txn_abort: the abort went through) */
+    FR_TXN_ABORT,         /* the transaction cannot commit: abort it */
+    FR_TXN_FATAL          /* fenced, unsupported, or librdkafka's fatal error: the run stops (ks->fatal set) */
+} fr_txn_result;
+
+/* begin_transaction: 0, or FR_EIO (the run stops: ks->fatal set). */
+int fr_sink_txn_begin(fr_sink *k);
+/* NULL while the open transaction can commit; else why not. */
+const char *fr_sink_txn_failed(const fr_sink *k);
+/* send_offsets_to_transaction (offsets of consumer's group; none if NULL
+ * or empty) and commit_transaction, each retried while retriable until
+ * deadline_ns. records: how many records the transaction holds (metrics). */
+fr_txn_result fr_sink_txn_commit(fr_sink *k, const rd_kafka_topic_partition_list_t *offsets, rd_kafka_t *consumer,
+                                 uint64_t records, int64_t deadline_ns);
+/* Fails every message not yet sent (their reports come as failures, and
+ * the jobs end undone) and marks the transaction failed: the first step of
+ * an abort; call it while waiting for the jobs (workers may still produce). */
+void fr_sink_txn_purge(fr_sink *k);
+/* abort_transaction, once every job of the transaction has ended: returns
+ * FR_TXN_COMMITTED when the abort went through, else FR_TXN_FATAL. */
+fr_txn_result fr_sink_txn_abort(fr_sink *k, int64_t deadline_ns);
+
 #ifdef __cplusplus
 }
 #endif

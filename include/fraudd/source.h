@@ -46,6 +46,14 @@
  * rebalancing: docs/ARCHITECTURE.md, "Why the final commit waits for the
  * group", has the race it avoids. Then fr_source_close leaves the group.
  *
+ * Exactly once (kafka.delivery): the run thread also owns the producer's
+ * transaction: it begins one before dispatching into it, and commits it
+ * with the committable offsets (send_offsets_to_transaction) every
+ * transaction_interval_ms, before a revoke and at shutdown, or aborts it and
+ * rewinds every owned partition to its last commit
+ * (src/source/consumer.c, "transactions", has the steps). No offset is
+ * stored or auto-committed in this mode.
+ *
  * Progress: per assigned partition, the time since it last dispatched a
  * record or was seen caught up in librdkafka's statistics
  * (fr_source_stalls; fraudd_partition_stalled_seconds), so a partition

@@ -69,7 +69,8 @@ enum {
     FR__F_REQUIRED = 1, /* no default: must be set */
     FR__F_POW2 = 2,     /* integer must be a power of two */
     FR__F_TOPIC = 4,    /* string must be a legal Kafka topic name */
-    FR__F_URL = 8       /* string must be an http:// or https:// URL */
+    FR__F_URL = 8,      /* string must be an http:// or https:// URL */
+    FR__F_TEXT = 16     /* FR__T_PATH that is not a path: any string, or null */
 };
 
 typedef struct fr__opt {
@@ -87,10 +88,12 @@ typedef struct fr__opt {
 } fr__opt;
 
 static const char *const ordering_names[] = {"key", "partition", "unordered", NULL};
+static const char *const guarantee_names[] = {"at_least_once", "exactly_once", NULL};
 static const char *const format_names[] = {"json", "text", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 
 _Static_assert(sizeof(fr_ordering) == sizeof(int), "enums are stored through an int");
+_Static_assert(sizeof(fr_guarantee) == sizeof(int), "enums are stored through an int");
 _Static_assert(sizeof(fr_log_format) == sizeof(int), "enums are stored through an int");
 _Static_assert(sizeof(fr_log_level) == sizeof(int), "enums are stored through an int");
 
@@ -128,7 +131,7 @@ static const fr__opt opts[] = {
      "librdkafka properties for both clients (security.protocol, sasl.*, ssl.*, ...),\n"
      "passed through as strings. Secret values (passwords, keys, tokens) are never\n"
      "printed. Reserved, because fraudd sets them itself: bootstrap.servers,\n"
-     "group.id, enable.auto.offset.store, enable.idempotence.",
+     "group.id, enable.auto.offset.store, enable.idempotence, transactional.id.",
      "security.protocol: SASL_SSL\n"
      "sasl.mechanisms: SCRAM-SHA-512\n"
      "sasl.username: fraudd\n"
@@ -159,6 +162,32 @@ static const fr__opt opts[] = {
      "(docs/BENCHMARKS.md, (h)). The result's JSON still names its model_version.\n"
      "Dead letters always carry theirs.",
      NULL},
+    {"kafka", "delivery", FR__T_ENUM, 0, 0, 0, guarantee_names, "at_least_once", NULL, OFF(kafka.delivery),
+     "at_least_once: an input offset is committed after its result or dead letter\n"
+     "is acknowledged; a crash re-scores the records after the last commit.\n"
+     "exactly_once: results, dead letters and the input offsets they consume are\n"
+     "written in one Kafka transaction, committed every transaction_interval_ms, so\n"
+     "each input record has exactly one committed result or dead letter, across\n"
+     "crashes, rebalances and zombies. Readers of the output must use\n"
+     "isolation.level=read_committed (docs/OUTPUT.md); the consumer reads\n"
+     "read_committed and never auto-commits; a destination error or a failed\n"
+     "delivery aborts the transaction and scores its records again\n"
+     "(docs/RELIABILITY.md).",
+     NULL},
+    {"kafka", "transactional_id", FR__T_PATH, FR__F_TEXT, 0, 0, NULL, NULL, NULL, OFF(kafka.transactional_id),
+     "exactly_once: the producer's transactional.id; null = fraudd-<group_id>-<host\n"
+     "name>. It must be unique per live instance and stable across restarts of the\n"
+     "same instance (a pod name, a host name): a restarted process then fences its\n"
+     "predecessor and aborts the transaction it left open at once.",
+     NULL},
+    {"kafka", "transaction_interval_ms", FR__T_INT, 0, 1, 60000, NULL, "100", NULL, OFF(kafka.transaction_interval_ms),
+     "exactly_once: a transaction is committed this long after its first record\n"
+     "(results become visible to read_committed readers then). At most half of the\n"
+     "producer's transaction.timeout.ms (60000 unless set).",
+     NULL},
+    {"kafka", "transaction_max_records", FR__T_INT, 0, 1, 10000000, NULL, "20000", NULL,
+     OFF(kafka.transaction_max_records),
+     "exactly_once: a transaction is also committed once it holds this many records.", NULL},
 
     {"pipeline", "workers", FR__T_INT, 0, 0, 1024, NULL, "0", NULL, OFF(pipeline.workers),
      "Scoring threads; 0 = the CPUs this process may use (cgroup quota honoured).", NULL},
@@ -239,6 +268,7 @@ static const struct {
     {"enable.auto.offset.store",
      "fraudd fixes it to false and stores an offset only after its result is delivered (at-least-once)"},
     {"enable.idempotence", "fraudd fixes it to true so retries cannot duplicate or reorder results"},
+    {"transactional.id", "use kafka.transactional_id (with kafka.delivery: exactly_once) instead"},
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -328,7 +358,10 @@ static void describe(char *dst, size_t cap, const fr__opt *o) {
                                                         : "a non-empty string");
         break;
     case FR__T_PATH:
-        snprintf(dst, cap, "%s", o->flags & FR__F_URL ? "an http:// or https:// URL or null" : "a file path or null");
+        snprintf(dst, cap, "%s",
+                 o->flags & FR__F_URL    ? "an http:// or https:// URL or null"
+                 : o->flags & FR__F_TEXT ? "a string or null"
+                                         : "a file path or null");
         break;
     case FR__T_INT:
         snprintf(dst, cap, "%s in %lld..%lld", o->flags & FR__F_POW2 ? "a power of two" : "an integer", o->lo, o->hi);
@@ -819,11 +852,74 @@ static int check_in_flight(fr__ctx *x) {
                 n, n + 1, q ? where : "fraudd's default", qmax);
 }
 
+/* librdkafka property key as the producer (or the consumer) gets it: its
+ * own map first, then kafka.properties; *where names the map. */
+static const char *client_prop(const fr_config *c, int producer, const char *key, const char **where) {
+    const fr_kv_list *own = producer ? &c->kafka.producer : &c->kafka.consumer;
+    const char *v = kv_get(own, key);
+    *where = producer ? "kafka.producer" : "kafka.consumer";
+    if (!v) {
+        v = kv_get(&c->kafka.properties, key);
+        *where = "kafka.properties";
+    }
+    return v;
+}
+
+/* kafka.delivery: exactly_once needs a transactional producer and a
+ * consumer that neither commits on its own nor reads aborted records;
+ * librdkafka properties that say otherwise are refused here, not at run
+ * time. The transaction must commit well within transaction.timeout.ms, or
+ * the coordinator aborts it under the run thread. */
+static int check_delivery(fr__ctx *x) {
+    const fr_config *c = x->c;
+    size_t at = opt_index(OFF(kafka.delivery));
+    yaml_mark_t where_delivery = x->set[at] ? x->vmark[at] : (yaml_mark_t){0, 0, 0};
+    const char *where, *v;
+    if (c->kafka.delivery != FR_EXACTLY_ONCE) {
+        size_t t = opt_index(OFF(kafka.transactional_id));
+        if (c->kafka.transactional_id)
+            return fail(x, FR_EINVAL, x->vmark[t],
+                        "kafka.transactional_id: only used with kafka.delivery: exactly_once (delivery is %s)",
+                        guarantee_names[c->kafka.delivery]);
+        return 0;
+    }
+    if ((v = client_prop(c, 1, "acks", &where)) && strcmp(v, "all") && strcmp(v, "-1"))
+        return fail(x, FR_EINVAL, where_delivery,
+                    "kafka.delivery: exactly_once needs acks=all (a transactional producer), but %s.acks is %s",
+                    where, v);
+    if ((v = client_prop(c, 0, "enable.auto.commit", &where)) && strcmp(v, "false"))
+        return fail(x, FR_EINVAL, where_delivery,
+                    "kafka.delivery: exactly_once commits offsets only inside its transactions, but "
+                    "%s.enable.auto.commit is %s (remove it)",
+                    where, v);
+    if ((v = client_prop(c, 0, "isolation.level", &where)) && strcmp(v, "read_committed"))
+        return fail(x, FR_EINVAL, where_delivery,
+                    "kafka.delivery: exactly_once reads the input read_committed (aborted records must not be "
+                    "scored), but %s.isolation.level is %s (remove it)",
+                    where, v);
+    long long timeout = 60000; /* librdkafka's transaction.timeout.ms */
+    if ((v = client_prop(c, 1, "transaction.timeout.ms", &where))) {
+        char *end;
+        errno = 0;
+        timeout = strtoll(v, &end, 10);
+        if (errno || end == v || *end) return 0; /* librdkafka refuses it with its own error */
+    }
+    if ((long long)c->kafka.transaction_interval_ms * 2 > timeout) {
+        size_t i = opt_index(OFF(kafka.transaction_interval_ms));
+        return fail(x, FR_EINVAL, x->set[i] ? x->vmark[i] : where_delivery,
+                    "kafka.transaction_interval_ms: %d is more than half of the producer's transaction.timeout.ms "
+                    "(%s %lld): the coordinator would abort transactions before fraudd commits them",
+                    c->kafka.transaction_interval_ms, v ? where : "librdkafka's default", timeout);
+    }
+    return 0;
+}
+
 /* Rules across options. */
 static int check_cross(fr__ctx *x) {
     const fr_config *c = x->c;
     int rc = check_in_flight(x);
     if (rc) return rc;
+    if ((rc = check_delivery(x))) return rc;
     if (c->model.path && c->model.url) {
         size_t i = 0;
         while (opts[i].off != OFF(model.url)) i++;
@@ -1305,6 +1401,10 @@ int fr_config_is_secret(const char *key) {
 
 const char *fr_ordering_name(fr_ordering o) {
     return (int)o >= 0 && (int)o < 3 ? ordering_names[o] : "?";
+}
+
+const char *fr_guarantee_name(fr_guarantee g) {
+    return (int)g >= 0 && (int)g < 2 ? guarantee_names[g] : "?";
 }
 
 const char *fr_log_level_name(fr_log_level l) {

@@ -209,6 +209,21 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)st->assigned_partitions);
         counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)st->rebalances);
         counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)st->batches);
+        if (st->exactly_once) {
+            head(b, "fraudd_transactions_total", "counter",
+                 "kafka.delivery exactly_once: transactions ended, by result (aborted: scored again).");
+            fr_buf_printf(b, "fraudd_transactions_total{result=\"committed\"} %llu\n",
+                          (unsigned long long)st->transactions[0]);
+            fr_buf_printf(b, "fraudd_transactions_total{result=\"aborted\"} %llu\n",
+                          (unsigned long long)st->transactions[1]);
+            counter(b, "fraudd_transaction_records_total",
+                    "Records in committed transactions (divided by the committed transactions: records per "
+                    "transaction).",
+                    (double)st->txn_records);
+            lat_hist(b, "fraudd_transaction_latency_seconds",
+                     "From a transaction's first record to its commit being acknowledged.", st->txn_latency,
+                     st->txn_latency_sum_ns);
+        }
         lat_hist(b, "fraudd_end_to_end_latency_seconds",
                  "From the input record's Kafka timestamp to the broker acknowledging its result or dead letter.",
                  st->e2e_latency, st->e2e_sum_ns);

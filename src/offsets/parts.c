@@ -21,6 +21,7 @@ fr_part *fr_parts_get(fr_parts *t, int32_t id, int create) {
     if (!part) return NULL;
     part->id = id;
     part->stored = -1;
+    part->txn_base = part->txn_sent = -1;
     fr_otrack_init(&part->track);
     t->v[id] = part;
     return part;

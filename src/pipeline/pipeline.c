@@ -250,10 +250,12 @@ int fr_pipeline_run(fr_pipeline *p) {
         return rc;
     }
     fr_log(FR_LOG_INFO, "started",
-           "consuming %s as group %s; results to %s, dead letters to %s; %d workers, ring %d, batch %zu, ordering %s%s",
+           "consuming %s as group %s; results to %s, dead letters to %s; %d workers, ring %d, batch %zu, ordering %s, "
+           "delivery %s%s",
            p->cfg->kafka.input_topic, p->cfg->kafka.group_id, p->cfg->kafka.output_topic,
            p->cfg->kafka.dead_letter_topic, p->n_workers, p->cfg->pipeline.ring_capacity, p->batch,
-           fr_ordering_name(p->cfg->pipeline.ordering), p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
+           fr_ordering_name(p->cfg->pipeline.ordering), fr_guarantee_name(p->cfg->kafka.delivery),
+           p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
     atomic_store_explicit(&p->heartbeat_ns, fr_now_ns(), memory_order_relaxed);
     int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
     while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->stop_requested) && !atomic_load(&p->kafka.fatal)) {
@@ -285,19 +287,21 @@ int fr_pipeline_run(fr_pipeline *p) {
     int64_t left_ms = (deadline - fr_now_ns()) / 1000000;
     fr_sink_flush(p->sink, (int)(left_ms > 0 ? left_ms : 0));
     int timed_out = p->jobs.in_flight != 0;
-    /* 4. store and commit what was delivered, once the group is not rebalancing */
+    /* 4. store and commit what was delivered, once the group is not rebalancing
+     * (exactly_once: commit the last transaction; exit 1 if it cannot) */
     watchdog_step(p, "in the final commit");
-    fr_source_commit_final(p->source, deadline);
+    int commit_rc = fr_source_commit_final(p->source, deadline);
+    int eos_failed = p->cfg->kafka.delivery == FR_EXACTLY_ONCE && commit_rc;
     /* 5. leave the group */
     watchdog_step(p, "leaving the group (closing the consumer)");
     fr_source_close(p->source);
     watchdog_step(p, "after the pipeline run (HTTP server, model reloader, freeing)");
     fr_stats s;
     fr_pipeline_get_stats(p, &s);
-    fr_log(timed_out || fatal ? FR_LOG_ERROR : FR_LOG_INFO, "shutdown_complete",
+    fr_log(timed_out || fatal || eos_failed ? FR_LOG_ERROR : FR_LOG_INFO, "shutdown_complete",
            "in %.0f ms; %" PRIu64 " records consumed, %" PRIu64 " results (%" PRIu64 " flagged), %" PRIu64
            " dead letters, %zu left in flight%s",
            (double)(fr_now_ns() - t0) / 1e6, s.consumed, s.results, s.flagged, s.dead_letters, p->jobs.in_flight,
            timed_out ? " (drain timed out: they will be redelivered)" : "");
-    return timed_out || fatal ? FR_EIO : 0;
+    return timed_out || fatal || eos_failed ? FR_EIO : 0;
 }

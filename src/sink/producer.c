@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fraudd/common.h"
 #include "fraudd/deadletter.h"
@@ -74,7 +75,17 @@ struct fr_sink {
     size_t n_rec;
     int32_t rec_partition[FR_STATS_MAX_BLOCKED];
     int64_t rec_offset[FR_STATS_MAX_BLOCKED];
+    /* exactly_once (kafka.delivery): the producer is transactional; the
+     * run thread (the source) opens and ends the transactions through
+     * fr_sink_txn_*; txn_failed is set (run thread) when a message of the
+     * open transaction failed, which only an abort can end */
+    int eos;
+    int txn_failed;
+    char txn_why[256]; /* the first failure's error, for the log */
+    int64_t txn_begin_ns;
     /* statistics, written by the run thread only (fr_ctr_add) */
+    _Atomic uint64_t st_txn[2]; /* committed, aborted */
+    _Atomic uint64_t st_txn_latency[FR_LAT_BUCKETS], st_txn_latency_sum_ns, st_txn_records;
     _Atomic uint64_t st_results, st_flagged, st_dead, st_retries, st_delivery_errors;
     _Atomic uint64_t st_err_class[FR_DELIVERY__COUNT];
     _Atomic uint64_t st_dead_reason[FR_DEAD__COUNT]; /* acknowledged dead letters by reason */
@@ -378,11 +389,42 @@ static void job_complete(fr_sink *k, fr_job *job, report_clock *clk) {
  *   a result, failed for good -> its dead letter, class "produce"
  *   a dead letter, failed for good -> the record is blocked: re-sent with
  *                              backoff, its partition not read, no commit past it */
-static void on_failure(fr_sink *k, parked *p, rd_kafka_resp_err_t err) {
+/* exactly_once: the open transaction cannot commit; p's job ends without
+ * its record being done (the abort rewinds its partition, it is scored
+ * again). The first reason is kept for the log. */
+static void txn_fail(fr_sink *k, parked *p, rd_kafka_resp_err_t err, const char *what) {
+    fr_job *job = p->job;
+    if (!k->txn_failed) {
+        k->txn_failed = 1;
+        snprintf(k->txn_why, sizeof k->txn_why, "%s of %s [%" PRId32 "] offset %" PRId64 ": %s", what,
+                 k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset, rd_kafka_err2str(err));
+    }
+    park_free(p);
+    job_abandon(k, job);
+}
+
+static void on_failure(fr_sink *k, parked *p, rd_kafka_resp_err_t err, int reported) {
     fr_job *job = p->job;
     fr_delivery_class cls = delivery_class(err);
     fr_ctr_add(&k->st_delivery_errors, 1);
     fr_ctr_add(&k->st_err_class[cls], 1);
+    if (k->eos && cls == FR_DELIVERY_DESTINATION) { /* not ready until a delivery to it succeeds */
+        atomic_store_explicit(&k->blocked_err[p->dlq], (int)err, memory_order_relaxed);
+        atomic_store_explicit(&k->blocked[p->dlq], 1, memory_order_relaxed);
+    }
+    /* exactly_once: a failed delivery report puts librdkafka's transaction
+     * in its abortable state, and so does anything after it; a destination
+     * error or a dead letter that cannot be delivered would hold the
+     * transaction open for good. All of these end the transaction (the run
+     * thread aborts it and scores its records again, after a backoff for
+     * the last two). A produce call refused at once (a result too large,
+     * say) leaves the transaction intact: retried and dead-lettered in it,
+     * as below. */
+    if (k->eos && (reported || k->txn_failed || err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__FATAL ||
+                   cls == FR_DELIVERY_DESTINATION || (job->dead && (int)job->tries >= k->cfg->kafka.produce_retries))) {
+        txn_fail(k, p, err, job->dead ? "dead letter" : "result");
+        return;
+    }
     if (cls == FR_DELIVERY_DESTINATION) {
         atomic_store_explicit(&k->blocked_err[p->dlq], (int)err, memory_order_relaxed);
         atomic_store_explicit(&k->blocked[p->dlq], 1, memory_order_relaxed); /* flags read by scrapes: relaxed */
@@ -436,7 +478,7 @@ static void take_handoff(fr_sink *k) {
     }
     for (p = rev; p;) {
         parked *n = p->next;
-        on_failure(k, p, p->err);
+        on_failure(k, p, p->err, 0);
         p = n;
     }
 }
@@ -454,6 +496,9 @@ static void send_due(fr_sink *k) {
         if (!job->part->assigned) { /* revoked meanwhile: the new owner reads it */
             park_free(p);
             job_abandon(k, job);
+        } else if (k->txn_failed) { /* exactly_once: the abort rewinds it */
+            park_free(p);
+            job_abandon(k, job);
         } else if (full || p->due_ns > now) {
             int64_t due = p->due_ns;
             park(k, p, 0);
@@ -467,7 +512,7 @@ static void send_due(fr_sink *k) {
                 full = 1;
                 park(k, p, 0);
             } else {
-                on_failure(k, p, e);
+                on_failure(k, p, e, 0);
             }
         }
         p = n;
@@ -499,7 +544,7 @@ static void on_delivery(fr_sink *k, const rd_kafka_message_t *m, report_clock *c
         mark_fatal(k, job, "out of memory keeping a failed message");
         return;
     }
-    on_failure(k, p, m->err);
+    on_failure(k, p, m->err, 1);
 }
 
 /* Run thread: serves the delivery reports waiting in the producer's queue,
@@ -524,6 +569,161 @@ static void serve_reports(fr_sink *k, int timeout_ms) {
         }
         rd_kafka_event_destroy(ev); /* frees a report's messages */
     }
+}
+
+/* ---- exactly_once: the transactions (run thread) ---- */
+
+/* kafka.transactional_id, or fraudd-<group_id>-<$HOSTNAME or the host name>. */
+static void transactional_id(const fr_config *c, char *dst, size_t cap) {
+    if (c->kafka.transactional_id) {
+        snprintf(dst, cap, "%s", c->kafka.transactional_id);
+        return;
+    }
+    char host[256];
+    const char *h = getenv("HOSTNAME");
+    if (!h || !*h) {
+        if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown");
+        host[sizeof host - 1] = 0;
+        h = host;
+    }
+    snprintf(dst, cap, "fraudd-%s-%s", c->kafka.group_id, h);
+}
+
+/* init_transactions, retried while librdkafka calls the error retriable,
+ * for at most FR_TXN_INIT_MS: fences an earlier producer with the same
+ * transactional.id and aborts the transaction it left open. */
+#define FR_TXN_INIT_MS 30000
+static int txn_init(fr_sink *k, char *err, size_t errlen) {
+    char tid[512];
+    transactional_id(k->cfg, tid, sizeof tid);
+    int64_t t0 = fr_now_ns(), end = t0 + (int64_t)FR_TXN_INIT_MS * 1000000;
+    for (;;) {
+        int64_t left = (end - fr_now_ns()) / 1000000;
+        rd_kafka_error_t *e = rd_kafka_init_transactions(k->producer, left > 0 ? (int)left : 1);
+        if (!e) break;
+        int retry = rd_kafka_error_is_retriable(e) && fr_now_ns() < end;
+        if (!retry) {
+            int rc = fr_set_err(err, errlen, FR_EIO,
+                                "kafka.delivery exactly_once: init_transactions for transactional.id %s failed%s: %s: "
+                                "%s",
+                                tid, rd_kafka_error_is_fatal(e) ? " (fatal)" : "", rd_kafka_error_name(e),
+                                rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return rc;
+        }
+        rd_kafka_error_destroy(e);
+    }
+    fr_log(FR_LOG_INFO, "transactions_ready", "transactional.id %s initialised in %.0f ms", tid,
+           (double)(fr_now_ns() - t0) / 1e6);
+    return 0;
+}
+
+/* A librdkafka transaction error: logged; fatal ones stop the run. */
+static fr_txn_result txn_error(fr_sink *k, rd_kafka_error_t *e, const char *what) {
+    fr_txn_result r = rd_kafka_error_is_fatal(e) ? FR_TXN_FATAL : FR_TXN_ABORT;
+    if (r == FR_TXN_FATAL) {
+        fr_log(FR_LOG_ERROR, "transaction_fatal",
+               "%s: %s: %s; stopping (exit 1): another instance with the same transactional.id, or the "
+               "coordinator aborted this one (fenced)",
+               what, rd_kafka_error_name(e), rd_kafka_error_string(e));
+        atomic_store(&k->ks->fatal, 1);
+    } else {
+        static fr_log_limiter lim;
+        fr_log_limited(&lim, FR_LOG_WARN, "transaction_failed", "%s: %s: %s", what, rd_kafka_error_name(e),
+                       rd_kafka_error_string(e));
+    }
+    rd_kafka_error_destroy(e);
+    return r;
+}
+
+int fr_sink_txn_begin(fr_sink *k) {
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(k->producer);
+    if (e) {
+        /* only after a fatal error, or a transaction left open: a bug either way */
+        if (txn_error(k, e, "begin_transaction") != FR_TXN_FATAL) atomic_store(&k->ks->fatal, 1);
+        return FR_EIO;
+    }
+    k->txn_failed = 0;
+    k->txn_why[0] = 0;
+    k->txn_begin_ns = fr_now_ns();
+    return 0;
+}
+
+const char *fr_sink_txn_failed(const fr_sink *k) { return k->txn_failed ? k->txn_why : NULL; }
+
+enum { TXN_COMMIT, TXN_ABORT };
+
+/* commit_transaction or abort_transaction, called again while librdkafka
+ * calls its error retriable (and not one that needs an abort) until
+ * deadline_ns. */
+static fr_txn_result txn_end(fr_sink *k, int which, int64_t deadline_ns) {
+    for (;;) {
+        int64_t left = (deadline_ns - fr_now_ns()) / 1000000;
+        int t = left > 0 ? (int)left : 1;
+        rd_kafka_error_t *e =
+            which == TXN_COMMIT ? rd_kafka_commit_transaction(k->producer, t) : rd_kafka_abort_transaction(k->producer, t);
+        if (!e) return FR_TXN_COMMITTED;
+        if (rd_kafka_error_is_retriable(e) && !rd_kafka_error_txn_requires_abort(e) && fr_now_ns() < deadline_ns) {
+            rd_kafka_error_destroy(e);
+            continue;
+        }
+        return txn_error(k, e, which == TXN_COMMIT ? "commit_transaction" : "abort_transaction");
+    }
+}
+
+fr_txn_result fr_sink_txn_commit(fr_sink *k, const rd_kafka_topic_partition_list_t *offsets, rd_kafka_t *consumer,
+                                 uint64_t records, int64_t deadline_ns) {
+    if (k->txn_failed) return FR_TXN_ABORT;
+    if (offsets && offsets->cnt) {
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(consumer);
+        if (!cgmd) {
+            fr_log(FR_LOG_WARN, "transaction_failed", "no consumer group metadata (not in the group)");
+            return FR_TXN_ABORT;
+        }
+        fr_txn_result r0 = FR_TXN_COMMITTED;
+        for (;;) {
+            int64_t left = (deadline_ns - fr_now_ns()) / 1000000;
+            rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(k->producer, offsets, cgmd,
+                                                                       left > 0 ? (int)left : 1);
+            if (!e) break;
+            if (rd_kafka_error_is_retriable(e) && !rd_kafka_error_txn_requires_abort(e) && fr_now_ns() < deadline_ns) {
+                rd_kafka_error_destroy(e);
+                continue;
+            }
+            r0 = txn_error(k, e, "send_offsets_to_transaction");
+            break;
+        }
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        if (r0 != FR_TXN_COMMITTED) return r0;
+    }
+    fr_txn_result r = txn_end(k, TXN_COMMIT, deadline_ns);
+    if (r != FR_TXN_COMMITTED) return r;
+    int64_t lat = fr_now_ns() - k->txn_begin_ns;
+    fr_ctr_add(&k->st_txn[0], 1);
+    fr_ctr_add(&k->st_txn_latency[fr_lat_bucket(lat)], 1);
+    fr_ctr_add(&k->st_txn_latency_sum_ns, (uint64_t)(lat > 0 ? lat : 0));
+    fr_ctr_add(&k->st_txn_records, records);
+    return FR_TXN_COMMITTED;
+}
+
+void fr_sink_txn_purge(fr_sink *k) {
+    /* messages not yet sent fail at once (ERR__PURGE_QUEUE); those in
+     * flight to the broker end with their response */
+    rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE);
+    k->txn_failed = 1;
+    if (!k->txn_why[0]) snprintf(k->txn_why, sizeof k->txn_why, "aborted by fraudd");
+}
+
+fr_txn_result fr_sink_txn_abort(fr_sink *k, int64_t deadline_ns) {
+    /* every message's report has been served (the caller waited for the
+     * jobs): abort_transaction's own flush finds nothing left */
+    k->txn_failed = 1;
+    fr_txn_result r = txn_end(k, TXN_ABORT, deadline_ns);
+    if (r != FR_TXN_COMMITTED) return FR_TXN_FATAL; /* an abort that cannot be done: nothing else can be either */
+    fr_ctr_add(&k->st_txn[1], 1);
+    k->txn_failed = 0;
+    k->txn_why[0] = 0;
+    return FR_TXN_COMMITTED; /* the abort went through */
 }
 
 int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
@@ -556,6 +756,12 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)))
         goto out;
+    k->eos = c->kafka.delivery == FR_EXACTLY_ONCE;
+    if (k->eos) {
+        char tid[512];
+        transactional_id(c, tid, sizeof tid);
+        if ((rc = fr_kafka_conf_set(conf, "transactional.id", tid, err, errlen))) goto out;
+    }
     /* every job has at most one message in the queue, plus one while a
      * delivery report is served (the failed message is freed after it): the
      * queue must hold one more than the jobs (the config checks the explicit
@@ -596,7 +802,11 @@ int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens 
     }
     k->topic[TO_OUTPUT] = rd_kafka_topic_new(k->producer, c->kafka.output_topic, NULL);
     k->topic[TO_DLQ] = rd_kafka_topic_new(k->producer, c->kafka.dead_letter_topic, NULL);
-    if (!k->topic[TO_OUTPUT] || !k->topic[TO_DLQ]) rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
+    if (!k->topic[TO_OUTPUT] || !k->topic[TO_DLQ]) {
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "kafka topic handles");
+        goto out;
+    }
+    if (k->eos) rc = txn_init(k, err, errlen);
 out:
     if (conf) rd_kafka_conf_destroy(conf);
     if (rc)
@@ -676,6 +886,12 @@ void fr_sink_stats(fr_sink *k, fr_stats *s) {
         s->dead_by_class[fr_dead_reason_class(i)] += n;
     }
     s->produce_retries += fr_ctr_get(&k->st_retries);
+    s->exactly_once = k->eos;
+    s->transactions[0] += fr_ctr_get(&k->st_txn[0]);
+    s->transactions[1] += fr_ctr_get(&k->st_txn[1]);
+    s->txn_records += fr_ctr_get(&k->st_txn_records);
+    s->txn_latency_sum_ns += fr_ctr_get(&k->st_txn_latency_sum_ns);
+    fr_lat_hist_add(s->txn_latency, k->st_txn_latency);
     s->delivery_errors += fr_ctr_get(&k->st_delivery_errors);
     for (int i = 0; i < FR_DELIVERY__COUNT; i++) s->delivery_errors_by_class[i] += fr_ctr_get(&k->st_err_class[i]);
     s->latency_sum_ns += fr_ctr_get(&k->st_latency_sum_ns);

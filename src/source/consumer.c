@@ -53,6 +53,13 @@ struct fr_source {
     int closing;                  /* shutdown: 1 the final commit was tried, 2 it went through */
     int64_t shutdown_deadline_ns; /* 0 until fr_source_drain; then every wait here ends by it */
     int64_t next_position_check;  /* skip_unaccounted's next turn (fr_now_ns) */
+    /* kafka.delivery exactly_once (see "transactions" below) */
+    int eos;
+    int txn_open;            /* a transaction was begun and not yet ended */
+    uint64_t txn_records;    /* records dispatched into it */
+    int64_t txn_start_ns;    /* fr_now_ns when it began */
+    int64_t txn_resume_ns;   /* no transaction begins before this (backoff after a failed one) */
+    uint32_t txn_backoff_ms; /* the next backoff; 0 = none yet */
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_backpressure_ns, st_assigned, st_rebalances;
     /* progress (see "progress" below): the run thread checks every
@@ -137,6 +144,7 @@ static void skip_unaccounted(fr_source *s) {
 }
 
 void fr_source_store_offsets(fr_source *s) {
+    if (s->eos) return; /* offsets go into the transactions (see "transactions") */
     int64_t now = fr_now_ns();
     if (now >= s->next_position_check) {
         skip_unaccounted(s);
@@ -158,6 +166,208 @@ void fr_source_store_offsets(fr_source *s) {
     if (e)
         fr_log(FR_LOG_WARN, "offset_store_failed", "%s: %s", s->cfg->kafka.input_topic, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* ---- transactions (kafka.delivery: exactly_once) ----
+ *
+ * The run thread owns the one open transaction of the producer. It begins
+ * one before dispatching the first record after the last one ended
+ * (txn_ready), so an idle instance commits nothing. A transaction is
+ * closed (txn_close) transaction_interval_ms after it began, or when it
+ * holds transaction_max_records records, or before partitions are given
+ * up (revoke, shutdown):
+ *   1. nothing is dispatched (the run thread is inside txn_close);
+ *   2. wait until every job of it has ended: results and dead letters
+ *      acknowledged, delivery reports served (commit_transaction's flush
+ *      waits for served reports, and only this thread serves them);
+ *   3. each owned partition's committable offset, which now covers every
+ *      record dispatched from it, goes to send_offsets_to_transaction with
+ *      the consumer's group metadata (KIP-447: the broker fences a member
+ *      of an older generation, so a zombie cannot commit), then
+ *      commit_transaction;
+ *   4. the next record begins the next transaction.
+ * Anything that prevents the commit (a failed delivery, a destination
+ * error, an abortable error from librdkafka, partitions lost) aborts
+ * (txn_abort): unsent messages are purged, the jobs are waited for (they
+ * end undone), abort_transaction, then every owned partition is rewound
+ * to its position at the last commit (fr_part.txn_base: known here, so no
+ * round trip to the coordinator), its held records dropped and its
+ * tracker reset, and its records are read and scored again. After an
+ * abort caused by a failure, the next transaction waits a backoff (100 ms
+ * doubling to 5 s, reset by a commit), so a broken destination is retried
+ * as in the at-least-once mode without spinning. Fatal errors (fenced,
+ * unsupported) stop the run (exit 1). */
+#define FR_TXN_BACKOFF_MIN_MS 100
+#define FR_TXN_BACKOFF_MAX_MS 5000
+
+/* A transaction is open (beginning one if needed) and may take one more
+ * record. */
+static int txn_ready(fr_source *s, int64_t now_ns) {
+    if (s->txn_open) return s->txn_records < (uint64_t)s->cfg->kafka.transaction_max_records;
+    if (now_ns < s->txn_resume_ns || atomic_load(&s->ks->fatal)) return 0;
+    if (fr_sink_txn_begin(s->sink)) return 0; /* fatal: the run stops */
+    s->txn_open = 1;
+    s->txn_records = 0;
+    s->txn_start_ns = now_ns;
+    return 1;
+}
+
+/* The bound of one transaction step: pipeline.shutdown_timeout_ms, and the
+ * shutdown's deadline once it began. */
+static int64_t txn_deadline(fr_source *s) {
+    int64_t d = fr_now_ns() + (int64_t)s->cfg->pipeline.shutdown_timeout_ms * 1000000;
+    if (s->shutdown_deadline_ns && s->shutdown_deadline_ns < d) d = s->shutdown_deadline_ns;
+    return d;
+}
+
+/* "partition@offset,..." of list into buf, for the log. */
+static void offsets_text(const rd_kafka_topic_partition_list_t *l, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l->cnt && n + 32 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d@%lld", i ? "," : "", (int)l->elems[i].partition,
+                              (long long)l->elems[i].offset);
+}
+
+/* Every owned partition back to where the last commit left it: held
+ * records dropped (they are read again), trackers reset (reports of jobs
+ * from before are ignored), a seek to txn_base. A seek that fails would
+ * skip records: the run stops instead. */
+static int txn_rewind(fr_source *s) {
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    char txt[512];
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
+        if (!part || !part->assigned) continue;
+        fr__pq *q = part->queue;
+        if (q) {
+            for (size_t k = 0; k < q->n; k++) rd_kafka_message_destroy(q->held[q->head + k]);
+            q->head = q->n = 0;
+        }
+        fr_otrack_reset(&part->track);
+        part->dirty = 0;
+        part->gave_back = 0;
+        if (part->txn_base < 0) continue; /* nothing taken since the last commit */
+        rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id)->offset = part->txn_base;
+    }
+    offsets_text(list, txt, sizeof txt);
+    int rc = 0;
+    if (list->cnt) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->consumer, list, 10000);
+        const char *why = e ? rd_kafka_error_string(e) : NULL;
+        for (int i = 0; !why && i < list->cnt; i++)
+            if (list->elems[i].err) why = rd_kafka_err2str(list->elems[i].err);
+        if (why) {
+            fr_log(FR_LOG_ERROR, "rewind_failed", "%s [%s]: %s; stopping (exit 1) rather than skip records",
+                   s->cfg->kafka.input_topic, txt, why);
+            atomic_store(&s->ks->fatal, 1);
+            rc = FR_EIO;
+        } else {
+            fr_log(FR_LOG_INFO, "rewound", "%s [%s] (partition@offset): scoring again from there",
+                   s->cfg->kafka.input_topic, txt);
+        }
+        if (e) rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* Aborts the open transaction and rewinds (see above). backoff: it failed
+ * (rather than being given up for a rebalance): the next one waits. */
+static int txn_abort(fr_source *s, const char *why, int backoff) {
+    if (!s->txn_open) return 0;
+    int64_t t0 = fr_now_ns(), deadline = txn_deadline(s);
+    char reason[300];
+    const char *failed = fr_sink_txn_failed(s->sink);
+    snprintf(reason, sizeof reason, "%s", failed ? failed : why);
+    /* workers may still produce into it: purge until every job has ended */
+    while (s->jobs->in_flight && fr_now_ns() < deadline) {
+        fr_sink_txn_purge(s->sink);
+        fr_workers_wake(s->ws);
+        fr_sink_poll(s->sink, 5);
+    }
+    if (s->jobs->in_flight) {
+        fr_log(FR_LOG_ERROR, "transaction_stuck", "%zu records of the transaction did not end within %d ms; stopping",
+               s->jobs->in_flight, s->cfg->pipeline.shutdown_timeout_ms);
+        atomic_store(&s->ks->fatal, 1);
+        return FR_EIO;
+    }
+    s->txn_open = 0;
+    if (fr_sink_txn_abort(s->sink, deadline) != FR_TXN_COMMITTED) return FR_EIO; /* fatal, logged */
+    if (backoff) {
+        s->txn_backoff_ms = s->txn_backoff_ms ? s->txn_backoff_ms * 2 : FR_TXN_BACKOFF_MIN_MS;
+        if (s->txn_backoff_ms > FR_TXN_BACKOFF_MAX_MS) s->txn_backoff_ms = FR_TXN_BACKOFF_MAX_MS;
+        s->txn_resume_ns = fr_now_ns() + (int64_t)s->txn_backoff_ms * 1000000;
+    }
+    static fr_log_limiter lim;
+    fr_log_limited(&lim, FR_LOG_WARN, "transaction_aborted",
+                   "%llu records, after %.0f ms: %s; their partitions rewind and they are scored again%s",
+                   (unsigned long long)s->txn_records, (double)(fr_now_ns() - s->txn_start_ns) / 1e6, reason,
+                   backoff ? " after a backoff" : "");
+    (void)t0;
+    return txn_rewind(s);
+}
+
+/* Commits the open transaction with every owned partition's committable
+ * offset (aborting it if it cannot); 0, or FR_EIO if it was aborted or the
+ * run stops. */
+static int txn_close(fr_source *s) {
+    if (!s->txn_open) return 0;
+    int64_t deadline = txn_deadline(s);
+    while (s->jobs->in_flight && !fr_sink_txn_failed(s->sink) && !atomic_load(&s->ks->fatal) &&
+           fr_now_ns() < deadline) {
+        fr_workers_wake(s->ws);
+        fr_sink_poll(s->sink, 5);
+    }
+    if (atomic_load(&s->ks->fatal)) return FR_EIO;
+    if (fr_sink_txn_failed(s->sink) || s->jobs->in_flight) {
+        txn_abort(s, "its records were not all acknowledged in time", 1);
+        return FR_EIO;
+    }
+    s->next_position_check = 0;
+    skip_unaccounted(s); /* offsets no record accounts for (transaction markers of the input) */
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < s->parts.n; i++) {
+        fr_part *part = s->parts.v[i];
+        if (!part || !part->assigned || part->track.committable < 0 || part->track.committable == part->txn_sent)
+            continue;
+        rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id)->offset = part->track.committable;
+    }
+    fr_txn_result r = fr_sink_txn_commit(s->sink, list, s->consumer, s->txn_records, deadline);
+    int rc = 0;
+    if (r == FR_TXN_COMMITTED) {
+        s->txn_open = 0;
+        s->txn_backoff_ms = 0;
+        /* the committed offset is the new rewind point if records taken
+         * after it are held; else the next record taken sets it */
+        for (int i = 0; i < list->cnt; i++) {
+            fr_part *part = fr_parts_get(&s->parts, list->elems[i].partition, 0);
+            if (!part) continue;
+            part->txn_sent = list->elems[i].offset;
+            part->txn_base = part->queue && part->queue->n ? part->txn_sent : -1;
+        }
+    } else if (r == FR_TXN_ABORT) {
+        txn_abort(s, "the commit failed", 1);
+        rc = FR_EIO;
+    } else {
+        rc = FR_EIO; /* fatal: logged, the run stops */
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* Run thread, every poll: ends the open transaction when it is due or has
+ * failed. */
+static void txn_tick(fr_source *s) {
+    if (!s->txn_open || s->draining) return;
+    if (fr_sink_txn_failed(s->sink)) {
+        txn_abort(s, "a delivery failed", 1);
+        return;
+    }
+    int64_t now = fr_now_ns();
+    if (now - s->txn_start_ns >= (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000 ||
+        s->txn_records >= (uint64_t)s->cfg->kafka.transaction_max_records)
+        txn_close(s);
 }
 
 /* ---- dispatch ---- */
@@ -203,6 +413,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     if (!fr_jobs_available(s->jobs)) return BLOCKED;
     fr_worker *w = pick_worker(s, m);
     if (!fr_worker_room(w)) return BLOCKED;
+    if (s->eos && !txn_ready(s, now_ns)) return BLOCKED;
     uint64_t seq;
     int rc = fr_otrack_push(&part->track, m->offset, &seq);
     if (rc == FR_ENOMEM) {
@@ -236,6 +447,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     job->gen = fr_mgens_acquire(s->gens); /* the model it will be scored with (include/fraudd/mgen.h) */
     fr_worker_push(s->ws, w, job);        /* ownership of job moves to the worker */
     fr_ctr_add(&s->st_consumed, 1);
+    s->txn_records++;
     return DISPATCHED;
 }
 
@@ -335,6 +547,12 @@ static void read_part(fr_source *s, fr__pq *q, int *blocked) {
     }
     q->head = 0;
     q->n = n;
+    /* exactly_once: the first record taken since the last commit is where
+     * an abort rewinds to (see "transactions") */
+    if (s->eos && n) {
+        fr_part *part = fr_parts_get(&s->parts, q->held[0]->partition, 0);
+        if (part && part->txn_base < 0) part->txn_base = q->held[0]->offset;
+    }
     if (!flush_part(s, q, now)) *blocked = 1;
 }
 
@@ -529,6 +747,19 @@ void fr_source_poll(fr_source *s, int timeout_ms) {
     fr_sink_poll(s->sink, 0);
     serve_group(s, 0);
     check_progress(s, fr_now_ns());
+    if (s->eos) {
+        txn_tick(s);
+        /* wake up when the open transaction is due */
+        if (s->txn_open) {
+            int64_t due = s->txn_start_ns + (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000 - fr_now_ns();
+            int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
+            if (due_ms < timeout_ms) timeout_ms = due_ms;
+        } else if (s->txn_resume_ns) {
+            int64_t due = s->txn_resume_ns - fr_now_ns();
+            int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
+            if (due_ms < timeout_ms) timeout_ms = due_ms;
+        }
+    }
     if (s->draining) {
         fr_sink_poll(s->sink, 1);
         return;
@@ -602,6 +833,7 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
         part->assigned = 1;
         part->dirty = 0;
         part->stored = -1;
+        part->txn_base = part->txn_sent = -1;
         part->gave_back = 0;
         part->progress_ns = part->assigned_ns = fr_now_ns();
     }
@@ -627,7 +859,69 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
            coop ? "incremental" : "eager", owned);
 }
 
+/* The end of a revoke: unassigns parts and counts the rebalance; returns
+ * the partitions still owned. */
+static size_t give_up(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop, int lost) {
+    /* librdkafka rejoins after this (unless closing): the rebalance is over
+     * after the assign that ends the rejoin, and in a cooperative rebalance
+     * that did not lose the partitions, the assign that follows this revoke
+     * comes first */
+    if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
+    if (coop) {
+        rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
+        if (error) {
+            fr_log(FR_LOG_ERROR, "unassign_failed", "%s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+    size_t owned = fr_parts_owned(&s->parts);
+    atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
+    s->next_progress_check = 0; /* publish the new assignment at the next poll */
+    fr_ctr_add(&s->st_rebalances, 1);
+    return owned;
+}
+
+/* exactly_once: before the partitions go, the open transaction ends: with
+ * their offsets committed if it can, else aborted (the new owner reads from
+ * the last commit, and the partitions we keep are rewound to theirs). Lost
+ * partitions (the session expired, another member may own them already):
+ * aborted, never committed. */
+static void on_revoke_eos(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+    char txt[512];
+    list_text(parts, txt, sizeof txt);
+    int lost = rd_kafka_assignment_lost(rk);
+    int64_t t0 = fr_now_ns();
+    uint64_t records = s->txn_open ? s->txn_records : 0;
+    drop_held_if(s, parts); /* never dispatched: read again by the new owner */
+    int rc = 0;
+    if (lost) {
+        for (int i = 0; i < parts->cnt; i++) {
+            fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
+            if (part) part->assigned = 0;
+        }
+        rc = txn_abort(s, "partitions lost", 0);
+    } else {
+        rc = txn_close(s);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
+        if (part) part->assigned = 0;
+    }
+    size_t owned = give_up(s, rk, parts, coop, lost);
+    fr_log(rc ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
+           "%s partitions [%s]: the open transaction (%llu records) %s in %.0f ms; now own %zu",
+           s->cfg->kafka.input_topic, txt, (unsigned long long)records,
+           !records ? "was empty" : rc ? "was aborted (the new owner scores them)" : "was committed",
+           (double)(fr_now_ns() - t0) / 1e6, owned);
+}
+
 static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
+    if (s->eos) {
+        on_revoke_eos(s, rk, parts, coop);
+        return;
+    }
     char txt[512];
     list_text(parts, txt, sizeof txt);
     int lost = rd_kafka_assignment_lost(rk);
@@ -663,25 +957,8 @@ static void on_revoke(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, commit, 0);
         if (e) fr_log(FR_LOG_WARN, "commit_failed", "on revoke of [%s]: %s", txt, rd_kafka_err2str(e));
     }
-    /* librdkafka rejoins after this (unless closing): the rebalance is over
-     * after the assign that ends the rejoin, and in a cooperative rebalance
-     * that did not lose the partitions, the assign that follows this revoke
-     * comes first */
-    if (!s->closing) s->settle_assigns = coop && !lost ? 2 : 1;
     rd_kafka_topic_partition_list_destroy(commit);
-    if (coop) {
-        rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
-        if (error) {
-            fr_log(FR_LOG_ERROR, "unassign_failed", "%s", rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-        }
-    } else {
-        rd_kafka_assign(rk, NULL);
-    }
-    size_t owned = fr_parts_owned(&s->parts);
-    atomic_store_explicit(&s->st_assigned, owned, memory_order_relaxed);
-    s->next_progress_check = 0; /* publish the new assignment at the next poll */
-    fr_ctr_add(&s->st_rebalances, 1);
+    size_t owned = give_up(s, rk, parts, coop, lost);
     fr_log(timed_out ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
            "%s partitions [%s]: drained %llu in-flight records in %.0f ms%s; now own %zu", s->cfg->kafka.input_topic,
            txt, (unsigned long long)waited, (double)(fr_now_ns() - t0) / 1e6,
@@ -758,33 +1035,59 @@ static int committable_parts(const fr_source *s) {
     return n;
 }
 
+/* exactly_once: the shutdown's last transaction, after the drain. */
+static int commit_final_eos(fr_source *s, int settled, double waited_ms) {
+    int rc = 0;
+    uint64_t records = s->txn_records;
+    if (!s->txn_open) {
+        records = 0;
+    } else if (atomic_load(&s->ks->fatal)) {
+        rc = FR_EIO;
+    } else if (fr_sink_txn_failed(s->sink) || s->jobs->in_flight) {
+        txn_abort(s, "the drain did not finish", 0);
+        rc = FR_EIO;
+    } else {
+        rc = txn_close(s);
+    }
+    if (rc)
+        fr_log(FR_LOG_WARN, "commit_failed",
+               "final transaction (%llu records)%s: not committed; the next owner scores them (no duplicates)",
+               (unsigned long long)records, settled ? "" : " (the group was still rebalancing at the shutdown bound)");
+    else if (records)
+        fr_log(FR_LOG_INFO, "final_commit", "%s: final transaction of %llu records committed; waited %.0f ms for the "
+               "group to settle", s->cfg->kafka.input_topic, (unsigned long long)records, waited_ms);
+    else
+        fr_log(FR_LOG_INFO, "final_commit", "%s: no transaction open; everything scored was committed",
+               s->cfg->kafka.input_topic);
+    s->closing = rc ? 1 : 2;
+    return rc;
+}
+
 int fr_source_commit_final(fr_source *s, int64_t deadline_ns) {
     /* serve the consumer (rebalance callbacks; records are dropped unstored,
      * the next owner reads them) until the group is settled; with nothing to
      * commit (or nothing left after a revoke committed it) there is no wait */
     int64_t t0 = fr_now_ns();
     int settled;
-    while (!(settled = group_settled(s)) && committable_parts(s) && fr_now_ns() < deadline_ns) {
+    while (!(settled = group_settled(s)) && (s->eos ? s->txn_open : committable_parts(s)) &&
+           fr_now_ns() < deadline_ns) {
         serve_group(s, 5);
         fr_sink_poll(s->sink, 0);
     }
     double waited_ms = (double)(fr_now_ns() - t0) / 1e6;
+    if (s->eos) return commit_final_eos(s, settled, waited_ms);
     for (size_t i = 0; i < s->parts.n; i++)
         if (s->parts.v[i]) s->parts.v[i]->dirty = 1;
     s->next_position_check = 0; /* offsets no record accounts for, now */
     fr_source_store_offsets(s);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     char txt[512];
-    size_t n = 0;
-    txt[0] = 0;
     for (size_t i = 0; i < s->parts.n; i++) {
         fr_part *part = s->parts.v[i];
         if (!part || !part->assigned || part->track.committable < 0) continue;
         rd_kafka_topic_partition_list_add(list, s->cfg->kafka.input_topic, part->id)->offset = part->track.committable;
-        if (n + 32 < sizeof txt)
-            n += (size_t)snprintf(txt + n, sizeof txt - n, "%s%d@%lld", n ? "," : "", (int)part->id,
-                                  (long long)part->track.committable);
     }
+    offsets_text(list, txt, sizeof txt);
     int rc = 0;
     rd_kafka_resp_err_t e = list->cnt ? rd_kafka_commit(s->consumer, list, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (e) {
@@ -868,6 +1171,12 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen)))
+        goto out;
+    s->eos = c->kafka.delivery == FR_EXACTLY_ONCE;
+    /* exactly_once: offsets are committed only inside the transactions, and
+     * records of aborted input transactions are never read */
+    if (s->eos && ((rc = fr_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen)) ||
+                   (rc = fr_kafka_conf_set(conf, "isolation.level", "read_committed", err, errlen))))
         goto out;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     if (rd_kafka_conf_interceptor_add_on_new(conf, "fraudd-group", on_new, s)) {

@@ -16,6 +16,8 @@ FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR, FR_KAFKA_PROXY_PORT and FR_TOXIPROXY_API.
   http_flood    the metrics port flooded for 15 s with 200 idle and 100 slow connections (a header
                 byte a second) while records flow: scoring keeps up, /metrics answers again
                 within 15 s of the flood's end (libmicrohttpd: 32 connections, 10 s idle timeout)
+  eos_sigkill, eos_rebalance, eos_zombie  (only when named) kafka.delivery exactly_once under a
+                SIGKILL loop, a rebalance and a zombie: lost 0, duplicates 0 (tests/faults/eos.py)
   sigkill_loop  (only when named: about 5 minutes) fraudd SIGKILLed FR_FAULT_KILLS times (default
                 20) at random moments (seed FR_FAULT_SEED; half of them 0.2-3 s after the process
                 got partitions, half 0.5-4 s after it started) during one continuous feed,
@@ -107,10 +109,12 @@ class Checker:
         for t in self.threads:
             t.start()
 
+    READER = {}  # more settings of the output reader (tests/faults/eos.py: isolation.level)
+
     def _watch(self):
         c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-" + self.out,
                       "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                      "fetch.wait.max.ms": 50})
+                      "fetch.wait.max.ms": 50, **self.READER})
         c.assign([TopicPartition(t, p, 0) for t in (self.out, self.dlq) for p in range(PARTS)])
         while not self.stop_ev.is_set():
             for m in c.consume(10000, 0.1):
@@ -629,6 +633,8 @@ def run_http_flood(name="http_flood"):
 
 
 ONLY_WHEN_NAMED = {"sigkill_loop": run_sigkill_loop}
+# kafka.delivery exactly_once (tests/faults/eos.py): only when named
+EOS = ("eos_sigkill", "eos_rebalance", "eos_zombie")
 # not about Kafka, but run with the campaign: no broker fault, the same feed and checker
 OTHER = {"http_flood": run_http_flood}
 
@@ -645,6 +651,9 @@ if __name__ == "__main__":
         print("=== " + s, flush=True)
         t = time.time()
         try:
+            if s in EOS:
+                import eos  # noqa: E402  (it imports this module's helpers)
+                ONLY_WHEN_NAMED.update(eos.SCENARIOS)
             runner = ONLY_WHEN_NAMED.get(s) or OTHER.get(s)
             runner() if runner else run_scenario(s)
         except Exception as e:  # a broken scenario is a failure, not a crash of the campaign

@@ -354,7 +354,8 @@ static void error_messages_name_file_line_column_and_expectation(void **state) {
     fails_with("http:\n  port: 80\n  port: 81\n", FR_EDUPLICATE, "t.yaml:3:3: http.port: duplicate key (first at 2:3)");
     fails_with(BASE "  bootstrap: x\n", FR_EINVAL,
                "t.yaml:6:3: kafka: unknown key \"bootstrap\"; valid keys: bootstrap_servers, group_id, input_topic, "
-               "output_topic, dead_letter_topic, properties, consumer, producer, produce_retries, result_headers");
+               "output_topic, dead_letter_topic, properties, consumer, producer, produce_retries, result_headers, delivery, "
+               "transactional_id, transaction_interval_ms, transaction_max_records");
 }
 
 static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
@@ -701,6 +702,56 @@ static void reserved_librdkafka_properties_are_refused(void **state) {
                "cannot duplicate or reorder results");
 }
 
+static void exactly_once_refuses_properties_that_contradict_it(void **state) {
+    (void)state;
+    /* the defaults, and every option of the mode */
+    fr_config *c = loads(BASE "  delivery: exactly_once\n");
+    assert_int_equal(c->kafka.delivery, FR_EXACTLY_ONCE);
+    assert_null(c->kafka.transactional_id);
+    assert_int_equal(c->kafka.transaction_interval_ms, 100);
+    assert_int_equal(c->kafka.transaction_max_records, 20000);
+    fr_config_free(c);
+    c = loads(BASE "  delivery: exactly_once\n  transactional_id: fraudd-${KAFKA_BOOTSTRAP}\n"
+                   "  transaction_interval_ms: 1000\n  transaction_max_records: 5\n"
+                   "  producer:\n    acks: all\n    transaction.timeout.ms: \"2000\"\n"
+                   "  consumer:\n    enable.auto.commit: \"false\"\n    isolation.level: read_committed\n");
+    assert_string_equal(c->kafka.transactional_id, "fraudd-env-broker:9092");
+    assert_int_equal(c->kafka.transaction_interval_ms, 1000);
+    assert_int_equal(c->kafka.transaction_max_records, 5);
+    fr_config_free(c);
+    fails_with(BASE "  delivery: exactly_once\n  producer:\n    acks: \"1\"\n", FR_EINVAL,
+               "t.yaml:6:13: kafka.delivery: exactly_once needs acks=all (a transactional producer), but "
+               "kafka.producer.acks is 1");
+    fails_with(BASE "  delivery: exactly_once\n  properties:\n    acks: \"0\"\n", FR_EINVAL,
+               "t.yaml:6:13: kafka.delivery: exactly_once needs acks=all (a transactional producer), but "
+               "kafka.properties.acks is 0");
+    fails_with(BASE "  delivery: exactly_once\n  consumer:\n    enable.auto.commit: \"true\"\n", FR_EINVAL,
+               "t.yaml:6:13: kafka.delivery: exactly_once commits offsets only inside its transactions, but "
+               "kafka.consumer.enable.auto.commit is true (remove it)");
+    fails_with(BASE "  delivery: exactly_once\n  properties:\n    isolation.level: read_uncommitted\n", FR_EINVAL,
+               "t.yaml:6:13: kafka.delivery: exactly_once reads the input read_committed (aborted records must not "
+               "be scored), but kafka.properties.isolation.level is read_uncommitted (remove it)");
+    fails_with(BASE "  delivery: exactly_once\n  transaction_interval_ms: 40000\n", FR_EINVAL,
+               "t.yaml:7:28: kafka.transaction_interval_ms: 40000 is more than half of the producer's "
+               "transaction.timeout.ms (librdkafka's default 60000): the coordinator would abort transactions "
+               "before fraudd commits them");
+    fails_with(BASE "  delivery: exactly_once\n  producer:\n    transaction.timeout.ms: \"150\"\n", FR_EINVAL,
+               "t.yaml:6:13: kafka.transaction_interval_ms: 100 is more than half of the producer's "
+               "transaction.timeout.ms (kafka.producer 150): the coordinator would abort transactions before "
+               "fraudd commits them");
+    fails_with(BASE "  transactional_id: x\n", FR_EINVAL,
+               "t.yaml:6:21: kafka.transactional_id: only used with kafka.delivery: exactly_once (delivery is "
+               "at_least_once)");
+    fails_with(BASE "  producer:\n    transactional.id: x\n", FR_EINVAL,
+               "t.yaml:7:5: kafka.producer: \"transactional.id\" is reserved: use kafka.transactional_id (with "
+               "kafka.delivery: exactly_once) instead");
+    fails_starting(BASE "  delivery: exactly-once\n", FR_ETYPE,
+                   "t.yaml:6:13: kafka.delivery: expected one of at_least_once, exactly_once, got");
+    /* the at-least-once mode leaves those properties to the user */
+    c = loads(BASE "  producer:\n    acks: \"1\"\n  consumer:\n    isolation.level: read_uncommitted\n");
+    fr_config_free(c);
+}
+
 static void secret_property_names_are_recognised(void **state) {
     (void)state;
     static const char *secret[] = {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
@@ -829,6 +880,7 @@ int main(void) {
         cmocka_unit_test(unterminated_or_malformed_reference_is_an_error),
         cmocka_unit_test(kv_values_are_kept_as_written),
         cmocka_unit_test(reserved_librdkafka_properties_are_refused),
+        cmocka_unit_test(exactly_once_refuses_properties_that_contradict_it),
         cmocka_unit_test(secret_property_names_are_recognised),
         cmocka_unit_test(dump_redacts_secrets),
         cmocka_unit_test(dump_loads_back_to_an_equal_config),

@@ -754,6 +754,54 @@ static void readiness_recovers_when_a_broker_is_back_on_a_quiet_topic(void **sta
     env_free(e);
 }
 
+/* kafka.delivery exactly_once: a failed delivery (the broker refuses
+ * fraudd's first Produce request) makes the open transaction abortable:
+ * fraudd aborts it, rewinds the input to its last commit and scores the
+ * records again, so the committed transactions hold every record exactly
+ * once (their record count is N, not N plus the re-scored ones) and every
+ * input offset has a result. (The mock cluster neither hides aborted
+ * records from read_committed readers nor keeps transactional offset
+ * commits, so those are shown against a real broker: tests/faults/eos.py.) */
+static void exactly_once_aborts_a_failed_transaction_and_scores_it_again(void **state) {
+    (void)state;
+    enum { N = 300 };
+    env *e = env_new(2, 3);
+    e->cfg->kafka.delivery = FR_EXACTLY_ONCE;
+    set(&e->cfg->kafka.transactional_id, "fraudd-test-eos");
+    e->cfg->kafka.transaction_interval_ms = 50;
+    produce_records(e, N, 11, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.txn_records >= N);
+    struct timespec settle = {0, 300 * 1000000}; /* a record counted twice would show by now */
+    nanosleep(&settle, NULL);
+    fr_pipeline_stop(e->p);
+    pthread_join(e->thread, NULL);
+    fr_pipeline_get_stats(e->p, &s);
+    print_message("transactions: %llu committed (%llu records), %llu aborted; %llu results acknowledged\n",
+                  (unsigned long long)s.transactions[0], (unsigned long long)s.txn_records,
+                  (unsigned long long)s.transactions[1], (unsigned long long)s.results);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.exactly_once, 1);
+    assert_true(s.transactions[1] >= 1); /* the failed one was aborted */
+    assert_true(s.transactions[0] >= 1);
+    assert_int_equal(s.txn_records, N);  /* each record in exactly one committed transaction */
+    assert_int_equal(s.dead_letters, 0);
+    assert_int_equal(s.in_flight, 0);
+    /* every input offset has a result (aborted ones included: the mock shows them) */
+    msg *out = read_topic(e, "out", 2, s.results);
+    char *seen = calloc(N, 1);
+    for (uint64_t i = 0; i < s.results; i++)
+        if (out[i].src_offset >= 0 && out[i].src_offset < N) seen[out[i].src_offset] = 1;
+    for (int k = 0; k < N; k++)
+        if (!seen[k]) fail_msg("input offset %d has no result", k);
+    free(seen);
+    free(out);
+    env_free(e);
+}
+
 /* argv[1] or FR_TEST_FILTER: run only the tests whose names match this pattern (cmocka's) */
 int main(int argc, char **argv) {
     fr_log_setup(FR_LOGFMT_TEXT, getenv("FR_TEST_LOG") ? (fr_log_level)atoi(getenv("FR_TEST_LOG")) : FR_LOG_ERROR, 2);
@@ -772,6 +820,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(an_undeliverable_dead_letter_blocks_only_its_partition),
         cmocka_unit_test(a_partition_revoked_while_paused_is_fetched_when_assigned_back),
         cmocka_unit_test(readiness_recovers_when_a_broker_is_back_on_a_quiet_topic),
+        cmocka_unit_test(exactly_once_aborts_a_failed_transaction_and_scores_it_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 """End-to-end benchmark of `fraudd run` through a real Kafka broker.
 
-usage: FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD [--records N] [--rate R] [--repeat K]
+usage: FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD [--records N] [--rate R] [--metrics-only]
+       FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --eos-curve [--records N] [--rate R]
+           [--rounds K] [--feed-seconds S]
 
 For each configuration, in the same run, on the same broker:
   passthrough   the same consumer, rings, workers and producer, but workers copy the input
@@ -19,6 +21,28 @@ with 1 and 2 workers:
                 what scoring costs fraudd itself, whatever the broker's share of the cores.
 Prints a Markdown table for docs/BENCHMARKS.md; throughput is also given as the ratio of
 scoring to pass-through in the same run.
+
+--eos-curve (docs/BENCHMARKS.md, section (i)): the cost of kafka.delivery: exactly_once. Four
+configurations, 1 worker, the default pipeline otherwise: at_least_once, and exactly_once with
+kafka.transaction_interval_ms 10, 100 and 1000; --rounds rounds (default 3), each running the
+four one after the other, the order rotated by one each round. Per run:
+  drain         one preloaded input topic (--records, loaded once) drained by a fresh group into
+                fresh output topics; done when the output's end offsets reach N (at_least_once)
+                or the group's committed input offsets do (exactly_once: they are committed in
+                the transaction that makes the results visible). CPU us/record as above;
+                records/s from the output CreateTimes, read back with isolation.level=
+                read_committed, which also confirms the count (and that no source offset has two
+                results); for exactly_once, transactions committed/aborted from /metrics.
+  latency       a fresh topic fed at --rate for --feed-seconds while a live read_committed
+                consumer of the output stamps each result with its own receive wall time:
+                latency = receive time - input CreateTime, what a downstream reader sees (an
+                exactly_once result becomes visible only when its transaction commits). The
+                same live measurement for at_least_once, so the four compare. The first eighth
+                of the inputs (in input time) is dropped as warm-up. Transactions per second:
+                fraudd_transactions_total{result="committed"} from /metrics, before the feed and
+                after its last result, over that time.
+Prints each run, then a Markdown table: medians over the rounds, and the median of the per-round
+ratios to at_least_once (CPU/record, records/s). The load average is printed at start and end.
 """
 import argparse
 import os
@@ -37,8 +61,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition  # noqa: E4
 
 
 def read_timestamps(topic, want, timeout):
+    """(output CreateTime, source partition, source offset) of up to `want` results, read with
+    isolation.level=read_committed (librdkafka's default, spelled out: only committed results)."""
     c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed"})
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
     out = []
@@ -185,6 +212,205 @@ def latency_stats(out, ins, warm=0.125):
             "max": lat[-1] if lat else nan}
 
 
+# ---------------------------------------------------------------- --eos-curve
+
+EOS_CONFIGS = [
+    ("at_least_once", ""),
+    ("exactly_once, 10 ms", "  delivery: exactly_once\n  transaction_interval_ms: 10\n"),
+    ("exactly_once, 100 ms", "  delivery: exactly_once\n  transaction_interval_ms: 100\n"),
+    ("exactly_once, 1000 ms", "  delivery: exactly_once\n  transaction_interval_ms: 1000\n"),
+]
+
+
+def scrape_metrics(port):
+    """{name or name{labels}: value} from fraudd's /metrics ({} if it does not answer)."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            try:
+                out[k] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
+def txn_counts(port):
+    m = scrape_metrics(port)
+    return (m.get('fraudd_transactions_total{result="committed"}', 0.0),
+            m.get('fraudd_transactions_total{result="aborted"}', 0.0),
+            m.get("fraudd_transaction_records_total", 0.0))
+
+
+class LiveReader(threading.Thread):
+    """A downstream consumer of the output (isolation.level=read_committed, assigned from offset 0
+    of a fresh topic) that stamps every result with its own receive wall time (ms), taken when
+    poll() hands it over (poll returns as soon as a message is there; consume(N, timeout) would
+    wait for N or the timeout and add that wait). out: (receive ms, source partition, offset)."""
+
+    def __init__(self, topic):
+        super().__init__(daemon=True)
+        self.c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "live-" + uuid.uuid4().hex,
+                           "enable.auto.commit": False, "isolation.level": "read_committed"})
+        md = self.c.list_topics(topic, timeout=10)
+        self.c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+        self.out, self.stop, self.ready = [], threading.Event(), threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            m = self.c.poll(0.05)
+            now = time.time() * 1000.0
+            self.ready.set()
+            if m is not None and not m.error():
+                h = dict(m.headers() or [])
+                self.out.append((now, int(h["fraudd.source.partition"]), int(h["fraudd.source.offset"])))
+        self.c.close()
+
+
+def wait_until(pred, timeout, alive=None, every=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        if alive and not alive():
+            return False
+        time.sleep(every)
+    return pred()
+
+
+def eos_run(label, extra_kafka, inp, lines, n, rate, feed_s):
+    eos = "exactly_once" in extra_kafka
+    slug = "eos-" + "".join(ch for ch in label if ch.isalnum())
+    res = {}
+    # drain: the shared preloaded input, a fresh group and fresh output topics
+    name = "%s-%d" % (slug, int(time.time() * 1000))
+    out, dlq = name + "-out", name + "-dlq"
+    tp.create_topics([out, dlq])
+    group = "g-" + name
+    cfg = tp.write_config(name, group, (inp, out, dlq), workers=1, extra_kafka=extra_kafka)
+    port = tp.free_port()
+    d = tp.Daemon(cfg, name, ["--http-port", str(port)])
+    alive = lambda: d.proc.poll() is None  # noqa: E731
+    watch = Consumer({"bootstrap.servers": tp.BOOT, "group.id": group, "enable.auto.commit": False})
+    parts = list(watch.list_topics(inp, timeout=10).topics[inp].partitions)
+
+    def done():
+        try:
+            if eos:  # results are visible exactly when the offsets that consume them are committed
+                got = sum(max(x.offset, 0) for x in watch.committed([TopicPartition(inp, p) for p in parts],
+                                                                      timeout=10))
+            else:
+                got = sum(watch.get_watermark_offsets(TopicPartition(out, p), timeout=10)[1] for p in parts)
+        except KafkaException:
+            return False
+        return got >= n
+
+    finished = wait_until(done, 600, alive)
+    res["cpu_us"] = cpu_seconds(d.proc.pid) * 1e6 / n if alive() else float("nan")
+    res["tx"], res["aborted"], txrec = txn_counts(port) if eos else (0, 0, 0)
+    res["rec_per_tx"] = txrec / res["tx"] if res["tx"] else float("nan")
+    watch.close()
+    d.stop()
+    if not finished:
+        raise RuntimeError("%s: the drain did not finish (see %s)" % (label, d.log_path))
+    got = read_timestamps(out, n, 120)
+    ts = sorted(t for t, _, _ in got)
+    span = (ts[-1] - ts[0]) / 1000.0 if len(ts) > 1 else float("nan")
+    res["n"], res["distinct"] = len(got), len({(p, o) for _, p, o in got})
+    res["rps"] = len(got) / span if span > 0 else float("nan")
+    # latency: a fresh topic fed at `rate` while a live read_committed reader watches the output
+    topics = tp.topics_for("lat-" + slug)
+    m = int(rate * feed_s)
+    cfg = tp.write_config("lat-" + name, "g-" + topics[0], topics, workers=1, extra_kafka=extra_kafka)
+    port = tp.free_port()
+    d = tp.Daemon(cfg, "lat-" + name, ["--http-port", str(port)])
+    d.wait_assigned()
+    reader = LiveReader(topics[1])
+    reader.start()
+    reader.ready.wait(30)
+    ld = tp.Loader(topics[0])
+    tx0, ab0, _ = txn_counts(port) if eos else (0, 0, 0)
+    t0 = time.time()
+    ld.produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(m)], rate)
+    res["feed_s"] = time.time() - t0
+    wait_until(lambda: len(reader.out) >= m, 60, every=0.05)
+    t1 = time.time()
+    tx1, ab1, _ = txn_counts(port) if eos else (0, 0, 0)
+    reader.stop.set()
+    reader.join(30)
+    d.stop()
+    res["tx_per_s"] = (tx1 - tx0) / (t1 - t0) if eos else float("nan")
+    res["aborted"] += ab1 - ab0
+    res["live_n"] = len(reader.out)
+    res["lat_n"] = m
+    res.update(latency_stats(reader.out, input_timestamps(topics[0], m)))
+    return res
+
+
+def eos_curve(args, lines):
+    rounds, n, rate = args.rounds, args.records, args.rate
+    print("eos-curve: %s, %d rounds, drain %d records, feed %.0f records/s for %.0f s, 1 worker" %
+          (time.strftime("%Y-%m-%d %H:%M:%S %Z"), rounds, n, rate, args.feed_seconds))
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
+    inp = tp.topics_for("eos-input")[0]
+    tp.Loader(inp).produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
+    runs = {label: [] for label, _ in EOS_CONFIGS}
+    ratios = {label: {"cpu": [], "rps": []} for label, _ in EOS_CONFIGS}
+    t_start = time.time()
+    for r in range(rounds):
+        k = r % len(EOS_CONFIGS)
+        got = {}
+        for label, extra in EOS_CONFIGS[k:] + EOS_CONFIGS[:k]:
+            g = eos_run(label, extra, inp, lines, n, rate, args.feed_seconds)
+            got[label] = g
+            runs[label].append(g)
+            print("round %d %-22s CPU %5.2f us/record  %7.0f records/s  %d results read_committed (%d distinct)"
+                  "  | feed: %d/%d live, p50 %4.0f p99 %5.0f max %5.0f ms  tx/s %5.1f  records/tx (drain) %.0f"
+                  "  aborted %d  load %.2f" %
+                  (r + 1, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], g["live_n"], g["lat_n"], g["p50"],
+                   g["p99"], g["max"], g["tx_per_s"], g["rec_per_tx"], g["aborted"], os.getloadavg()[0]),
+                  flush=True)
+        base = got[EOS_CONFIGS[0][0]]
+        for label, _ in EOS_CONFIGS:
+            ratios[label]["cpu"].append(got[label]["cpu_us"] / base["cpu_us"])
+            ratios[label]["rps"].append(got[label]["rps"] / base["rps"])
+    print("load average at end: %.2f %.2f %.2f (%.0f s)" % (*os.getloadavg(), time.time() - t_start))
+    med = statistics.median
+    problems = []
+    for label, _ in EOS_CONFIGS:
+        for g in runs[label]:
+            if g["n"] != n or g["distinct"] != n:
+                problems.append("%s: %d results read_committed, %d distinct, want %d" % (label, g["n"], g["distinct"], n))
+            if g["live_n"] < g["lat_n"]:
+                problems.append("%s: the live reader saw %d of %d results" % (label, g["live_n"], g["lat_n"]))
+            if g["rps"] < 2 * rate:
+                problems.append("%s: capacity %.0f records/s is under twice the feed rate %.0f" % (label, g["rps"], rate))
+    print("checks: " + ("; ".join(problems) if problems else
+                        "every drain %d results read_committed, one per input; every feed fully seen live; "
+                        "every drain's records/s at least twice the feed rate" % n))
+    print()
+    print("| configuration | CPU us/record | vs at-least-once | records/s | vs at-least-once | p50 | p99 "
+          "| transactions/s (feed) | records/transaction (drain) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, _ in EOS_CONFIGS:
+        rs = runs[label]
+        eos = label != EOS_CONFIGS[0][0]
+        print("| %s | %.2f | %s | %.0f | %s | %.0f ms | %.0f ms | %s | %s |" % (
+            label, med(g["cpu_us"] for g in rs),
+            "%.3f (%s)" % (med(ratios[label]["cpu"]), ", ".join("%.2f" % x for x in ratios[label]["cpu"])) if eos else "1",
+            med(g["rps"] for g in rs),
+            "%.3f (%s)" % (med(ratios[label]["rps"]), ", ".join("%.2f" % x for x in ratios[label]["rps"])) if eos else "1",
+            med(g["p50"] for g in rs), med(g["p99"] for g in rs),
+            "%.1f" % med(g["tx_per_s"] for g in rs) if eos else "-",
+            "%.0f" % med(g["rec_per_tx"] for g in rs) if eos else "-"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fraudd")
@@ -192,12 +418,19 @@ def main():
     ap.add_argument("--rate", type=float, default=5000)
     ap.add_argument("--metrics-only", action="store_true",
                     help="only compare scoring with metrics scraped every second against scoring without")
+    ap.add_argument("--eos-curve", action="store_true",
+                    help="at_least_once against exactly_once at transaction intervals 10, 100, 1000 ms")
+    ap.add_argument("--rounds", type=int, default=3, help="--eos-curve: rounds (each runs the four)")
+    ap.add_argument("--feed-seconds", type=float, default=8, help="--eos-curve: length of the paced feed")
     args = ap.parse_args()
     if not tp.BOOT:
         sys.exit("set FR_KAFKA_BOOTSTRAP (tests/integration/run_all.sh or scripts/kafka.sh start)")
     tp.FRAUDD = os.path.abspath(args.fraudd)
     _, lines = tp.generate(20000, 5)
     rows = {}
+    if args.eos_curve:
+        eos_curve(args, lines)
+        return
     if args.metrics_only:
         for rep in range(3):
             for mode in ("scoring", "scoring+metrics"):

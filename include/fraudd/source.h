@@ -11,7 +11,7 @@
  * consumer's queue keeps the group events, errors and statistics, and is
  * served on every poll, so the group session never waits for room).
  * librdkafka stops fetching a partition while its queue holds
- * queued.max.messages.kbytes (2 MB here by default), so memory is bounded
+ * queued.max.messages.kbytes (8 MB here by default), so memory is bounded
  * per partition, and backpressure is simply not reading: nothing is
  * paused, nothing fetched is dropped and fetched again.
  *

@@ -1162,7 +1162,8 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
         (rc = fr_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen)) ||
-        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "2048", err, errlen)) ||
+        /* per partition queue (see "partition queues" in source.h): the size sets the drain rate */
+        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||

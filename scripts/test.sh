@@ -29,7 +29,8 @@
 #      saturated pipeline; every partition keeps flowing after each change, lost 0,
 #      duplicates 0 (tests/faults/run_scale_soak.sh; about 2.5 min)
 #   5e. exactly once: kafka.delivery exactly_once under 10 SIGKILLs, a rebalance and a zombie,
-#      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min)
+#      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min);
+#      and the malformed and model hot-reload scenarios of 5. in that mode (FR_IT_DELIVERY)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -89,6 +90,9 @@ else
   # kafka.delivery exactly_once against a real broker with a read_committed checker: 10 SIGKILLs,
   # a rebalance, a zombie; lost 0, duplicates 0, byte-identical to fraudd score (about 5 min)
   step "exactly once (real broker)" tests/faults/run_faults.sh build/release/fraudd eos_sigkill eos_rebalance eos_zombie
+  # the same mode keeps the behaviour of these integration scenarios (read_committed reader)
+  FR_IT_DELIVERY=exactly_once step "exactly once: dead letters and model hot reload" \
+    tests/integration/run_all.sh build/release/fraudd malformed reload reload_url
   step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"

@@ -34,6 +34,10 @@ is checked by an independent client build.
               (304), new content swaps, HTTP 500/404 count as fetch_failed and keep serving
 
 usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them)
+FR_IT_DELIVERY=exactly_once: every fraudd runs with kafka.delivery exactly_once, and the
+results are read with isolation.level=read_committed (what a downstream consumer of that
+mode must do): the scenarios that hold in both modes (malformed, reload, reload_url) show it
+keeps their behaviour.
 Every scenario uses its own topics and group. The reload scenarios send fewer records, slower,
 to a sanitizer build (detected in the binary), which runs several times slower. Prints one line per check; exits 1 on failure.
 """
@@ -59,6 +63,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEFAULT_MODEL = os.path.join(REPO, "models", "default", "fraudd-default.onnx")
 FRAUDD = None
 WORK = tempfile.mkdtemp(prefix="fraudd-it-")
+DELIVERY = os.environ.get("FR_IT_DELIVERY", "at_least_once")
+assert DELIVERY in ("at_least_once", "exactly_once"), DELIVERY
 FAILS = []
 
 
@@ -141,7 +147,8 @@ def read_topic(topic, want, timeout):
     positions (fraudd.source.* headers) or the timeout. Returns a list of (value, key, headers)."""
     c = Consumer({"bootstrap.servers": BOOT, "group.id": "reader-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 8388608})
+                  "fetch.max.bytes": 8388608, "max.partition.fetch.bytes": 8388608,
+                  "isolation.level": "read_committed" if DELIVERY == "exactly_once" else "read_uncommitted"})
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
     out = []
@@ -181,7 +188,7 @@ def write_config(name, group, topics, extra_pipeline="", extra_model="", workers
   input_topic: {inp}
   output_topic: {out}
   dead_letter_topic: {dlq}
-  consumer:
+{"  delivery: exactly_once" + chr(10) if DELIVERY == "exactly_once" else ""}  consumer:
     session.timeout.ms: "{session_ms}"
     heartbeat.interval.ms: "1000"
 {extra_consumer}{extra_kafka}pipeline:

@@ -95,6 +95,11 @@ void fr_source_free(fr_source *s);
 /* One round: serve delivery reports, retry held records, then take up to a
  * few hundred new records (waiting up to timeout_ms for the first). */
 void fr_source_poll(fr_source *s, int timeout_ms);
+/* 1, or 0 with the reason in why: exactly_once and the last transaction
+ * was aborted for a failure (a delivery that failed, records not
+ * acknowledged in time: a broken destination) with none committed since.
+ * Any thread. */
+int fr_source_ready(fr_source *s, char *why, size_t whylen);
 /* Hands the committable offsets that moved to librdkafka's offset store. */
 void fr_source_store_offsets(fr_source *s);
 

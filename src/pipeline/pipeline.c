@@ -205,6 +205,7 @@ int fr_pipeline_ready(fr_pipeline *p, char *why, size_t whylen) {
         return 0;
     }
     if (fr_sink_blocked(p->sink, why, whylen)) return 0; /* a destination refuses records: they wait */
+    if (!fr_source_ready(p->source, why, whylen)) return 0; /* exactly_once: transactions keep failing */
     fr_stats s;
     memset(&s, 0, sizeof s);
     fr_source_stats(p->source, &s);

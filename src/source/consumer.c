@@ -60,6 +60,9 @@ struct fr_source {
     int64_t txn_start_ns;    /* fr_now_ns when it began */
     int64_t txn_resume_ns;   /* no transaction begins before this (backoff after a failed one) */
     uint32_t txn_backoff_ms; /* the next backoff; 0 = none yet */
+    /* why the last transaction failed (a constant string), NULL once one
+     * commits: not ready meanwhile (fr_source_ready, read by scrapes) */
+    _Atomic(const char *) txn_failing;
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_backpressure_ns, st_assigned, st_rebalances;
     /* progress (see "progress" below): the run thread checks every
@@ -295,6 +298,7 @@ static int txn_abort(fr_source *s, const char *why, int backoff) {
     s->txn_open = 0;
     if (fr_sink_txn_abort(s->sink, deadline) != FR_TXN_COMMITTED) return FR_EIO; /* fatal, logged */
     if (backoff) {
+        atomic_store(&s->txn_failing, why);
         s->txn_backoff_ms = s->txn_backoff_ms ? s->txn_backoff_ms * 2 : FR_TXN_BACKOFF_MIN_MS;
         if (s->txn_backoff_ms > FR_TXN_BACKOFF_MAX_MS) s->txn_backoff_ms = FR_TXN_BACKOFF_MAX_MS;
         s->txn_resume_ns = fr_now_ns() + (int64_t)s->txn_backoff_ms * 1000000;
@@ -338,6 +342,7 @@ static int txn_close(fr_source *s) {
     if (r == FR_TXN_COMMITTED) {
         s->txn_open = 0;
         s->txn_backoff_ms = 0;
+        atomic_store(&s->txn_failing, NULL);
         /* the committed offset is the new rewind point if records taken
          * after it are held; else the next record taken sets it */
         for (int i = 0; i < list->cnt; i++) {
@@ -1245,6 +1250,13 @@ void fr_source_free(fr_source *s) {
     pthread_mutex_destroy(&s->probe_mu);
     pthread_cond_destroy(&s->probe_cv);
     free(s);
+}
+
+int fr_source_ready(fr_source *s, char *why, size_t whylen) {
+    const char *f = atomic_load(&s->txn_failing);
+    if (!f) return 1;
+    snprintf(why, whylen, "exactly_once: the last transaction was aborted (%s) and none has committed since", f);
+    return 0;
 }
 
 void fr_source_stats(const fr_source *s, fr_stats *out) {

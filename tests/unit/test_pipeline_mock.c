@@ -762,13 +762,20 @@ static void readiness_recovers_when_a_broker_is_back_on_a_quiet_topic(void **sta
  * input offset has a result. (The mock cluster neither hides aborted
  * records from read_committed readers nor keeps transactional offset
  * commits, so those are shown against a real broker: tests/faults/eos.py.) */
+/* A mock-cluster environment in kafka.delivery exactly_once, 50 ms
+ * transactions under transactional.id tid. */
+static env *eos_env(int workers, int retries, const char *tid) {
+    env *e = env_new(workers, retries);
+    e->cfg->kafka.delivery = FR_EXACTLY_ONCE;
+    set(&e->cfg->kafka.transactional_id, tid);
+    e->cfg->kafka.transaction_interval_ms = 50;
+    return e;
+}
+
 static void exactly_once_aborts_a_failed_transaction_and_scores_it_again(void **state) {
     (void)state;
     enum { N = 300 };
-    env *e = env_new(2, 3);
-    e->cfg->kafka.delivery = FR_EXACTLY_ONCE;
-    set(&e->cfg->kafka.transactional_id, "fraudd-test-eos");
-    e->cfg->kafka.transaction_interval_ms = 50;
+    env *e = eos_env(2, 3, "fraudd-test-eos");
     produce_records(e, N, 11, "card");
     assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
     rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
@@ -802,6 +809,46 @@ static void exactly_once_aborts_a_failed_transaction_and_scores_it_again(void **
     env_free(e);
 }
 
+/* exactly_once keeps the fault behaviour of a broken destination (fault
+ * issue #5, as an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed
+ * shows it for at_least_once): while the output topic refuses fraudd
+ * nothing is dead-lettered and nothing committed (its transactions abort
+ * and are retried with backoff) and it is not ready (before, it stayed
+ * ready, aborting every few seconds); once the topic is fixed every
+ * record is committed exactly once and it is ready again. */
+static void exactly_once_an_unauthorized_output_topic_dead_letters_and_commits_nothing(void **state) {
+    (void)state;
+    enum { N = 20 };
+    env *e = eos_env(1, 2, "fraudd-test-eos-blocked");
+    e->cfg->pipeline.shutdown_timeout_ms = 2000; /* also how long a transaction waits for its records */
+    producer_prop(e, "topic.metadata.refresh.interval.ms", "200");
+    produce_records(e, N, 24, "card");
+    rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.transactions[1] >= 1); /* the first transaction could not commit: aborted */
+    fr_pipeline_get_stats(e->p, &s);
+    print_message("%llu aborted transactions, %llu committed records, %llu dead letters\n",
+                  (unsigned long long)s.transactions[1], (unsigned long long)s.txn_records,
+                  (unsigned long long)s.dead_letters);
+    assert_int_equal(s.dead_letters, 0);
+    assert_int_equal(s.txn_records, 0); /* nothing committed while the topic refuses */
+    char why[160];
+    assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 0); /* not ready, and why */
+    print_message("not ready: %s\n", why);
+    assert_non_null(strstr(why, "transaction"));
+    /* the deployment is fixed: every record committed once, ready again */
+    rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_NO_ERROR);
+    WAIT_FOR(e, s, s.txn_records >= N);
+    assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 1);
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.txn_records, N);
+    assert_int_equal(s.dead_letters, 0);
+    env_free(e);
+}
+
 /* argv[1] or FR_TEST_FILTER: run only the tests whose names match this pattern (cmocka's) */
 int main(int argc, char **argv) {
     fr_log_setup(FR_LOGFMT_TEXT, getenv("FR_TEST_LOG") ? (fr_log_level)atoi(getenv("FR_TEST_LOG")) : FR_LOG_ERROR, 2);
@@ -821,6 +868,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_partition_revoked_while_paused_is_fetched_when_assigned_back),
         cmocka_unit_test(readiness_recovers_when_a_broker_is_back_on_a_quiet_topic),
         cmocka_unit_test(exactly_once_aborts_a_failed_transaction_and_scores_it_again),
+        cmocka_unit_test(exactly_once_an_unauthorized_output_topic_dead_letters_and_commits_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite.
-#   scripts/test.sh           the whole suite (the default, and what CI runs; 15-25 min)
+#   scripts/test.sh           the whole suite (the default, and what CI runs; 24-28 min on 2 cores)
 #   scripts/test.sh --quick   for day-to-day work (a few minutes): the release build, its unit and
 #                             CLI tests, ONNX Runtime parity, and the fastest scenario against a
 #                             real Kafka broker (malformed: dead letters for every reject reason)

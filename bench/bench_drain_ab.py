@@ -27,22 +27,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 import test_pipeline as tp  # noqa: E402  (shares the broker helpers)
-from bench_pipeline import cpu_seconds, vm_hwm_kb  # noqa: E402
+from bench_pipeline import cpu_seconds, read_timestamps, vm_hwm_kb  # noqa: E402
 from confluent_kafka import Consumer, KafkaException, TopicPartition  # noqa: E402
 
 
 def output_timestamps(topic, want, timeout):
     """CreateTime of every message of topic (up to want)."""
-    c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "ab-read", "enable.auto.commit": False,
-                  "auto.offset.reset": "earliest"})
-    md = c.list_topics(topic, timeout=10)
-    c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
-    out = []
-    deadline = time.time() + timeout
-    while len(out) < want and time.time() < deadline:
-        out.extend(m.timestamp()[1] for m in c.consume(10000, 0.5) if not m.error())
-    c.close()
-    return out
+    return [t for t, _, _ in read_timestamps(topic, want, timeout)]
 
 
 PERF_ARGS = ["-g"]

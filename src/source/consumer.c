@@ -279,7 +279,7 @@ static int txn_rewind(fr_source *s) {
  * (rather than being given up for a rebalance): the next one waits. */
 static int txn_abort(fr_source *s, const char *why, int backoff) {
     if (!s->txn_open) return 0;
-    int64_t t0 = fr_now_ns(), deadline = txn_deadline(s);
+    int64_t deadline = txn_deadline(s);
     char reason[300];
     const char *failed = fr_sink_txn_failed(s->sink);
     snprintf(reason, sizeof reason, "%s", failed ? failed : why);
@@ -308,7 +308,6 @@ static int txn_abort(fr_source *s, const char *why, int backoff) {
                    "%llu records, after %.0f ms: %s; their partitions rewind and they are scored again%s",
                    (unsigned long long)s->txn_records, (double)(fr_now_ns() - s->txn_start_ns) / 1e6, reason,
                    backoff ? " after a backoff" : "");
-    (void)t0;
     return txn_rewind(s);
 }
 
@@ -754,13 +753,11 @@ void fr_source_poll(fr_source *s, int timeout_ms) {
     check_progress(s, fr_now_ns());
     if (s->eos) {
         txn_tick(s);
-        /* wake up when the open transaction is due */
-        if (s->txn_open) {
-            int64_t due = s->txn_start_ns + (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000 - fr_now_ns();
-            int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
-            if (due_ms < timeout_ms) timeout_ms = due_ms;
-        } else if (s->txn_resume_ns) {
-            int64_t due = s->txn_resume_ns - fr_now_ns();
+        /* wake up when the open transaction is due, or the backoff ends */
+        int64_t at = s->txn_open ? s->txn_start_ns + (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000
+                                 : s->txn_resume_ns;
+        if (at) {
+            int64_t due = at - fr_now_ns();
             int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
             if (due_ms < timeout_ms) timeout_ms = due_ms;
         }

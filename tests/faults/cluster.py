@@ -347,12 +347,4 @@ if __name__ == "__main__":
     if not tp.BOOT or not KAFKA_DIR or NODES < 3 or len(sys.argv) != 2:
         sys.exit(__doc__ + "\n(needs FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR and FR_KAFKA_NODES >= 3: run_cluster.sh)")
     tp.FRAUDD = os.path.abspath(sys.argv[1])
-    print("=== cluster leader_kill", flush=True)
-    t = time.time()
-    try:
-        run()
-    except Exception as e:  # a broken scenario is a failure, not a crash
-        check(False, "leader_kill raised %r" % e)
-    print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("cluster: %d failed checks; logs in %s" % (len(tp.FAILS), tp.WORK))
-    sys.exit(1 if tp.FAILS else 0)
+    tp.run_scenarios("cluster", [("leader_kill", run)], prefix="cluster ")

@@ -647,17 +647,12 @@ if __name__ == "__main__":
         if not (TOXI and PROXY_PORT):
             sys.exit("faults.py: network scenarios need FR_TOXIPROXY_API and FR_KAFKA_PROXY_PORT (run_faults.sh)")
         setup_proxy()
-    for s in names:
-        print("=== " + s, flush=True)
-        t = time.time()
-        try:
+    def runner(s):
+        def go():
             if s in EOS:
                 import eos  # noqa: E402  (it imports this module's helpers)
                 ONLY_WHEN_NAMED.update(eos.SCENARIOS)
-            runner = ONLY_WHEN_NAMED.get(s) or OTHER.get(s)
-            runner() if runner else run_scenario(s)
-        except Exception as e:  # a broken scenario is a failure, not a crash of the campaign
-            check(False, "%s raised %r" % (s, e))
-        print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("faults: %d failed checks; logs in %s" % (len(tp.FAILS), tp.WORK))
-    sys.exit(1 if tp.FAILS else 0)
+            fn = ONLY_WHEN_NAMED.get(s) or OTHER.get(s)
+            fn() if fn else run_scenario(s)
+        return go
+    tp.run_scenarios("faults", [(s, runner(s)) for s in names])

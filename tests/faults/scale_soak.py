@@ -427,13 +427,4 @@ if __name__ == "__main__":
     for s in names:
         if s not in SCENARIOS:
             sys.exit("scale_soak.py: unknown scenario %r (scale, soak)" % s)
-    for s in names:
-        print("=== " + s, flush=True)
-        t = time.time()
-        try:
-            SCENARIOS[s]()
-        except Exception as e:  # a broken scenario is a failure, not a crash of the campaign
-            check(False, "%s raised %r" % (s, e))
-        print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("scale_soak: %d failed checks; logs in %s" % (len(tp.FAILS), tp.WORK))
-    sys.exit(1 if tp.FAILS else 0)
+    tp.run_scenarios("scale_soak", [(s, SCENARIOS[s]) for s in names])

@@ -1162,18 +1162,24 @@ SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scen
              "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps,
              "compacted": scenario_compacted}
 
+def run_scenarios(label, runs, prefix=""):
+    """The main loop of every runner here and in tests/faults, tests/security: runs (name,
+    function) pairs in order, each headed "=== PREFIX NAME" and timed, an exception counted as a
+    failed check, then "LABEL: N failed checks" and the exit status."""
+    for name, fn in runs:
+        print("=== " + prefix + name, flush=True)
+        t = time.time()
+        try:
+            fn()
+        except Exception as e:  # a broken scenario is a failure, not a crash of the suite
+            check(False, "%s raised %r" % (name, e))
+        print("  (%.1f s)" % (time.time() - t), flush=True)
+    print("%s: %d failed checks; logs in %s" % (label, len(FAILS), WORK))
+    sys.exit(1 if FAILS else 0)
+
+
 if __name__ == "__main__":
     if not BOOT or len(sys.argv) < 2:
         sys.exit(__doc__)
     FRAUDD = os.path.abspath(sys.argv[1])
-    names = sys.argv[2:] or list(SCENARIOS)
-    for s in names:
-        print("=== " + s, flush=True)
-        t = time.time()
-        try:
-            SCENARIOS[s]()
-        except Exception as e:  # a broken scenario is a failure, not a crash of the suite
-            check(False, "%s raised %r" % (s, e))
-        print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("integration: %d failed checks; logs in %s" % (len(FAILS), WORK))
-    sys.exit(1 if FAILS else 0)
+    run_scenarios("integration", [(s, SCENARIOS[s]) for s in sys.argv[2:] or list(SCENARIOS)])

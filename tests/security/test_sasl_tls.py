@@ -159,13 +159,4 @@ if __name__ == "__main__":
     if not tp.BOOT or len(sys.argv) < 2 or not PASSWORD:
         sys.exit(__doc__)
     tp.FRAUDD = os.path.abspath(sys.argv[1])
-    for s in sys.argv[2:] or list(SCENARIOS):
-        print("=== sasl_tls " + s, flush=True)
-        t = time.time()
-        try:
-            SCENARIOS[s]()
-        except Exception as e:  # a broken scenario is a failure, not a crash of the suite
-            tp.check(False, "%s raised %r" % (s, e))
-        print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("sasl_tls: %d failed checks; logs in %s" % (len(tp.FAILS), tp.WORK))
-    sys.exit(1 if tp.FAILS else 0)
+    tp.run_scenarios("sasl_tls", [(s, SCENARIOS[s]) for s in sys.argv[2:] or list(SCENARIOS)], prefix="sasl_tls ")

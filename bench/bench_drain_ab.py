@@ -14,7 +14,7 @@ per-round ratios B/A. What bench_pipeline.py measures for one binary, made for c
 builds on a shared, noisy machine (docs/BENCHMARKS.md, section (c)).
 
 --perf DIR: also `perf record -g` each run of the last round into DIR/{A,B}.data, from the
-moment the group assigns partitions (perf needs to be installed; the recording costs CPU, so
+moment the group assigns partitions (Debian's linux-perf, installed if missing; the recording costs CPU, so
 those runs' numbers are left out of the medians).
 """
 import argparse
@@ -127,8 +127,9 @@ def main():
     extra = "  passthrough: true\n" if args.passthrough else ""
     if args.perf:
         os.makedirs(args.perf, exist_ok=True)
-        if not shutil.which("perf"):
-            sys.exit("--perf: perf is not installed")
+        if not shutil.which("perf"):  # Debian's linux-perf, installed like every other package
+            subprocess.run(["bash", "-c", '. "$0/scripts/lib.sh" && apt_install_missing linux-perf', tp.REPO],
+                           check=True)
     runs = {"A": [], "B": []}
     ratios = []
     for r in range(args.rounds):

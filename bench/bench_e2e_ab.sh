@@ -9,6 +9,10 @@
 # Prints every round and the medians, and B/A ratios of the fraudd path.
 # usage: bench/bench_e2e_ab.sh BENCH_E2E_A BENCH_E2E_B [RUNS=5] [SECONDS=2]   (from the repository root)
 set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$here/scripts/lib.sh"
+command -v perf >/dev/null || apt_install_missing linux-perf
 a=$1; b=$2; runs=${3:-5}; secs=${4:-2}
 records=$("$a" --only fraudd --passes 1 | grep -oE '[0-9]+ records' | grep -oE '[0-9]+')
 wall() { "$1" --seconds "$secs" | grep RESULT | sed 's/RESULT e2e_ns_per_record //'; }

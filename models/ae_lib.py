@@ -140,14 +140,14 @@ def splits(x_all):
 
 
 def dev_folds(n_dev, p2, k=5):
-    """k folds of the dev rows for out-of-fold scoring: fold i holds out the i-th consecutive
-    fifth of p2 and trains on the rest in p2's order, so every fold trains on as many rows as
-    splits()' train block (3,384 of 4,230) and the last fold IS splits()' (train, validation).
+    """k folds of the dev rows for out-of-fold scoring: fold i holds out the block of p2 between
+    i * n_dev // k and (i + 1) * n_dev // k and trains on the rest in p2's order. For the 4,230 dev
+    rows the folds are equal (846), every fold trains on as many rows as splits()' train block
+    (3,384) and the last fold IS splits()' (train, validation); for any n_dev the last fold trains
+    on the first int(0.8 n_dev) rows of p2 when k = 5 (models/nested_cv.py's outer training sets).
     Returns [(train indices, held-out indices)] into dev."""
-    size = n_dev // k
-    assert size * k == n_dev, "dev rows must split into k equal folds"
-    return [(np.concatenate([p2[:i * size], p2[(i + 1) * size:]]), p2[i * size:(i + 1) * size])
-            for i in range(k)]
+    cut = [i * n_dev // k for i in range(k + 1)]
+    return [(np.concatenate([p2[:cut[i]], p2[cut[i + 1]:]]), p2[cut[i]:cut[i + 1]]) for i in range(k)]
 
 
 def wilson(k, n, z=1.959964):

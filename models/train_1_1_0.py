@@ -86,8 +86,9 @@ def main():
     build(parser().parse_args())
 
 
-def build(args):
-    """Trains ulb-ae-1.1.0 and writes it to args.out (and its report to args.report if set)."""
+def build(args, x_all=None):
+    """Trains ulb-ae-1.1.0 and writes it to args.out (and its report to args.report if set).
+    x_all: the rows to run the whole procedure on instead of args.data's (models/nested_cv.py)."""
     t_start = time.time()
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
@@ -95,7 +96,8 @@ def build(args):
     # separate streams: the split, the batch order and the evaluation never disturb each other
     split_rng, batch_rng, eval_rng = (np.random.RandomState(args.seed + i) for i in range(3))
 
-    x_all = load_x(args.data)  # Amount already log1p (fraudd.log1p), float32
+    if x_all is None:
+        x_all = load_x(args.data)  # Amount already log1p (fraudd.log1p), float32
     perm = split_rng.permutation(len(x_all))
     n_train = int(0.8 * len(x_all))
     x_train, x_val = x_all[perm[:n_train]], x_all[perm[n_train:]]

@@ -1,6 +1,6 @@
-"""Shared by models/train_default.py (the shipped ulb-ae-1.1.0), models/train_candidate.py and
-models/tune_default.py: loading the ULB rows, data splits, training of the
-autoencoder members, folding K members (and the shrink toward the mean) into one chain network,
+"""Shared by models/train_default.py (the shipped ulb-ae-1.2.0), models/train_1_1_0.py (the
+previous default, ulb-ae-1.1.0), models/tune_default.py and models/cost_sweep.py: loading the
+ULB rows, data splits, training of the autoencoder members, folding K members (and the shrink toward the mean) into one chain network,
 the synthetic anomalies and the rank metrics. Everything is seeded; nothing here reads a clock.
 
 Splits (all from the 5,288 legit ULB rows, Amount already log1p):
@@ -85,9 +85,10 @@ def ort_terms(path):
 
 
 
-def save_onnx(m, path, version, weights, threshold, doc):
+def save_onnx(m, path, version, weights, threshold, doc, extra=None):
     """Adds fraudd's metadata to the ONNX model m (the features, the threshold unless None, the
-    version, log1p of Amount, the error weights as float32), checks it and writes it to path."""
+    version, log1p of Amount, the error weights as float32, then the keys of `extra` in order),
+    checks it and writes it to path."""
     import onnx
     meta = {"fraudd.features": json.dumps(FEATURES)}
     if threshold is not None:
@@ -97,12 +98,29 @@ def save_onnx(m, path, version, weights, threshold, doc):
         "fraudd.log1p": json.dumps(["Amount"]),
         "fraudd.error_weights": json.dumps([float(np.float32(w)) for w in weights]),
     })
+    meta.update(extra or {})
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
     m.doc_string = doc
     onnx.checker.check_model(m)
     onnx.save(m, path)
+
+
+def score_histogram(scores, source, k=10):
+    """fraudd.score_histogram (docs/MODEL_FORMAT.md): the k-quantiles of `scores` as k - 1
+    strictly increasing edges and the count of scores in each of the k bins (bin 0: score < e1;
+    bin i: e_i <= score < e_(i+1); the last: score >= e_(k-1)), as compact JSON with the
+    shortest round-trip repr of every number. Exits if the edges are not strictly increasing
+    (ties in the scores)."""
+    s = np.asarray(scores, dtype=np.float64)
+    edges = [float(e) for e in np.percentile(s, [100 * i / k for i in range(1, k)])]
+    if not all(np.isfinite(edges)) or any(b <= a for a, b in zip(edges, edges[1:])):
+        sys.exit(f"score histogram: edges not strictly increasing finite numbers: {edges}")
+    counts = np.bincount(np.searchsorted(np.array(edges), s, side="right"), minlength=k)
+    assert len(counts) == k and int(counts.sum()) == len(s)
+    return json.dumps({"edges": edges, "counts": [int(c) for c in counts], "source": source},
+                      separators=(",", ":"))
 
 
 def dev_test(x_all):
@@ -122,14 +140,14 @@ def splits(x_all):
 
 
 def dev_folds(n_dev, p2, k=5):
-    """k folds of the dev rows for out-of-fold scoring: fold i holds out the i-th consecutive
-    fifth of p2 and trains on the rest in p2's order, so every fold trains on as many rows as
-    splits()' train block (3,384 of 4,230) and the last fold IS splits()' (train, validation).
+    """k folds of the dev rows for out-of-fold scoring: fold i holds out the block of p2 between
+    i * n_dev // k and (i + 1) * n_dev // k and trains on the rest in p2's order. For the 4,230 dev
+    rows the folds are equal (846), every fold trains on as many rows as splits()' train block
+    (3,384) and the last fold IS splits()' (train, validation); for any n_dev the last fold trains
+    on the first int(0.8 n_dev) rows of p2 when k = 5 (models/nested_cv.py's outer training sets).
     Returns [(train indices, held-out indices)] into dev."""
-    size = n_dev // k
-    assert size * k == n_dev, "dev rows must split into k equal folds"
-    return [(np.concatenate([p2[:i * size], p2[(i + 1) * size:]]), p2[i * size:(i + 1) * size])
-            for i in range(k)]
+    cut = [i * n_dev // k for i in range(k + 1)]
+    return [(np.concatenate([p2[:cut[i]], p2[cut[i + 1]:]]), p2[cut[i]:cut[i + 1]]) for i in range(k)]
 
 
 def wilson(k, n, z=1.959964):

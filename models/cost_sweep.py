@@ -2,14 +2,14 @@
 budget of >= 1M records/s for the scoring stage on one core):
 
     OPENBLAS_CORETYPE=SkylakeX .venv/bin/python models/cost_sweep.py [--rounds 5]
-        [--bench build/release/bench_e2e] [--out models/candidate/COST.md]
+        [--bench build/release/bench_e2e] [--out models/default/COST.md]
 
-For each architecture (KxA-B-C: K members of 29-A-B-C-29, models/train_candidate.py's recipe):
+For each architecture (KxA-B-C: K members of 29-A-B-C-29, models/train_default.py's recipe):
 train on the 3,384-row train split, measure the mean ROC-AUC over every synthetic anomaly kind
 and strength made from the 846 validation rows (seed 11, as models/tune_default.py) against those
 legit rows, export the ONNX file (into --dir, not kept), then time fraudd's model + score stage
 (`bench_e2e --only model --model FILE`: the fused plan, feature-major batch 64, plus the score and
-top_features, one thread) for the embedded ulb-ae-1.1.0 and every file, interleaved, `--rounds`
+top_features, one thread) for ulb-ae-1.1.0 (made again by models/train_1_1_0.py into --dir) and every file, interleaved, `--rounds`
 rounds, the median per model. The test split is not read.
 """
 import argparse
@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ae_lib  # noqa: E402
-from train_candidate import export, parse_arch, train  # noqa: E402
+from train_default import export, parse_arch, train  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARCHS = ("1x16-8-16", "1x32-8-32", "2x32-8-32", "1x48-10-48", "1x64-12-64", "2x64-12-64", "3x64-12-64")
@@ -49,7 +49,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--bench", default=os.path.join(ae_lib.REPO, "build", "release", "bench_e2e"))
     ap.add_argument("--dir", default="/tmp/fraudd-cost-sweep")
-    ap.add_argument("--out", default=os.path.join(HERE, "candidate", "COST.md"))
+    ap.add_argument("--out", default=os.path.join(HERE, "default", "COST.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -65,8 +65,11 @@ def main():
         export(model, w, x_val[:2], path, float(np.percentile(s_val, 99.5)))
         rows[arch] = {"auc": float(np.mean(aucs)), "min": float(np.min(aucs)), "path": path, "ns": []}
         print(f"{arch}: validation mean AUC {rows[arch]['auc']:.4f} ({time.time() - t0:.0f} s)", flush=True)
-    base = "ulb-ae-1.1.0 (embedded)"
-    rows[base] = {"path": None, "ns": []}
+    import train_1_1_0
+    base = "ulb-ae-1.1.0 (the previous default)"
+    base_path = os.path.join(args.dir, "ulb-ae-1.1.0.onnx")
+    train_1_1_0.build(train_1_1_0.parser().parse_args(["--out", base_path, "--quiet"]))
+    rows[base] = {"path": base_path, "ns": []}
     for r in range(args.rounds):
         for name, row in rows.items():
             row["ns"].append(bench(args.bench, row["path"], args.seconds))
@@ -88,7 +91,7 @@ def main():
         f.write(f"""# Cost against validation AUC of the candidate architectures
 
 Made by `OPENBLAS_CORETYPE=SkylakeX .venv/bin/python models/cost_sweep.py --rounds {args.rounds}` (see its
-docstring): every architecture trained with models/train_candidate.py's recipe on the 3,384 train
+docstring): every architecture trained with models/train_default.py's recipe (ulb-ae-1.2.0's) on the 3,384 train
 rows; AUC = mean ROC-AUC over the {len(sets)} synthetic anomaly kinds and strengths made from the
 846 validation rows (seed 11); the stage timed by `build/release/bench_e2e --only model --model
 FILE` ({args.rounds} interleaved rounds of {args.seconds:g} s per model, best of 5 sub-rounds each, under

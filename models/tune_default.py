@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ae_lib  # noqa: E402
 from ae_lib import load_x, scaling  # noqa: E402
-from train_candidate import RECIPE_1_1  # noqa: E402
+from train_default import RECIPE_1_1  # noqa: E402
 
 SHRINKS = (0.0, 0.3, 0.6)
 CANDIDATES = [  # (name, changes to ulb-ae-1.1.0's recipe RECIPE_1_1)

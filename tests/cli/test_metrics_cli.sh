@@ -30,7 +30,7 @@ lint=$(promtool check metrics <"$log.m" 2>&1) || fail "promtool check metrics: $
 consumed=$(awk '$1 == "fraudd_records_consumed_total" {print $2}' "$log.m")
 produced=$(awk '$1 == "fraudd_results_produced_total" {print $2}' "$log.m")
 [ "${consumed%%.*}" -gt 0 ] && [ "${produced%%.*}" -gt 0 ] || fail "counters did not move ($consumed, $produced)"
-grep -q '^fraudd_score_bucket{model_version="ulb-ae-1.1.0",le="+Inf"}' "$log.m" || fail "score histogram"
+grep -q '^fraudd_score_bucket{model_version="ulb-ae-1.2.0",le="+Inf"}' "$log.m" || fail "score histogram"
 grep -q '^fraudd_end_to_end_latency_seconds_count ' "$log.m" || fail "latency histogram"
 src=$(cd "$(dirname "$0")/../.." && pwd)
 for f in "$src/monitoring/grafana-dashboard.json" "$src/monitoring/alerts.yaml"; do

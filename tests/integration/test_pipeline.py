@@ -362,7 +362,7 @@ def scenario_full():
                 print("  result   ", v[:200], "\n  expected ", expected[i][:200])
         if k != card_key(lines[i]):
             keymis += 1
-        if h.get("fraudd.model.version") != "ulb-ae-1.1.0" or h.get("fraudd.source.topic") != topics[0]:
+        if h.get("fraudd.model.version") != "ulb-ae-1.2.0" or h.get("fraudd.source.topic") != topics[0]:
             hdr += 1
     check(mismatch == 0, "every result is byte-identical to `fraudd score` on the same record (%d differ)" % mismatch)
     check(keymis == 0, "every result carries its input's key (%d differ)" % keymis)
@@ -468,7 +468,7 @@ def scenario_malformed():
         want = kinds.get(i)
         if want and v == want[0] and k == b"bad-%d" % i and h.get("fraudd.error.class") == want[1] and \
                 h.get("fraudd.error.reason") == want[2] and h.get("fraudd.error.message") and \
-                h.get("fraudd.model.version") == "ulb-ae-1.1.0" and h.get("fraudd.source.topic") == topics[0]:
+                h.get("fraudd.model.version") == "ulb-ae-1.2.0" and h.get("fraudd.source.topic") == topics[0]:
             ok += 1
         else:
             print("  unexpected dead letter:", i, v[:80], k, {x: y[:80] for x, y in h.items()})
@@ -834,7 +834,7 @@ def scenario_reload():
     ]
     c = model_variant(mdir, "it-c", selftest={"records": recs, "scores": ort_scores(a, recs)})
     a2 = model_variant(mdir, "it-a2")  # A's weights, a version of its own
-    files = {"ulb-ae-1.1.0": a, "it-b": b, "it-c": c, "it-a2": a2}
+    files = {"ulb-ae-1.2.0": a, "it-b": b, "it-c": c, "it-a2": a2}
     order = list(files)
     served = os.path.join(mdir, "served.onnx")
 
@@ -966,7 +966,7 @@ class ModelServer:
 def scenario_reload_url():
     n, rate, wait, topics, gen_path, lines, mdir = reload_setup("reload_url", (12000, 3000), (5000, 1000), 37)
     b = model_variant(mdir, "it-url-b", error_weights=[2.0] * len(selftest_records(lines)[1]))
-    files = {"ulb-ae-1.1.0": DEFAULT_MODEL, "it-url-b": b}
+    files = {"ulb-ae-1.2.0": DEFAULT_MODEL, "it-url-b": b}
     with open(DEFAULT_MODEL, "rb") as f:
         srv = ModelServer(f.read())
     port = free_port()
@@ -1017,7 +1017,7 @@ def scenario_reload_url():
           "reload_url: /metrics at the end: swapped %s (want 1), refused %s (want 0), generation %s (want 2)" %
           (reloads(m, "swapped"), reloads(m, "refused"), m.get("fraudd_model_generation")))
     per = check_versioned_results("reload_url", ld, out, gen_path, files, list(files))
-    check(per["ulb-ae-1.1.0"] > 0 and per["it-url-b"] > 0, "reload_url: both versions scored records")
+    check(per["ulb-ae-1.2.0"] > 0 and per["it-url-b"] > 0, "reload_url: both versions scored records")
 
 
 

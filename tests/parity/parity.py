@@ -46,8 +46,9 @@ by 1 ulp for a few % of values). Then, per record:
     (fraudd's float32 subtraction y_i - x_i adds a relative 6e-8 of the difference: inside
     the first part). Without the second part the term check demanded more of y than the output
     check does: a model that reconstructs well has terms ~100x smaller than its outputs, and a
-    y_i a few float32 ulps of the row's scale away from ORT's (ulb-ae-1.2.0-rc: up to 37 ulps
-    of y_i = 0.80, 2.2e-6, 2.8e-6 of the row's largest output, well inside the output check)
+    y_i a few float32 ulps of the row's scale away from ORT's (ulb-ae-1.2.0, then a candidate:
+    up to 37 ulps of y_i = 0.80, 2.2e-6, 2.8e-6 of the row's largest output, well inside the
+    output check)
     moved a term by up to 2.3e-6 against a tolerance of 1.2e-6 (81 of 10,000 records failed).
 Prints one summary line
     parity NAME: N records, max rel err output E1 score E2: PASS

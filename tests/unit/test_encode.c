@@ -451,7 +451,7 @@ static void prepared_encoder_writes_what_the_reference_writes(void **state) {
     (void)state;
     static const char *const feat[] = {"V1", "we\"ird\n", "V3", "Amount", "card.amount", "x\\y"};
     static const char *const ptn[] = {"id", "u\tser", "meta.card"};
-    static const char *const versions[] = {"ulb-ae-1.1.0", "v\"1\\", "", "\x01\x1f\xc3\xa9"};
+    static const char *const versions[] = {"ulb-ae-1.2.0", "v\"1\\", "", "\x01\x1f\xc3\xa9"};
     uint64_t seed = 7;
     char a[4096], b[4096];
     for (int it = 0; it < 20000; it++) {

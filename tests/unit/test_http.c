@@ -75,7 +75,7 @@ static void endpoints_answer_before_the_pipeline_exists(void **state) {
     b = (body){0};
     assert_int_equal(request(port, "GET", "/metrics", &b), 200);
     assert_non_null(strstr(b.data, "# TYPE fraudd_build_info gauge\n"));
-    assert_non_null(strstr(b.data, "fraudd_model_info{version=\"ulb-ae-1.1.0\"} 1\n"));
+    assert_non_null(strstr(b.data, "fraudd_model_info{version=\"ulb-ae-1.2.0\"} 1\n"));
     assert_non_null(strstr(b.data, "fraudd_model_features 29\n"));
     assert_non_null(strstr(b.data, "fraudd_model_threshold 7.5\n"));
     assert_non_null(strstr(b.data, "# TYPE process_cpu_seconds_total counter\n"));

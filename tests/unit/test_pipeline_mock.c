@@ -162,12 +162,12 @@ static void results_without_headers_when_result_headers_is_off(void **state) {
     for (size_t i = 0; i < N - 1; i++) {
         assert_string_equal(out[i].version, ""); /* no fraudd.model.version header */
         assert_int_equal(out[i].src_offset, 0);  /* no fraudd.source.offset header */
-        assert_string_equal(out[i].json_version, "ulb-ae-1.1.0");
+        assert_string_equal(out[i].json_version, "ulb-ae-1.2.0");
     }
     free(out);
     msg *dl = read_topic(e, "dlq", 1, 1);
     assert_string_equal(dl[0].cls, "decode");
-    assert_string_equal(dl[0].version, "ulb-ae-1.1.0");
+    assert_string_equal(dl[0].version, "ulb-ae-1.2.0");
     assert_int_equal(dl[0].src_offset, N - 1);
     free(dl);
     env_free(e);
@@ -259,7 +259,7 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
         assert_string_equal(out[i].version, out[i].json_version);
         /* ... and the score is that model's score for this record */
         int is_heavy = !strncmp(out[i].version, "heavy-", 6);
-        if (!is_heavy && strcmp(out[i].version, "ulb-ae-1.1.0") && strncmp(out[i].version, "light-", 6))
+        if (!is_heavy && strcmp(out[i].version, "ulb-ae-1.2.0") && strncmp(out[i].version, "light-", 6))
             fail_msg("unexpected model version %s", out[i].version);
         if (strcmp(out[i].score, is_heavy ? sb[k] : sa[k]))
             fail_msg("record %d scored %s by %s; that model gives %s", k, out[i].score, out[i].version,

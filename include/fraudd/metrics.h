@@ -168,6 +168,8 @@ typedef struct fr_part_stall {
 /* Model generations shown at once: the serving one and retired ones still
  * finishing their records (normally one, briefly two). */
 #define FR_METRICS_MAX_MODELS 8
+/* Shadow pairs kept (include/fraudd/mgen.h, FR_MGEN_MAX_PAIRS). */
+#define FR_METRICS_MAX_SHADOWS 16
 #define FR_METRICS_MAX_WORKERS 1024 /* pipeline.workers' bound */
 
 /* Everything one scrape shows. Large: allocate it, don't put it on a stack. */
@@ -183,7 +185,7 @@ typedef struct fr_metrics_view {
     int n_models;
     fr_model_status models[FR_METRICS_MAX_MODELS]; /* the serving champion first */
     int n_shadows;
-    fr_shadow_status shadows[FR_METRICS_MAX_MODELS];
+    fr_shadow_status shadows[FR_METRICS_MAX_SHADOWS];
     int n_workers;
     fr_worker_stats workers[FR_METRICS_MAX_WORKERS];
     fr_kstats kafka;

@@ -68,6 +68,19 @@ typedef struct fr_mgen_shadow {
     _Atomic uint64_t rejected;       /* scored by the champion, rejected by the challenger */
 } __attribute__((aligned(64))) fr_mgen_shadow;
 
+/* The shadow statistics of one (champion, challenger) pair, kept for the
+ * life of the process (fr_mgens.pairs, under mu; at most FR_MGEN_MAX_PAIRS,
+ * the oldest unused one dropped first), so its counters neither restart
+ * when a new generation holds the same pair nor vanish when the pair stops
+ * serving. */
+typedef struct fr_mgen_pair {
+    char champion[128], challenger[128]; /* versions */
+    size_t refs;                         /* generations holding it */
+    fr_mgen_shadow *w;                   /* one per worker */
+    struct fr_mgen_pair *next;           /* newest first */
+} fr_mgen_pair;
+#define FR_MGEN_MAX_PAIRS FR_METRICS_MAX_SHADOWS
+
 /* The two models a generation may hold. */
 enum { FR_ROLE_CHAMPION = 0, FR_ROLE_CHALLENGER = 1 };
 
@@ -107,7 +120,7 @@ typedef struct fr_mgen {
     fr_challenger_mode mode;   /* with a challenger */
     double share;              /* canary */
     uint64_t canary_below;     /* canary: a key whose FNV-1a 64 >> 11 is below this goes to the challenger */
-    fr_mgen_shadow *shadow;    /* shadow: one per worker */
+    fr_mgen_pair *pair;        /* shadow: the pair's statistics (pair->w: one per worker) */
     double loaded_unix;        /* when it was handed to the pipeline */
     size_t jobs;               /* run thread only: dispatched with it and not yet complete */
     struct fr_mgen *next;      /* retired list (run thread; readers under mu) */
@@ -127,6 +140,7 @@ typedef struct fr_mgens {
     _Atomic uint64_t next_id;
     _Atomic uint64_t serving_id; /* gen->id, readable without mu (run thread writes) */
     fr_mgen_stats *stats;        /* per model, shared by the generations holding it (under mu) */
+    fr_mgen_pair *pairs;         /* per shadow pair, kept (under mu) */
 } fr_mgens;
 
 /* The first generation is made of spec's models. 0, or a negative fr_err
@@ -159,8 +173,9 @@ void fr_mgens_release(fr_mgens *s, fr_mgen *g);
  * generations once), the serving generation's champion first, then its
  * challenger; how many. */
 int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap);
-/* Any thread: the shadow verdicts of the live generations, one entry per
- * (champion, challenger) pair; how many. */
+/* Any thread: the shadow verdicts of every (champion, challenger) pair
+ * that served since start (FR_MGEN_MAX_PAIRS at most), newest first; how
+ * many. */
 int fr_mgens_shadow_status(fr_mgens *s, fr_shadow_status *out, int cap);
 
 #ifdef __cplusplus

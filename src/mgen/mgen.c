@@ -85,6 +85,53 @@ static void stats_put(fr_mgens *s, fr_mgen_stats *st) {
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- shadow pairs (under s->mu) ---- */
+
+static fr_mgen_pair *pair_get(fr_mgens *s, const char *champion, const char *challenger) {
+    fr_mgen_pair *pr;
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (pr = s->pairs; pr; pr = pr->next, n++)
+        if (!strcmp(pr->champion, champion) && !strcmp(pr->challenger, challenger)) {
+            pr->refs++;
+            break;
+        }
+    if (!pr && n >= FR_MGEN_MAX_PAIRS) { /* drop the oldest no generation holds */
+        fr_mgen_pair **victim = NULL;
+        for (fr_mgen_pair **pp = &s->pairs; *pp; pp = &(*pp)->next)
+            if (!(*pp)->refs) victim = pp;
+        if (victim) {
+            fr_mgen_pair *v = *victim;
+            *victim = v->next;
+            free(v->w);
+            free(v);
+        }
+    }
+    if (!pr && (pr = calloc(1, sizeof *pr)) != NULL) {
+        pr->w = aligned_alloc(64, (size_t)s->n_workers * sizeof *pr->w);
+        if (!pr->w) {
+            free(pr);
+            pr = NULL;
+        } else {
+            memset(pr->w, 0, (size_t)s->n_workers * sizeof *pr->w);
+            snprintf(pr->champion, sizeof pr->champion, "%s", champion);
+            snprintf(pr->challenger, sizeof pr->challenger, "%s", challenger);
+            pr->refs = 1;
+            pr->next = s->pairs;
+            s->pairs = pr;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return pr;
+}
+
+static void pair_put(fr_mgens *s, fr_mgen_pair *pr) {
+    if (!pr) return;
+    pthread_mutex_lock(&s->mu);
+    pr->refs--; /* kept: its counters outlive the generations that count into them */
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- generations ---- */
 
 static void model_free(fr_mgens *s, fr_mgen_model *mm) {
@@ -102,7 +149,7 @@ static void mgen_free(fr_mgens *s, fr_mgen *g) {
     if (!g) return;
     model_free(s, &g->m[FR_ROLE_CHAMPION]);
     model_free(s, &g->m[FR_ROLE_CHALLENGER]);
-    free(g->shadow);
+    pair_put(s, g->pair);
     free(g);
 }
 
@@ -145,13 +192,9 @@ static fr_mgen *mgen_new(fr_mgens *s, const fr_mgen_spec *sp, char *err, size_t 
         g->share = sp->mode == FR_CHALLENGER_CANARY ? sp->share : 1.0;
         /* keys hash to 53 bits: below share x 2^53 is the challenger's */
         g->canary_below = (uint64_t)ldexp(g->share, 53);
-        if (shadow) {
-            g->shadow = aligned_alloc(64, (size_t)s->n_workers * sizeof *g->shadow);
-            if (!g->shadow) {
-                fr_set_err(err, errlen, FR_ENOMEM, "out of memory (model generation)");
-                goto fail;
-            }
-            memset(g->shadow, 0, (size_t)s->n_workers * sizeof *g->shadow);
+        if (shadow && !(g->pair = pair_get(s, g->m[FR_ROLE_CHAMPION].version, g->m[FR_ROLE_CHALLENGER].version))) {
+            fr_set_err(err, errlen, FR_ENOMEM, "out of memory (model generation)");
+            goto fail;
         }
     }
     g->loaded_unix = (double)fr_wall_ms() / 1e3;
@@ -188,6 +231,12 @@ void fr_mgens_destroy(fr_mgens *s) {
     }
     mgen_free(s, s->gen);
     s->gen = NULL;
+    while (s->pairs) {
+        fr_mgen_pair *pr = s->pairs;
+        s->pairs = pr->next;
+        free(pr->w);
+        free(pr);
+    }
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -289,31 +338,20 @@ int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap) {
     return n;
 }
 
-static void shadow_add(const fr_mgens *s, const fr_mgen *g, fr_shadow_status *out, int cap, int *n) {
-    if (!g->shadow) return;
-    const char *a = g->m[FR_ROLE_CHAMPION].version, *b = g->m[FR_ROLE_CHALLENGER].version;
-    int i;
-    for (i = 0; i < *n; i++)
-        if (!strcmp(out[i].champion, a) && !strcmp(out[i].challenger, b)) break;
-    if (i == *n) {
-        if (*n == cap) return;
-        memset(&out[i], 0, sizeof out[i]);
-        snprintf(out[i].champion, sizeof out[i].champion, "%s", a);
-        snprintf(out[i].challenger, sizeof out[i].challenger, "%s", b);
-        (*n)++;
-    }
-    for (int w = 0; w < s->n_workers; w++) {
-        for (int x = 0; x < 2; x++)
-            for (int y = 0; y < 2; y++) out[i].verdicts[x][y] += fr_ctr_get(&g->shadow[w].verdicts[x][y]);
-        out[i].rejected += fr_ctr_get(&g->shadow[w].rejected);
-    }
-}
-
 int fr_mgens_shadow_status(fr_mgens *s, fr_shadow_status *out, int cap) {
     int n = 0;
     pthread_mutex_lock(&s->mu);
-    if (s->gen) shadow_add(s, s->gen, out, cap, &n);
-    for (const fr_mgen *g = s->retired; g; g = g->next) shadow_add(s, g, out, cap, &n);
+    for (const fr_mgen_pair *pr = s->pairs; pr && n < cap; pr = pr->next, n++) {
+        fr_shadow_status *o = &out[n];
+        memset(o, 0, sizeof *o);
+        snprintf(o->champion, sizeof o->champion, "%s", pr->champion);
+        snprintf(o->challenger, sizeof o->challenger, "%s", pr->challenger);
+        for (int w = 0; w < s->n_workers; w++) {
+            for (int x = 0; x < 2; x++)
+                for (int y = 0; y < 2; y++) o->verdicts[x][y] += fr_ctr_get(&pr->w[w].verdicts[x][y]);
+            o->rejected += fr_ctr_get(&pr->w[w].rejected);
+        }
+    }
     pthread_mutex_unlock(&s->mu);
     return n;
 }

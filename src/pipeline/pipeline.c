@@ -230,7 +230,7 @@ void fr_pipeline_metrics(fr_pipeline *p, fr_metrics_view *v) {
     v->ready = fr_pipeline_ready(p, why, sizeof why);
     fr_pipeline_get_stats(p, &v->stats);
     v->n_models = fr_mgens_status(&p->gens, v->models, FR_METRICS_MAX_MODELS);
-    v->n_shadows = fr_mgens_shadow_status(&p->gens, v->shadows, FR_METRICS_MAX_MODELS);
+    v->n_shadows = fr_mgens_shadow_status(&p->gens, v->shadows, (int)(sizeof v->shadows / sizeof v->shadows[0]));
     v->n_workers = p->n_workers < FR_METRICS_MAX_WORKERS ? p->n_workers : FR_METRICS_MAX_WORKERS;
     for (int i = 0; i < v->n_workers; i++) fr_workers_stats(p->workers, i, &v->workers[i]);
     fr_kafka_state_stats(&p->kafka, &v->kafka);

@@ -215,7 +215,7 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
     int rc2 = run_model(w, jobs, n, sh, w->scored2, fr_now_ns());
     account(w, jobs, n, ch, w->scored);
     fr_mgen_wstats *ss = &sh->stats->w[w->id];
-    fr_mgen_shadow *sv = &g->shadow[w->id];
+    fr_mgen_shadow *sv = &g->pair->w[w->id];
     static const char key[] = ",\"challenger\":";
     size_t need = 0;
     for (size_t i = 0; i < n; i++)

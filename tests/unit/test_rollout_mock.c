@@ -305,6 +305,19 @@ static void promotion_by_config_swaps_both_roles_at_one_record(void **state) {
     assert_int_equal(seen[1], 200);
     assert_int_equal(seen[2], 100);
     free(out);
+    /* both pairs' verdicts stay exported after they stopped serving, with every record */
+    fr_metrics_view *v = calloc(1, sizeof *v);
+    fr_pipeline_metrics(e->p, v);
+    assert_int_equal(v->n_shadows, 2);
+    for (int i = 0; i < 2; i++) {
+        uint64_t total = 0;
+        for (int x = 0; x < 2; x++)
+            for (int y = 0; y < 2; y++) total += v->shadows[i].verdicts[x][y];
+        assert_int_equal(total, 200);
+    }
+    assert_string_equal(v->shadows[0].champion, "chall-b"); /* newest first */
+    assert_string_equal(v->shadows[1].champion, "champ-a");
+    free(v);
     env_free(e);
     unlink(a);
     unlink(b);

@@ -55,8 +55,25 @@ extern "C" {
 typedef struct fr_mgen_wstats {
     _Atomic uint64_t scores[FR_SCORE_BUCKETS]; /* score distribution (fr_score_bucket) */
     _Atomic uint64_t score_sum_micro;          /* sum of scores x 1e6 (histogram _sum) */
+    _Atomic uint64_t drift[FR_DRIFT_MAX_BINS]; /* scores per bin of the model's reference (fr_drift_bin) */
 } __attribute__((aligned(64))) fr_mgen_wstats;
 _Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per cache line(s)");
+
+/* Score drift of one model of a generation: the model's reference
+ * histogram (fraudd.score_histogram) and the sliding window of its live
+ * scores (include/fraudd/metrics.h, fr_drift). The workers count each
+ * score into their fr_mgen_wstats.drift (bin by binary search over the
+ * edges; relaxed single-writer counters). The run thread owns the window:
+ * fr_mgens_drift_step, called by the pipeline's loop about every 100 ms,
+ * takes a snapshot of the summed counters every metrics.drift_window_s / 10
+ * under s->mu; scrapes read the window and compute the PSI under s->mu too
+ * (fr_mgens_status). Nothing of it is on the record path but the counter. */
+typedef struct fr_mgen_drift {
+    size_t bins;            /* k; 0: the model has no reference histogram (no drift metric) */
+    const double *edges;    /* k - 1 edges (the model's memory) */
+    const double *expected; /* k shares of the reference scores (the model's memory) */
+    fr_drift win;           /* run thread writes, readers under s->mu */
+} fr_mgen_drift;
 
 /* One generation. Immutable once published, except the counters noted. */
 typedef struct fr_mgen {
@@ -68,6 +85,7 @@ typedef struct fr_mgen {
     double loaded_unix;     /* when it was handed to the pipeline */
     fr_scorer **scorers;    /* one per worker, NULL-terminated (NULL in pass-through mode) */
     fr_mgen_wstats *wstats; /* one per worker */
+    fr_mgen_drift drift;    /* the model's score drift (bins, edges, expected: immutable) */
     size_t jobs;            /* run thread only: dispatched with it and not yet complete */
     struct fr_mgen *next;   /* retired list (run thread; readers under mu) */
 } fr_mgen;
@@ -109,6 +127,11 @@ static inline fr_mgen *fr_mgens_acquire(fr_mgens *s) {
 }
 /* Run thread: a job of g completed; frees g after its last one if retired. */
 void fr_mgens_release(fr_mgens *s, fr_mgen *g);
+
+/* Run thread: takes the drift snapshots that are due at now_ns (fr_now_ns)
+ * for every generation still scoring. Cheap when none is due; takes s->mu
+ * for the loop over the generations. */
+void fr_mgens_drift_step(fr_mgens *s, int64_t now_ns);
 
 /* Any thread: up to cap generations, the serving one first; how many. */
 int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap);

@@ -33,6 +33,9 @@ static fr_mgen *mgen_new(fr_mgens *s, const fr_model *m, fr_model *owned, char *
     snprintf(g->version, sizeof g->version, "%s", fr_model_version(m));
     g->threshold = isnan(c->model.threshold) ? fr_model_threshold(m) : c->model.threshold;
     g->loaded_unix = (double)fr_wall_ms() / 1e3;
+    g->drift.bins = fr_model_score_bins(m, &g->drift.edges, &g->drift.expected);
+    if (g->drift.bins > FR_DRIFT_MAX_BINS) g->drift.bins = 0; /* the loader refuses more */
+    fr_drift_init(&g->drift.win, g->drift.bins, (int64_t)c->metrics.drift_window_s * 1000000000, fr_now_ns());
     if (!c->pipeline.passthrough) {
         fr_scorer_opts so = {.passthrough = (const char *const *)c->model.passthrough,
                              .np = c->model.n_passthrough,
@@ -127,6 +130,27 @@ void fr_mgens_release(fr_mgens *s, fr_mgen *g) {
     mgen_free(g);
 }
 
+/* g's cumulative drift counts now, summed over the workers, into cum[0..k). */
+static void drift_counts(const fr_mgens *s, const fr_mgen *g, uint64_t *cum) {
+    memset(cum, 0, g->drift.bins * sizeof *cum);
+    for (int w = 0; w < s->n_workers; w++)
+        for (size_t i = 0; i < g->drift.bins; i++) cum[i] += fr_ctr_get(&g->wstats[w].drift[i]);
+}
+
+static void drift_step(fr_mgens *s, fr_mgen *g, int64_t now_ns) {
+    uint64_t cum[FR_DRIFT_MAX_BINS];
+    if (!g->drift.bins || now_ns < g->drift.win.next_ns) return;
+    drift_counts(s, g, cum);
+    fr_drift_step(&g->drift.win, cum, now_ns);
+}
+
+void fr_mgens_drift_step(fr_mgens *s, int64_t now_ns) {
+    pthread_mutex_lock(&s->mu);
+    if (s->gen) drift_step(s, s->gen, now_ns);
+    for (fr_mgen *g = s->retired; g; g = g->next) drift_step(s, g, now_ns);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void status_of(const fr_mgens *s, const fr_mgen *g, int serving, fr_model_status *o) {
     memset(o, 0, sizeof *o);
     o->generation = g->id;
@@ -141,6 +165,15 @@ static void status_of(const fr_mgens *s, const fr_mgen *g, int serving, fr_model
         micro += fr_ctr_get(&g->wstats[w].score_sum_micro);
     }
     o->score_sum = (double)micro / 1e6;
+    o->psi = NAN;
+    if (g->drift.bins) {
+        uint64_t cum[FR_DRIFT_MAX_BINS], win[FR_DRIFT_MAX_BINS];
+        drift_counts(s, g, cum);
+        o->has_drift = 1;
+        o->psi_records = fr_drift_window(&g->drift.win, cum, win);
+        if (o->psi_records >= (uint64_t)s->cfg->metrics.drift_min_records && o->psi_records > 0)
+            o->psi = fr_psi(g->drift.expected, win, g->drift.bins);
+    }
 }
 
 int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap) {

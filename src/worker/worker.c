@@ -136,6 +136,7 @@ static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g, int64_t
         if (s->reject == FR_REJ_NONE) {
             jobs[i]->flagged = (uint8_t)(s->is_fraud != 0);
             fr_ctr_add(&gs->scores[fr_score_bucket(s->score)], 1);
+            if (g->drift.bins) fr_ctr_add(&gs->drift[fr_drift_bin(g->drift.edges, g->drift.bins, s->score)], 1);
             score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
             results++;
         } else {

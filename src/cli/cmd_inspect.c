@@ -39,8 +39,7 @@ int fr__cmd_inspect(int argc, char **argv) {
     if (bins)
         printf("score hist: %zu bins, edges %.6g .. %.6g (fraudd.score_histogram: score drift, docs/METRICS.md)\n",
                bins, edges[0], edges[bins - 2]);
-    else
-        printf("score hist: (none: no score drift metric)\n");
+    else printf("score hist: (none: no score drift metric)\n");
     printf("features:\n");
     for (size_t i = 0; i < nin; i++) {
         float d;

@@ -812,8 +812,10 @@ static int read_score_histogram(const char *v, fr_model *m, char *err, size_t er
             goto out;
         }
         if (i > 0 && !(e > m->bin_edges[i - 1])) {
-            rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": edges[%zu] = %.17g: expected more than edges[%zu] = %.17g "
-                            "(strictly increasing)", i, e, i - 1, m->bin_edges[i - 1]);
+            rc = fr_set_err(err, errlen, FR_EMODEL,
+                            HIST_KEY ": edges[%zu] = %.17g: expected more than edges[%zu] = %.17g "
+                                     "(strictly increasing)",
+                            i, e, i - 1, m->bin_edges[i - 1]);
             goto out;
         }
         m->bin_edges[i] = e;

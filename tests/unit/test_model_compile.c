@@ -291,7 +291,8 @@ static void malformed_score_histogram_is_refused_naming_the_key(void **state) {
     size_t n = 0, ne = 0;
     n += (size_t)snprintf(many + n, sizeof many - n, "{\"counts\": [");
     for (int i = 0; i < 65; i++) n += (size_t)snprintf(many + n, sizeof many - n, "%s1", i ? "," : "");
-    for (int i = 0; i < 64; i++) ne += (size_t)snprintf(many_edges + ne, sizeof many_edges - ne, "%s%d", i ? "," : "", i);
+    for (int i = 0; i < 64; i++)
+        ne += (size_t)snprintf(many_edges + ne, sizeof many_edges - ne, "%s%d", i ? "," : "", i);
     snprintf(many + n, sizeof many - n, "], \"edges\": [%s]}", many_edges);
     static const struct {
         const char *value, *why;

@@ -33,7 +33,9 @@ static fr_mgen *mgen_new(fr_mgens *s, const fr_model *m, fr_model *owned, char *
     snprintf(g->version, sizeof g->version, "%s", fr_model_version(m));
     g->threshold = isnan(c->model.threshold) ? fr_model_threshold(m) : c->model.threshold;
     g->loaded_unix = (double)fr_wall_ms() / 1e3;
-    g->drift.bins = fr_model_score_bins(m, &g->drift.edges, &g->drift.expected);
+    /* score drift: only a model with a reference histogram that scores (not
+     * the pass-through benchmark baseline) */
+    g->drift.bins = c->pipeline.passthrough ? 0 : fr_model_score_bins(m, &g->drift.edges, &g->drift.expected);
     if (g->drift.bins > FR_DRIFT_MAX_BINS) g->drift.bins = 0; /* the loader refuses more */
     fr_drift_init(&g->drift.win, g->drift.bins, (int64_t)c->metrics.drift_window_s * 1000000000, fr_now_ns());
     if (!c->pipeline.passthrough) {

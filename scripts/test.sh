@@ -9,13 +9,13 @@
 #   2. ONNX Runtime parity: default model and every fixture, 10,000 records each
 #   3. ASan+UBSan build: the same unit and CLI tests
 #   4. ThreadSanitizer build: the ring stress test, the mock-cluster pipeline tests (model
-#      swaps under load, the reloader), the HTTP and reload tests, and the whole pipeline (demo on the
-#      in-process cluster; malformed, rebalance, rolling and the model hot-reload scenarios
-#      reload + reload_url against the real broker)
+#      swaps under load, the reloader), the HTTP and reload tests, the score drift window, and the
+#      whole pipeline (demo on the in-process cluster; malformed, rebalance, rolling, the model
+#      hot-reload scenarios reload + reload_url and score drift against the real broker)
 #   5. integration: `fraudd run` against a real Kafka broker started from Maven Central jars
 #      (tests/integration: 100k records, SIGTERM/SIGKILL restarts, dead letters, rebalance,
 #      rolling updates with SIGTERM inside the rebalance, model hot reload from a file and a
-#      URL under load)
+#      URL under load, score drift read by a real Prometheus)
 #      and TLS + SASL/SCRAM (tests/security: good and misconfigured clients, secrets never shown)
 #   5b. fault campaign (broker, network): broker SIGKILL + restart, broker SIGSTOP past the
 #      session timeout, and Toxiproxy between fraudd and the broker (latency, bandwidth cap,
@@ -70,7 +70,7 @@ else
     step "unit tests (asan+ubsan)" ctest_in build/asan
   step "build tsan" scripts/build.sh tsan
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
-  step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_pipeline_failures|test_http|test_reload|test_rollout_mock"
+  step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_pipeline_failures|test_http|test_reload|test_rollout_mock|test_drift"
   # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
   step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
   # the Python peer of the side-by-side benchmark scores as fraudd does (1,000 records, ~5 s):
@@ -93,7 +93,7 @@ else
   # the same mode keeps the behaviour of these integration scenarios (read_committed reader)
   FR_IT_DELIVERY=exactly_once step "exactly once: dead letters and model hot reload" \
     tests/integration/run_all.sh build/release/fraudd malformed reload reload_url
-  step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url
+  step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url drift
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"
   step "container image" tests/image/test_image.sh

@@ -7,7 +7,7 @@
  *
  * Rules:
  *  - the file is one YAML mapping of sections (kafka, pipeline, model, http,
- *    logging); unknown keys anywhere are errors;
+ *    metrics, logging); unknown keys anywhere are errors;
  *  - scalars may contain ${VAR} or ${VAR:-default}, replaced from the
  *    environment before the value is read ($$ is a literal $); an unset VAR
  *    without a default is an error;
@@ -119,6 +119,10 @@ typedef struct fr_config {
         int port;                /* 0 = off, 1..65535, default 8080 */
         char *bind;              /* default "0.0.0.0" */
     } http;
+    struct {
+        int drift_window_s;      /* score drift (PSI) window, 10..86400 s, default 600 */
+        int drift_min_records;   /* no PSI below this many scores in the window, default 1000 */
+    } metrics;
     struct {
         fr_log_format format;    /* json | text, default json */
         fr_log_level level;      /* debug | info | warn | error, default info */

@@ -28,6 +28,8 @@ typedef struct fr_gen_opts {
     uint64_t first_id;     /* id of the first record */
     int64_t start_ms;      /* timestamp of the first record, ms since epoch */
     double rate_per_s;     /* spacing of timestamps: mean records per second */
+    double shift;          /* drift on purpose: every V feature moved by this many of its standard
+                              deviations (0: the fitted distribution, byte-identical output) */
 } fr_gen_opts;
 
 fr_gen *fr_gen_new(const fr_gen_opts *o);

@@ -7,6 +7,9 @@
  *   histograms  the bucket maths of latencies (128 log buckets, 4 per
  *               factor of two from 1 us) and scores (4 per factor of two
  *               from 2^-10 to 2^20)
+ *   drift       the population stability index of live scores against a
+ *               model's reference histogram, over a sliding window of
+ *               cumulative snapshots (fr_drift, src/metrics/drift.c)
  *   snapshot    fr_stats and fr_metrics_view: the values one scrape shows,
  *               filled by the pipeline (fr_pipeline_metrics), so rendering
  *               reads plain memory and calls no stage
@@ -62,6 +65,64 @@ int64_t fr_latency_quantile_ns(const uint64_t *buckets, double q);
 #define FR_SCORE_BUCKETS 122
 double fr_score_bucket_upper(int i);
 int fr_score_bucket(double score);
+
+/* ---- score drift: population stability index over a sliding window ---- */
+
+/* Most bins a reference histogram may have (FR_MODEL_MAX_SCORE_BINS). */
+#define FR_DRIFT_MAX_BINS 64
+/* Snapshots per window: the window slides in steps of window / 10. */
+#define FR_DRIFT_STEPS 10
+/* Both shares are floored at this before the logarithm: an empty bin on
+ * either side would otherwise make the PSI infinite. */
+#define FR_PSI_FLOOR 1e-4
+
+/* The bin of score among k bins split by the k - 1 increasing edges: 0 if
+ * score < edges[0], i if edges[i-1] <= score < edges[i], k - 1 if score >=
+ * edges[k-2]. Binary search; NaN lands in bin 0. */
+static inline int fr_drift_bin(const double *edges, size_t k, double score) {
+    size_t lo = 0, hi = k - 1; /* the bin is in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2; /* bin mid ends at edges[mid] */
+        if (score >= edges[mid]) lo = mid + 1;
+        else hi = mid;
+    }
+    return (int)lo;
+}
+
+/* Population stability index of the observed counts q[0..k) against the
+ * expected shares p[0..k): sum_i (q_i - p_i) ln(q_i / p_i), q_i the share of
+ * bin i in the observed counts, both shares floored at FR_PSI_FLOOR. NaN if
+ * nothing was observed. */
+double fr_psi(const double *expected, const uint64_t *observed, size_t k);
+
+/* The sliding window of one model's live score counts. The counts
+ * themselves are cumulative single-writer counters (one set per worker,
+ * fr_mgen_wstats); this keeps snapshots of their sum, and the window's
+ * counts are the sum now minus the oldest snapshot. The oldest is
+ * FR_DRIFT_STEPS steps (one window) old once the ring is full, so the
+ * window covers the last window_s to window_s + one step; before that it
+ * is everything since the model started serving (its first snapshot is all
+ * zeros).
+ * Threads: one owner takes the snapshots (fr_drift_step); readers of the
+ * ring must be ordered against it by the caller (mgen: its mutex). */
+typedef struct fr_drift {
+    size_t k;          /* bins; 0: no reference, nothing measured */
+    int64_t step_ns;   /* between snapshots: the window / FR_DRIFT_STEPS */
+    int64_t next_ns;   /* when the next snapshot is due (fr_now_ns) */
+    unsigned n, first; /* snapshots held (1..FR_DRIFT_STEPS + 1), index of the oldest */
+    uint64_t snap[FR_DRIFT_STEPS + 1][FR_DRIFT_MAX_BINS]; /* cumulative counts at each step */
+} fr_drift;
+
+/* k bins (0: none), a window of window_ns starting at now_ns (one all-zero
+ * snapshot). */
+void fr_drift_init(fr_drift *d, size_t k, int64_t window_ns, int64_t now_ns);
+/* The owner: if a step is due at now_ns, records cum[0..k) (the cumulative
+ * counts now) as the newest snapshot, dropping the oldest beyond one
+ * window. Returns 1 if it took one. */
+int fr_drift_step(fr_drift *d, const uint64_t *cum, int64_t now_ns);
+/* The window's counts, cum (cumulative now) minus the oldest snapshot, into
+ * out[0..k); returns their sum. */
+uint64_t fr_drift_window(const fr_drift *d, const uint64_t *cum, uint64_t *out);
 
 /* ---- the snapshot ---- */
 
@@ -149,6 +210,9 @@ typedef struct fr_model_status {
     double share;                      /* canary challenger: its share of keys */
     uint64_t scores[FR_SCORE_BUCKETS]; /* fr_score_bucket counts of its results */
     double score_sum;
+    int has_drift;                     /* the model has a reference score histogram */
+    uint64_t psi_records;              /* scores in the drift window */
+    double psi;                        /* their PSI against the reference; NaN: too few (metrics.drift_min_records) */
 } fr_model_status;
 
 /* Verdicts of a champion and its shadow challenger on the same records. */

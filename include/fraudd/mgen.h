@@ -58,6 +58,7 @@ extern "C" {
 typedef struct fr_mgen_wstats {
     _Atomic uint64_t scores[FR_SCORE_BUCKETS]; /* score distribution (fr_score_bucket) */
     _Atomic uint64_t score_sum_micro;          /* sum of scores x 1e6 (histogram _sum) */
+    _Atomic uint64_t drift[FR_DRIFT_MAX_BINS]; /* scores per bin of the model's reference (fr_drift_bin) */
 } __attribute__((aligned(64))) fr_mgen_wstats;
 _Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per cache line(s)");
 
@@ -84,12 +85,30 @@ typedef struct fr_mgen_pair {
 /* The two models a generation may hold. */
 enum { FR_ROLE_CHAMPION = 0, FR_ROLE_CHALLENGER = 1 };
 
+/* Score drift of one model: the model's reference
+ * histogram (fraudd.score_histogram) and the sliding window of its live
+ * scores (include/fraudd/metrics.h, fr_drift). The workers count each
+ * score into their fr_mgen_wstats.drift (bin by binary search over the
+ * edges; relaxed single-writer counters). The run thread owns the window:
+ * fr_mgens_drift_step, called by the pipeline's loop about every 100 ms,
+ * takes a snapshot of the summed counters every metrics.drift_window_s / 10
+ * under s->mu (per model: the window goes on across generations that keep
+ * the model); scrapes read the window and compute the PSI under s->mu too
+ * (fr_mgens_status). Nothing of it is on the record path but the counter. */
+typedef struct fr_mgen_drift {
+    size_t bins;            /* k; 0: the model has no reference histogram (no drift metric) */
+    const double *edges;    /* k - 1 edges (the model's memory) */
+    const double *expected; /* k shares of the reference scores (the model's memory) */
+    fr_drift win;           /* run thread writes, readers under s->mu */
+} fr_mgen_drift;
+
 /* A model's statistics, shared by the generations that hold the model
  * (fr_mgens.stats, under mu). */
 typedef struct fr_mgen_stats {
     const fr_model *model;  /* key: the model they describe */
     size_t refs;            /* generations holding it */
     fr_mgen_wstats *w;      /* one per worker */
+    fr_mgen_drift drift;    /* its score drift (bins, edges, expected: immutable) */
     struct fr_mgen_stats *next;
 } fr_mgen_stats;
 
@@ -168,6 +187,11 @@ static inline fr_mgen *fr_mgens_acquire(fr_mgens *s) {
 }
 /* Run thread: a job of g completed; frees g after its last one if retired. */
 void fr_mgens_release(fr_mgens *s, fr_mgen *g);
+
+/* Run thread: takes the drift snapshots that are due at now_ns (fr_now_ns)
+ * for every model still scoring. Cheap when none is due; takes s->mu for
+ * the loop over the models. */
+void fr_mgens_drift_step(fr_mgens *s, int64_t now_ns);
 
 /* Any thread: the models of up to cap generations' (a model held by two
  * generations once), the serving generation's champion first, then its

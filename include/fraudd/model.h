@@ -25,6 +25,13 @@
  *                        "scores": [expected score, ...]}: a model reloaded
  *                        into a running daemon must reproduce these scores
  *                        (src/reload) before it may serve
+ *   fraudd.score_histogram optional JSON {"edges": [e1, ..., e_{k-1}],
+ *                        "counts": [c0, ..., c_{k-1}], "source": "text"}: the
+ *                        scores of the model's validation data in k bins
+ *                        (2 <= k <= FR_MODEL_MAX_SCORE_BINS; bin 0 holds
+ *                        score < e1, bin i e_i <= score < e_{i+1}, the last
+ *                        score >= e_{k-1}), the reference the live scores'
+ *                        drift is measured against (docs/METRICS.md)
  *
  * Thread safety: a loaded fr_model is immutable (but for its owner count);
  * any number of threads may run it at once, each with its own fr_workspace.
@@ -102,6 +109,14 @@ void fr_model_layer_info(const fr_model *m, size_t i, fr_layer_info *info);
 const char *fr_model_source_ops(const fr_model *m);
 /* The fraudd.selftest metadata text, or NULL if the model has none. */
 const char *fr_model_selftest(const fr_model *m);
+
+/* Most bins fraudd.score_histogram may have. */
+#define FR_MODEL_MAX_SCORE_BINS 64
+/* The fraudd.score_histogram reference: its bin count k (0 if the model has
+ * none), *edges its k - 1 strictly increasing edges and *expected_fraction
+ * the share of the reference scores in each of the k bins (sums to 1).
+ * Either pointer may be NULL. */
+size_t fr_model_score_bins(const fr_model *m, const double **edges, const double **expected_fraction);
 
 /* Scratch memory for one thread, sized for batches up to max_batch
  * (<= FR_MODEL_MAX_BATCH). Allocated once; running allocates nothing. */

@@ -18,6 +18,11 @@
  * group.initial.rebalance.delay.ms (rdkafka_mock_cgrp.c; librdkafka 2.0.2
  * has no setting for it, and no consumer property shortens it). Until the
  * partitions are assigned the summary line says so instead of "0 rec/s".
+ *
+ * Score drift: with a model that carries fraudd.score_histogram, the summary
+ * line also shows the PSI of the serving model's live scores (the same
+ * number /metrics exports); --shift moves the generated records on purpose
+ * (include/fraudd/gen.h) and --drift-window sets metrics.drift_window_s.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -63,6 +68,8 @@ typedef struct demo {
     int64_t last_t;
     int64_t next_line;   /* when on_tick prints the next summary line */
     int64_t assigned_at; /* first partition assignment (0 = still waiting) */
+    int drift;           /* the model has a reference score histogram: show its PSI */
+    fr_metrics_view *view; /* for the PSI (run thread only; large, so allocated) */
 } demo;
 
 static void *generator(void *arg) {
@@ -146,6 +153,15 @@ static void on_tick(fr_pipeline *p, void *user) {
            s.results ? 100.0 * (double)s.flagged / (double)s.results : 0.0, s.dead_letters,
            (double)fr_latency_quantile_ns(s.latency, 0.50) / 1e6, (double)fr_latency_quantile_ns(s.latency, 0.99) / 1e6,
            s.in_flight);
+    if (d->drift && d->view) {
+        memset(d->view, 0, sizeof *d->view);
+        fr_pipeline_metrics(p, d->view);
+        const fr_model_status *ms = &d->view->models[0];
+        if (d->view->n_models > 0 && !isnan(ms->psi))
+            printf("           score drift: PSI %.4f over the last %" PRIu64 " scores\n", ms->psi, ms->psi_records);
+        else if (d->view->n_models > 0)
+            printf("           score drift: %" PRIu64 " scores in the window, too few for a PSI\n", ms->psi_records);
+    }
     fflush(stdout);
     d->last_done = done;
     d->last_t = now;
@@ -154,10 +170,13 @@ static void on_tick(fr_pipeline *p, void *user) {
 static void demo_usage(FILE *f) {
     fprintf(f, "usage: fraudd demo [--duration SECONDS] [--count N] [--workers N] [--anomaly-rate R] [--seed S]\n"
                "                   [--model F] [--log-level L] [--ordering key|partition|unordered]\n"
-               "                   [--http-port N]\n"
+               "                   [--http-port N] [--shift SD] [--drift-window SECONDS]\n"
                "  Runs the streaming pipeline against an in-process Kafka: generated transactions\n"
                "  in, scores out. Default: 10 seconds. Ctrl-C stops early. /metrics, /healthz and\n"
-               "  /readyz are served on --http-port (default 8080; 0: off; in use: a warning).\n");
+               "  /readyz are served on --http-port (default 8080; 0: off; in use: a warning).\n"
+               "  --shift SD moves every generated V feature by SD standard deviations (drift on\n"
+               "  purpose); with a model that has fraudd.score_histogram each line shows the PSI\n"
+               "  of the live scores over --drift-window seconds (metrics.drift_window_s, default 600).\n");
 }
 
 static int set_str(char **dst, const char *v) {
@@ -176,11 +195,13 @@ int fr__cmd_demo(int argc, char **argv) {
                                          {"log-level", required_argument, 0, 'l'},
                                          {"ordering", required_argument, 0, 'o'},
                                          {"http-port", required_argument, 0, 'p'},
+                                         {"shift", required_argument, 0, 'S'},
+                                         {"drift-window", required_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     demo d = {.go = {.seed = 42, .anomaly_rate = 0.01, .first_id = 1, .rate_per_s = 1000}, .duration = 0};
     d.go.start_ms = (int64_t)time(NULL) * 1000;
-    size_t workers = 0, seed, http_port = 8080;
+    size_t workers = 0, seed, http_port = 8080, drift_window = 0;
     fr_http *http = NULL;
     const char *model_path = NULL;
     fr_log_level level = FR_LOG_WARN;
@@ -228,6 +249,12 @@ int fr__cmd_demo(int argc, char **argv) {
             break;
         case 'p':
             if (fr__cli_parse_size("--http-port", optarg, 0, 65535, &http_port)) return FR_EXIT_USAGE;
+            break;
+        case 'S':
+            if (fr__cli_parse_double("--shift", optarg, -10, 10, &d.go.shift)) return FR_EXIT_USAGE;
+            break;
+        case 'D':
+            if (fr__cli_parse_size("--drift-window", optarg, 10, 86400, &drift_window)) return FR_EXIT_USAGE;
             break;
         case 'h': demo_usage(stdout); return FR_EXIT_OK;
         default: demo_usage(stderr); return FR_EXIT_USAGE;
@@ -279,9 +306,15 @@ int fr__cmd_demo(int argc, char **argv) {
     cfg->pipeline.workers = (int)workers;
     cfg->pipeline.ordering = ordering;
     cfg->pipeline.shutdown_timeout_ms = 10000;
+    if (drift_window) cfg->metrics.drift_window_s = (int)drift_window;
     m = fr__cli_load_model(cfg->model.path);
     if (!m) {
         rc = FR_EXIT_MODEL;
+        goto out;
+    }
+    d.drift = fr_model_score_bins(m, NULL, NULL) > 0;
+    if (d.drift && !(d.view = malloc(sizeof *d.view))) {
+        fprintf(stderr, "fraudd demo: out of memory\n");
         goto out;
     }
     /* the mock broker answers a fetch only after fetch.wait.max.ms unless
@@ -351,5 +384,6 @@ out:
     if (d.host) rd_kafka_destroy(d.host);
     fr_model_free(m);
     fr_config_free(cfg);
+    free(d.view);
     return rc;
 }

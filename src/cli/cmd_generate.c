@@ -23,6 +23,7 @@ static int parse_gen(int argc, char **argv, gen_args *a, int demo) {
                                          {"anomaly-rate", required_argument, 0, 'a'},
                                          {"seed", required_argument, 0, 's'},
                                          {"rate", required_argument, 0, 'r'},
+                                         {"shift", required_argument, 0, 'S'},
                                          {"output", required_argument, 0, 'o'},
                                          {"model", required_argument, 0, 'm'},
                                          {"help", no_argument, 0, 'h'},
@@ -45,6 +46,9 @@ static int parse_gen(int argc, char **argv, gen_args *a, int demo) {
         case 'r':
             if (fr__cli_parse_double("--rate", optarg, 1e-3, 1e9, &a->go.rate_per_s)) return -1;
             break;
+        case 'S':
+            if (fr__cli_parse_double("--shift", optarg, -10, 10, &a->go.shift)) return -1;
+            break;
         case 'o':
             if (demo) goto bad;
             a->out_path = optarg;
@@ -54,7 +58,9 @@ static int parse_gen(int argc, char **argv, gen_args *a, int demo) {
             a->model_path = optarg;
             break;
         case 'h':
-            printf("usage: fraudd %s [--count N] [--anomaly-rate R] [--seed S] [--rate PER_SECOND] %s\n",
+            printf("usage: fraudd %s [--count N] [--anomaly-rate R] [--seed S] [--rate PER_SECOND] [--shift SD] %s\n"
+                   "  --shift SD  drift on purpose: every V feature moved by SD of its standard deviations\n"
+                   "              (-10..10; default 0, the fitted distribution)\n",
                    demo ? "demo" : "generate", demo ? "[--model F]" : "[--output F|-]");
             return 1;
         default:

@@ -34,6 +34,12 @@ int fr__cmd_inspect(int argc, char **argv) {
     else printf("threshold:  (none in the model: pass --threshold)\n");
     printf("inputs:     %zu features, outputs: %zu\n", nin, fr_model_n_outputs(m));
     printf("source ops: %s\n", fr_model_source_ops(m));
+    const double *edges, *share;
+    size_t bins = fr_model_score_bins(m, &edges, &share);
+    if (bins)
+        printf("score hist: %zu bins, edges %.6g .. %.6g (fraudd.score_histogram: score drift, docs/METRICS.md)\n",
+               bins, edges[0], edges[bins - 2]);
+    else printf("score hist: (none: no score drift metric)\n");
     printf("features:\n");
     for (size_t i = 0; i < nin; i++) {
         float d;

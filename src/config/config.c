@@ -120,6 +120,7 @@ static const struct {
      "Promote by swapping model.path and model.challenger.path in this file: it is\n"
      "re-read on SIGHUP and every model.reload_interval_ms (docs/DEPLOY.md)."},
     {"http", "http", NULL, "HTTP: /healthz, /readyz and /metrics."},
+    {"metrics", "metrics", NULL, "Metrics: what /metrics measures beyond counting (docs/METRICS.md)."},
     {"logging", "logging", NULL, "Logging: one line per event on stderr."},
 };
 #define FR__N_SECTIONS (sizeof sections / sizeof sections[0])
@@ -282,6 +283,18 @@ static const fr__opt opts[] = {
     {"http", "port", FR__T_INT, 0, 0, 65535, NULL, "8080", NULL, OFF(http.port),
      "Port of the health and metrics endpoints; 0 = no HTTP server.", NULL},
     {"http", "bind", FR__T_STR, 0, 0, 0, NULL, "0.0.0.0", NULL, OFF(http.bind), "Address to listen on.", NULL},
+
+    {"metrics", "drift_window_s", FR__T_INT, 0, 10, 86400, NULL, "600", NULL, OFF(metrics.drift_window_s),
+     "Score drift: the population stability index of the live scores against the\n"
+     "model's fraudd.score_histogram (fraudd_model_score_psi, per model version) is\n"
+     "computed over the scores of the last this many seconds (the window slides in\n"
+     "steps of a tenth of it). A model without that metadata has no drift metric.",
+     NULL},
+    {"metrics", "drift_min_records", FR__T_INT, 0, 1, 1000000000, NULL, "1000", NULL, OFF(metrics.drift_min_records),
+     "Score drift: no PSI is exported while the window holds fewer scores than this\n"
+     "(a PSI over a few records is noise); fraudd_model_score_psi_window_records\n"
+     "still shows how many it holds.",
+     NULL},
 
     {"logging", "format", FR__T_ENUM, 0, 0, 0, format_names, "json", NULL, OFF(logging.format),
      "json: one JSON object per line; text: human-readable lines.", NULL},

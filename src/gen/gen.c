@@ -33,8 +33,15 @@
  * into the data's Time range. Card and merchant ids are uniform over 10^6 and
  * 5*10^4 values.
  *
+ * Shift (drift on purpose, to test drift monitoring): with shift S != 0
+ * every record's V1..V28 are moved by S of their own standard deviations,
+ * all in the same direction (+), before anomalies are injected; the amount
+ * is unchanged. It draws nothing from the random stream, so the records are
+ * the same ones, moved; S = 0 leaves the output byte-identical.
+ *
  * Options: anomaly_rate NaN counts as 0, other values are clamped to 0..1;
- * rate_per_s that is not a positive finite number means 1000.
+ * rate_per_s that is not a positive finite number means 1000; a shift that
+ * is not finite means 0.
  *
  * Guarantees: no allocation after fr_gen_new, no snprintf; a call that
  * returns 0 (cap too small) leaves the generator unchanged, so retrying with
@@ -69,6 +76,7 @@ struct fr_gen {
     double anomaly_rate;             /* 0..1 */
     double gap_ms;                   /* mean gap between records, ms */
     double start_ms;                 /* timestamp of the first record */
+    double shift;                    /* V features moved by this many standard deviations (0: none) */
     char key[FR__ULB_DIM][16];       /* ,"V1": .. ,"Amount":  precomputed keys */
     unsigned char key_len[FR__ULB_DIM]; /* their lengths */
 };
@@ -126,6 +134,7 @@ fr_gen *fr_gen_new(const fr_gen_opts *o) {
     g->anomaly_rate = !(ar > 0) ? 0 : ar > 1 ? 1 : ar; /* NaN -> 0 */
     double rate = o->rate_per_s;
     g->gap_ms = rate > 0 && isfinite(rate) ? 1000.0 / rate : 1.0;
+    g->shift = isfinite(o->shift) ? o->shift : 0;
     for (int i = 0; i < FR__ULB_DIM; i++) {
         size_t n = strlen(fr__ulb_names[i]);
         char *k = g->key[i];
@@ -244,6 +253,8 @@ size_t fr_gen_next(fr_gen *g, char *dst, size_t cap, int *is_anomaly) {
         for (int k = 0; k <= i; k++) acc += row[k] * z[k];
         v[i] = acc;
     }
+    if (g->shift != 0)
+        for (int i = 0; i < FR__ULB_NV; i++) v[i] += g->shift * fr__ulb_std[i];
     double amount = expm1(v[FR__ULB_DIM - 1]);
     int anomaly = uniform(st) < g->anomaly_rate;
     if (anomaly) {

@@ -131,6 +131,14 @@ static void label_escape(fr_buf *b, const char *s) {
     }
 }
 
+/* A model version as the model_version label value: quotes, backslashes and
+ * newlines become '_' (the same text in every per-version family). */
+static void version_label(char *dst, size_t cap, const char *version) {
+    snprintf(dst, cap, "%s", version);
+    for (char *c = dst; *c; c++)
+        if (*c == '"' || *c == '\\' || *c == '\n') *c = '_';
+}
+
 void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
     head(b, "fraudd_build_info", "gauge", "Build information; always 1.");
     fr_buf_printf(b, "fraudd_build_info{version=\"%s\"} 1\n", FRAUDD_VERSION);
@@ -250,9 +258,7 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         for (int m = 0; m < nm; m++) {
             uint64_t acc = 0;
             char ver[160];
-            snprintf(ver, sizeof ver, "%s", ms[m].version);
-            for (char *c = ver; *c; c++)
-                if (*c == '"' || *c == '\\' || *c == '\n') *c = '_';
+            version_label(ver, sizeof ver, ms[m].version);
             for (int i = 0; i < FR_SCORE_BUCKETS - 1; i++) {
                 acc += ms[m].scores[i];
                 fr_buf_printf(b, "fraudd_score_bucket{model_version=\"%s\",le=\"%.9g\"} %llu\n", ver,
@@ -265,6 +271,29 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
                           "fraudd_score_count{model_version=\"%s\"} %llu\n",
                           ver, (unsigned long long)acc, ver, ms[m].score_sum, ver, (unsigned long long)acc);
         }
+        /* score drift: only models with a reference histogram have series,
+         * and the PSI only once its window holds metrics.drift_min_records */
+        head(b, "fraudd_model_score_psi", "gauge",
+             "Population stability index of the scores of the last metrics.drift_window_s against the model's "
+             "reference histogram (fraudd.score_histogram), by model version: below 0.1 stable, 0.1 to 0.25 "
+             "moderate, above 0.25 significant drift. No sample while the window holds fewer than "
+             "metrics.drift_min_records scores.");
+        for (int m = 0; m < nm; m++)
+            if (ms[m].has_drift && !isnan(ms[m].psi)) {
+                char ver[160];
+                version_label(ver, sizeof ver, ms[m].version);
+                fr_buf_printf(b, "fraudd_model_score_psi{model_version=\"%s\"} %.6g\n", ver, ms[m].psi);
+            }
+        head(b, "fraudd_model_score_psi_window_records", "gauge",
+             "Scores in the drift window the PSI is computed over, by model version (models with a reference "
+             "histogram only).");
+        for (int m = 0; m < nm; m++)
+            if (ms[m].has_drift) {
+                char ver[160];
+                version_label(ver, sizeof ver, ms[m].version);
+                fr_buf_printf(b, "fraudd_model_score_psi_window_records{model_version=\"%s\"} %llu\n", ver,
+                              (unsigned long long)ms[m].psi_records);
+            }
         if (v->n_shadows > 0) {
             static const char *const verdict[2] = {"legit", "fraud"};
             head(b, "fraudd_shadow_verdicts_total", "counter",

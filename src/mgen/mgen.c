@@ -61,6 +61,13 @@ static fr_mgen_stats *stats_get(fr_mgens *s, const fr_model *m) {
         } else {
             memset(st->w, 0, (size_t)s->n_workers * sizeof *st->w);
             st->model = m;
+            /* score drift: only a model with a reference histogram that scores
+             * (not the pass-through benchmark baseline) */
+            const fr_config *c = s->cfg;
+            fr_mgen_drift *d = &st->drift;
+            d->bins = c->pipeline.passthrough ? 0 : fr_model_score_bins(m, &d->edges, &d->expected);
+            if (d->bins > FR_DRIFT_MAX_BINS) d->bins = 0; /* the loader refuses more */
+            fr_drift_init(&d->win, d->bins, (int64_t)c->metrics.drift_window_s * 1000000000, fr_now_ns());
             st->refs = 1;
             st->next = s->stats;
             s->stats = st;
@@ -297,6 +304,26 @@ void fr_mgens_release(fr_mgens *s, fr_mgen *g) {
     mgen_free(s, g);
 }
 
+/* ---- score drift (under mu) ---- */
+
+/* st's cumulative drift counts now, summed over the workers, into cum[0..k). */
+static void drift_counts(const fr_mgens *s, const fr_mgen_stats *st, uint64_t *cum) {
+    memset(cum, 0, st->drift.bins * sizeof *cum);
+    for (int w = 0; w < s->n_workers; w++)
+        for (size_t i = 0; i < st->drift.bins; i++) cum[i] += fr_ctr_get(&st->w[w].drift[i]);
+}
+
+void fr_mgens_drift_step(fr_mgens *s, int64_t now_ns) {
+    uint64_t cum[FR_DRIFT_MAX_BINS];
+    pthread_mutex_lock(&s->mu);
+    for (fr_mgen_stats *st = s->stats; st; st = st->next) {
+        if (!st->drift.bins || now_ns < st->drift.win.next_ns) continue;
+        drift_counts(s, st, cum);
+        fr_drift_step(&st->drift.win, cum, now_ns);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- status (under mu) ---- */
 
 static void status_of(const fr_mgens *s, const fr_mgen *g, int role, int serving, fr_model_status *o) {
@@ -317,6 +344,16 @@ static void status_of(const fr_mgens *s, const fr_mgen *g, int role, int serving
         micro += fr_ctr_get(&mm->stats->w[w].score_sum_micro);
     }
     o->score_sum = (double)micro / 1e6;
+    o->psi = NAN;
+    const fr_mgen_stats *st = mm->stats;
+    if (st->drift.bins) {
+        uint64_t cum[FR_DRIFT_MAX_BINS], win[FR_DRIFT_MAX_BINS];
+        drift_counts(s, st, cum);
+        o->has_drift = 1;
+        o->psi_records = fr_drift_window(&st->drift.win, cum, win);
+        if (o->psi_records >= (uint64_t)s->cfg->metrics.drift_min_records && o->psi_records > 0)
+            o->psi = fr_psi(st->drift.expected, win, st->drift.bins);
+    }
 }
 
 /* Adds g's models not listed yet. */

@@ -763,6 +763,83 @@ static int feature_index(const fr_model *m, const char *name) {
     return -1;
 }
 
+/* fraudd.score_histogram (include/fraudd/model.h): k bins, k - 1 strictly
+ * increasing finite edges, k non-negative integer counts with a positive
+ * sum; kept as edges and expected fractions. */
+#define HIST_KEY "metadata 'fraudd.score_histogram'"
+static int read_score_histogram(const char *v, fr_model *m, char *err, size_t errlen) {
+    int rc = 0;
+    json_error_t je;
+    json_t *j = json_loads(v, 0, &je);
+    json_t *edges = json_object_get(j, "edges"), *counts = json_object_get(j, "counts");
+    json_t *source = json_object_get(j, "source");
+    double sum = 0;
+    if (!json_is_object(j)) {
+        rc = fr_set_err(err, errlen, FR_EMODEL,
+                        HIST_KEY ": expected a JSON object {\"edges\": [...], \"counts\": [...], \"source\": \"...\"}");
+        goto out;
+    }
+    if (!json_is_array(counts) || !json_is_array(edges)) {
+        rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": expected arrays \"edges\" and \"counts\"");
+        goto out;
+    }
+    if (source && !json_is_string(source)) {
+        rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": \"source\" must be a string");
+        goto out;
+    }
+    size_t k = json_array_size(counts);
+    if (k < 2 || k > FR_MODEL_MAX_SCORE_BINS) {
+        rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": %zu counts, expected 2 to %d bins", k,
+                        FR_MODEL_MAX_SCORE_BINS);
+        goto out;
+    }
+    if (json_array_size(edges) != k - 1) {
+        rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": %zu edges for %zu counts, expected %zu (one fewer)",
+                        json_array_size(edges), k, k - 1);
+        goto out;
+    }
+    m->bin_edges = malloc((k - 1) * sizeof *m->bin_edges);
+    m->bin_expected = malloc(k * sizeof *m->bin_expected);
+    if (!m->bin_edges || !m->bin_expected) {
+        rc = FR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i + 1 < k; i++) {
+        json_t *x = json_array_get(edges, i);
+        double e = json_number_value(x);
+        if (!json_is_number(x) || !isfinite(e)) {
+            rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": edges[%zu]: expected a finite number", i);
+            goto out;
+        }
+        if (i > 0 && !(e > m->bin_edges[i - 1])) {
+            rc = fr_set_err(err, errlen, FR_EMODEL,
+                            HIST_KEY ": edges[%zu] = %.17g: expected more than edges[%zu] = %.17g "
+                                     "(strictly increasing)",
+                            i, e, i - 1, m->bin_edges[i - 1]);
+            goto out;
+        }
+        m->bin_edges[i] = e;
+    }
+    for (size_t i = 0; i < k; i++) {
+        json_t *x = json_array_get(counts, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0) {
+            rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": counts[%zu]: expected a non-negative integer", i);
+            goto out;
+        }
+        m->bin_expected[i] = (double)json_integer_value(x);
+        sum += m->bin_expected[i];
+    }
+    if (!(sum > 0)) {
+        rc = fr_set_err(err, errlen, FR_EMODEL, HIST_KEY ": the counts sum to 0, expected at least one score");
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) m->bin_expected[i] /= sum;
+    m->n_bins = k;
+out:
+    json_decref(j);
+    return rc;
+}
+
 static int read_metadata(const Onnx__ModelProto *mp, fr_model *m, char *err, size_t errlen) {
     int rc = 0;
     json_error_t je;
@@ -873,6 +950,7 @@ static int read_metadata(const Onnx__ModelProto *mp, fr_model *m, char *err, siz
             m->log1p[f] = 1;
         }
     }
+    if ((v = meta(mp, "fraudd.score_histogram")) && (rc = read_score_histogram(v, m, err, errlen)) != 0) goto out;
 out:
     json_decref(j);
     return rc;

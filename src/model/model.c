@@ -44,6 +44,8 @@ void fr__model_destroy(fr_model *m) {
     free(m->producer);
     free(m->source_ops);
     free(m->selftest);
+    free(m->bin_edges);
+    free(m->bin_expected);
     free(m);
 }
 
@@ -134,6 +136,11 @@ const char *fr_model_producer(const fr_model *m) { return m->producer; }
 const char *fr_model_source_ops(const fr_model *m) { return m->source_ops; }
 const char *fr_model_selftest(const fr_model *m) { return m->selftest; }
 size_t fr_model_n_layers(const fr_model *m) { return m->n_layers; }
+size_t fr_model_score_bins(const fr_model *m, const double **edges, const double **expected_fraction) {
+    if (edges) *edges = m->bin_edges;
+    if (expected_fraction) *expected_fraction = m->bin_expected;
+    return m->n_bins;
+}
 
 void fr_model_layer_info(const fr_model *m, size_t i, fr_layer_info *info) {
     const fr__layer *l = &m->layers[i];

@@ -64,6 +64,9 @@ struct fr_model {
     char *producer;       /* "pytorch 1.13.1" */
     char *source_ops;     /* op types of the source graph, comma separated */
     char *selftest;       /* fraudd.selftest metadata as written, or NULL */
+    size_t n_bins;        /* fraudd.score_histogram: bins of the reference scores (0: no key) */
+    double *bin_edges;    /* n_bins - 1 strictly increasing edges */
+    double *bin_expected; /* n_bins fractions of the reference scores (counts / their sum) */
     _Atomic int refs;     /* owners beyond the first (fr_model_retain) */
 };
 

@@ -2,8 +2,9 @@
  *
  * fr_pipeline_run is the run thread: it starts the workers, then loops
  * fr_source_poll (consume, dispatch, delivery reports), storing offsets,
- * adopting a new model generation when one is published, and calling the
- * tick hook, until the stop flag or a fatal error. Shutdown:
+ * adopting a new model generation when one is published, taking the score
+ * drift snapshots (every 100 ms it asks the generations whether one is
+ * due), and calling the tick hook, until the stop flag or a fatal error. Shutdown:
  *   1. stop reading the input and give back records not yet dispatched;
  *   2. wait for every in-flight record's delivery report (workers keep
  *      scoring, the producer keeps sending), bounded by shutdown_timeout_ms;
@@ -273,7 +274,7 @@ int fr_pipeline_run(fr_pipeline *p) {
            fr_ordering_name(p->cfg->pipeline.ordering), fr_guarantee_name(p->cfg->kafka.delivery),
            p->cfg->pipeline.passthrough ? " (pass-through, no scoring)" : "");
     atomic_store_explicit(&p->heartbeat_ns, fr_now_ns(), memory_order_relaxed);
-    int64_t next_store = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
+    int64_t next_store = 0, next_drift = 0, next_tick = fr_now_ns() + (int64_t)p->opts.tick_ms * 1000000;
     while (!(p->opts.stop && *p->opts.stop) && !atomic_load(&p->stop_requested) && !atomic_load(&p->kafka.fatal)) {
         if (fr_mgens_pending(&p->gens)) fr_mgens_adopt(&p->gens);
         fr_source_poll(p->source, p->jobs.in_flight ? 2 : 50);
@@ -282,6 +283,11 @@ int fr_pipeline_run(fr_pipeline *p) {
         if (now >= next_store) {
             fr_source_store_offsets(p->source);
             next_store = now + 20 * 1000000;
+        }
+        if (now >= next_drift) {
+            /* the score drift windows' snapshots (include/fraudd/mgen.h) */
+            fr_mgens_drift_step(&p->gens, now);
+            next_drift = now + 100 * 1000000;
         }
         if (p->opts.on_tick && p->opts.tick_ms > 0 && now >= next_tick) {
             p->opts.on_tick(p, p->opts.user);

@@ -126,6 +126,13 @@ static int run_model(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_model 
     return rc;
 }
 
+/* One score into a model's statistics of this worker: its histogram
+ * bucket and, when the model has a reference histogram, its drift bin. */
+static inline void count_score(fr_mgen_wstats *gs, const fr_mgen_drift *d, double score) {
+    fr_ctr_add(&gs->scores[fr_score_bucket(score)], 1);
+    if (d->bins) fr_ctr_add(&gs->drift[fr_drift_bin(d->edges, d->bins, score)], 1);
+}
+
 /* Counts the scores of out[0..n) in mm's statistics and the rejects in the
  * worker's; marks flagged jobs. Returns the records scored. */
 static uint64_t account(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_model *mm, const fr_scored *out) {
@@ -136,7 +143,7 @@ static uint64_t account(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_mod
         const fr_scored *s = &out[i];
         if (s->reject == FR_REJ_NONE) {
             jobs[i]->flagged = (uint8_t)(s->is_fraud != 0);
-            fr_ctr_add(&gs->scores[fr_score_bucket(s->score)], 1);
+            count_score(gs, &mm->stats->drift, s->score);
             score_micro += s->score > 0 && s->score < 1e12 ? (uint64_t)(s->score * 1e6) : 0;
             results++;
         } else {
@@ -240,7 +247,7 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
             memcpy(dst + len, b->text, b->len);
             len += b->len;
             verdicts[a->is_fraud != 0][b->is_fraud != 0]++;
-            fr_ctr_add(&ss->scores[fr_score_bucket(b->score)], 1);
+            count_score(ss, &sh->stats->drift, b->score);
             micro += b->score > 0 && b->score < 1e12 ? (uint64_t)(b->score * 1e6) : 0;
         } else {
             const char *why = b ? fr_reject_name(b->reject) : "scorer_failed";

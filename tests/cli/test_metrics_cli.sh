@@ -2,14 +2,19 @@
 # A live scrape of `fraudd demo` (the streaming pipeline on the in-process cluster) passes
 # Prometheus' own linter, `promtool check metrics`; /readyz turns 200 once partitions are
 # assigned, /healthz is 200 while records flow, and the counters move. Every metric that the
-# Grafana dashboard and the alert rules in monitoring/ use exists in that scrape.
+# Grafana dashboard and the alert rules in monitoring/ use exists in that scrape. The demo runs
+# the default model with a fraudd.score_histogram (tests/fixtures/default_score_hist.onnx), so the
+# score drift gauges are in the scrape with samples.
 set -euo pipefail
 fraudd=$1
+src=$(cd "$(dirname "$0")/../.." && pwd)
+model=$src/tests/fixtures/default_score_hist.onnx
+version=ulb-ae-1.1.0+score-hist
 fail() { echo "FAIL: $*"; exit 1; }
 command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus; scripts/setup.sh)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 log=$(mktemp)
-"$fraudd" demo --duration 20 --http-port "$port" >"$log" 2>&1 &
+"$fraudd" demo --duration 20 --http-port "$port" --model "$model" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log" "$log.m"' EXIT
 for _ in $(seq 100); do
@@ -30,9 +35,13 @@ lint=$(promtool check metrics <"$log.m" 2>&1) || fail "promtool check metrics: $
 consumed=$(awk '$1 == "fraudd_records_consumed_total" {print $2}' "$log.m")
 produced=$(awk '$1 == "fraudd_results_produced_total" {print $2}' "$log.m")
 [ "${consumed%%.*}" -gt 0 ] && [ "${produced%%.*}" -gt 0 ] || fail "counters did not move ($consumed, $produced)"
-grep -q '^fraudd_score_bucket{model_version="ulb-ae-1.2.0",le="+Inf"}' "$log.m" || fail "score histogram"
+grep -qF "fraudd_score_bucket{model_version=\"$version\",le=\"+Inf\"}" "$log.m" || fail "score histogram"
+# generated traffic against the model's own training distribution: a PSI, and a small one
+psi=$(awk -v k="fraudd_model_score_psi{model_version=\"$version\"}" '$1 == k {print $2}' "$log.m")
+[ -n "$psi" ] || fail "no fraudd_model_score_psi sample for $version"
+awk -v p="$psi" 'BEGIN {exit !(p >= 0 && p < 0.1)}' || fail "PSI of generated traffic $psi, expected < 0.1"
+grep -qF "fraudd_model_score_psi_window_records{model_version=\"$version\"} " "$log.m" || fail "PSI window records"
 grep -q '^fraudd_end_to_end_latency_seconds_count ' "$log.m" || fail "latency histogram"
-src=$(cd "$(dirname "$0")/../.." && pwd)
 for f in "$src/monitoring/grafana-dashboard.json" "$src/monitoring/alerts.yaml"; do
   for name in $(grep -oE '\b(fraudd|process)_[a-z0-9_]+' "$f" | sort -u); do
     grep -qE "^${name}[ {]|^# TYPE ${name} " "$log.m" || fail "$(basename "$f") uses $name, which /metrics does not serve"
@@ -41,4 +50,4 @@ done
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$src/monitoring/grafana-dashboard.json" ||
   fail "dashboard is not valid JSON"
 wait $pid || fail "demo exit status"
-echo "metrics: promtool clean, $consumed consumed / $produced produced at scrape time"
+echo "metrics: promtool clean, $consumed consumed / $produced produced at scrape time, score PSI $psi"

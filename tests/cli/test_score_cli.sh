@@ -57,4 +57,13 @@ set +e; "$fraudd" score --batch 0 2>"$t/err"; rc=$?; set -e
 for f in "$src"/tests/fixtures/*.onnx; do "$fraudd" inspect "$f" > /dev/null || fail "inspect $f"; done
 out=$("$fraudd" demo --count 5000) || fail "demo exit"
 echo "$out" | grep -q "5000 transactions in, 5000 results out" || fail "demo: every generated record has a result"
+# drift on purpose: --shift moves the V features, keeps the rest; out of range is a usage error
+"$fraudd" generate --count 3 --seed 4 --shift 0.5 > "$t/shifted.jsonl"
+"$fraudd" generate --count 3 --seed 4 > "$t/plain.jsonl"
+! cmp -s "$t/shifted.jsonl" "$t/plain.jsonl" || fail "generate --shift changes nothing"
+[ "$(cut -d, -f1 "$t/shifted.jsonl")" = "$(cut -d, -f1 "$t/plain.jsonl")" ] || fail "generate --shift: other records"
+set +e; "$fraudd" generate --shift 11 >/dev/null 2>"$t/err"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "\-\-shift" "$t/err" || fail "generate --shift 11: exit 2 naming the option (got $rc)"
+set +e; "$fraudd" demo --drift-window 5 >/dev/null 2>"$t/err"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "\-\-drift-window" "$t/err" || fail "demo --drift-window 5: exit 2 naming the option (got $rc)"
 echo "cli: all checks passed"

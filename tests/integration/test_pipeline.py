@@ -32,6 +32,10 @@ is checked by an independent client build.
               every surviving record scored once, the committed offsets reach the end
   reload_url  the same from model.url (a test HTTP server with ETags): polls are conditional
               (304), new content swaps, HTTP 500/404 count as fetch_failed and keep serving
+  drift       score drift through the real broker, read by a real Prometheus: with a model that
+              carries fraudd.score_histogram and a 10 s window, normal generated traffic keeps
+              fraudd_model_score_psi below 0.1, traffic shifted on purpose (fraudd generate
+              --shift 1) raises it above 0.25, and normal traffic again brings it back below 0.1
 
 usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them)
 FR_IT_DELIVERY=exactly_once: every fraudd runs with kafka.delivery exactly_once, and the
@@ -298,10 +302,12 @@ def first_event(daemons, pred, timeout=60):
     return None
 
 
-def generate(n, seed):
-    path = os.path.join(WORK, f"gen-{seed}-{n}.jsonl")
+def generate(n, seed, shift=0):
+    """n generated records (1% anomalies); shift: every V feature moved by that many standard
+    deviations (drift on purpose)."""
+    path = os.path.join(WORK, f"gen-{seed}-{n}-{shift}.jsonl")
     subprocess.run([FRAUDD, "generate", "--count", str(n), "--seed", str(seed), "--anomaly-rate", "0.01",
-                    "--output", path], check=True)
+                    "--shift", str(shift), "--output", path], check=True)
     with open(path, "rb") as f:
         lines = f.read().splitlines()
     return path, lines
@@ -624,24 +630,47 @@ def prom_query(port, q):
     return float(res[0]["value"][1]) if res else None
 
 
+class Prometheus:
+    """A real Prometheus server (Debian's) scraping fraudd's /metrics on http_port every second,
+    its own files in WORK/name; query() asks it for one value."""
+
+    def __init__(self, name, http_port):
+        self.port = free_port()
+        pdir = os.path.join(WORK, name)
+        os.makedirs(pdir, exist_ok=True)
+        with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fraudd\n"
+                    "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % http_port)
+        self.log = open(os.path.join(pdir, "prometheus.log"), "wb")
+        self.proc = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(pdir, "prometheus.yml"),
+                                      "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+                                      "--web.listen-address=127.0.0.1:%d" % self.port],
+                                     stdout=self.log, stderr=self.log)
+
+    def query(self, q):
+        """The value of q now (None: no series, or the server is not up yet)."""
+        try:
+            return prom_query(self.port, q)
+        except OSError:
+            return None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(20)
+        self.log.close()
+
+
 def scenario_prometheus():
     n = 20000
     topics = topics_for("prometheus")
     _, lines = generate(n, 23)
     ld = Loader(topics[0])
     ld.produce(keyed(lines, n))
-    http_port, prom_port = free_port(), free_port()
+    http_port = free_port()
     d = Daemon(write_config("prometheus", "g-" + topics[0], topics), "prometheus",
                ["--http-port", str(http_port)])
-    pdir = os.path.join(WORK, "prometheus")
-    os.makedirs(pdir, exist_ok=True)
-    with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
-        f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fraudd\n"
-                "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % http_port)
-    plog = open(os.path.join(pdir, "prometheus.log"), "wb")
-    prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(pdir, "prometheus.yml"),
-                             "--storage.tsdb.path=" + os.path.join(pdir, "data"),
-                             "--web.listen-address=127.0.0.1:%d" % prom_port], stdout=plog, stderr=plog)
+    prom = Prometheus("prometheus", http_port)
+    prom_port = prom.port
     try:
         out = read_topic(topics[1], n, 120)
         check(len(out) == n, "prometheus: %d results for %d records" % (len(out), n))
@@ -662,11 +691,85 @@ def scenario_prometheus():
         dead = prom_query(prom_port, "sum(fraudd_dead_letters_total)")
         check(dead == 0, "prometheus: no dead letters counted (%s)" % dead)
     finally:
-        prom.terminate()
-        prom.wait(20)
-        plog.close()
+        prom.stop()
         rc = d.stop()
     check(rc == 0, "prometheus: fraudd exits 0")
+
+
+# ---------------------------------------------------------------- score drift
+
+DRIFT_FIXTURE = os.path.join(REPO, "tests", "fixtures", "default_score_hist.onnx")
+
+
+def drift_model():
+    """(model.path or None for the embedded default, its version): the default model once it
+    carries a fraudd.score_histogram, until then the fixture made from it
+    (tests/fixtures/make_drift_fixture.py)."""
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(DEFAULT_MODEL).metadata_props}
+    if "fraudd.score_histogram" in meta:
+        return None, meta["fraudd.version"]
+    meta = {p.key: p.value for p in onnx.load(DRIFT_FIXTURE).metadata_props}
+    return DRIFT_FIXTURE, meta["fraudd.version"]
+
+
+def psi_phase(prom, ld, name, lines, seconds, rate, version):
+    """Produces lines at rate records/s for about `seconds`, sampling every 0.5 s the PSI that
+    Prometheus scraped; returns the samples taken once fraudd's window (10 s, plus a step and a
+    scrape) held only this phase's records."""
+    q = 'fraudd_model_score_psi{model_version="%s"}' % version
+    n = int(seconds * rate)
+    t = ld.produce_in_background([(i, lines[i], card_key(lines[i])) for i in range(n)], rate)
+    t0, samples = time.time(), []
+    while t.is_alive():
+        v = prom.query(q)
+        if v is not None and time.time() - t0 > 12:
+            samples.append(v)
+        time.sleep(0.5)
+    t.join()
+    print("  %s: %d records at %d/s; PSI samples %s" % (name, n, rate, " ".join("%.3f" % v for v in samples)),
+          flush=True)
+    return samples
+
+
+def scenario_drift():
+    """Normal generated traffic scores like the model's training-time histogram (PSI < 0.1);
+    traffic shifted on purpose (every V feature +1 standard deviation) rises above 0.25, seen
+    by a real Prometheus; back to normal, the shifted records leave the window and it falls."""
+    topics = topics_for("drift")
+    model, version = drift_model()
+    print("  model %s (%s)" % (model or "embedded default", version), flush=True)
+    rate, seconds = 2000, 20
+    _, normal = generate(rate * seconds, 31)
+    _, shifted = generate(rate * seconds, 32, shift=1.0)
+    _, normal2 = generate(rate * seconds, 33)
+    http_port = free_port()
+    cfg = write_config("drift", "g-" + topics[0], topics, extra_model="  path: %s\n" % model if model else "")
+    with open(cfg, "a") as f:
+        f.write("metrics:\n  drift_window_s: 10\n  drift_min_records: 1000\n")
+    d = Daemon(cfg, "drift", ["--http-port", str(http_port)])
+    prom = Prometheus("prometheus-drift", http_port)
+    ld = Loader(topics[0])
+    try:
+        check(d.wait_assigned(), "drift: fraudd joins the group")
+        calm = psi_phase(prom, ld, "normal", normal, seconds, rate, version)
+        check(calm and max(calm) < 0.1, "drift: normal traffic keeps the PSI below 0.1 (max %s of %d samples)"
+              % ("%.4f" % max(calm) if calm else None, len(calm)))
+        high = psi_phase(prom, ld, "shifted", shifted, seconds, rate, version)
+        check(high and min(high) > 0.25, "drift: shifted traffic raises the PSI above 0.25 (min %s of %d samples)"
+              % ("%.3f" % min(high) if high else None, len(high)))
+        back = psi_phase(prom, ld, "normal again", normal2, seconds, rate, version)
+        check(back and max(back) < 0.1, "drift: normal again, the shifted scores leave the window: PSI below 0.1 "
+              "(max %s of %d samples)" % ("%.4f" % max(back) if back else None, len(back)))
+        w = prom.query('fraudd_model_score_psi_window_records{model_version="%s"}' % version)
+        check(w is not None and 1000 <= w <= 1.5 * 11 * rate,
+              "drift: the window holds about 10 s of records (%s)" % w)
+        out = read_topic(topics[1], 3 * rate * seconds, 60)
+        check(len(out) == 3 * rate * seconds, "drift: %d results for %d records" % (len(out), 3 * rate * seconds))
+    finally:
+        prom.stop()
+        rc = d.stop()
+    check(rc == 0, "drift: fraudd exits 0")
 
 # ---------------------------------------------------------------- model hot reload
 
@@ -1160,7 +1263,7 @@ SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scen
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
              "rolling": scenario_rolling, "prometheus": scenario_prometheus,
              "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps,
-             "compacted": scenario_compacted}
+             "compacted": scenario_compacted, "drift": scenario_drift}
 
 def run_scenarios(label, runs, prefix=""):
     """The main loop of every runner here and in tests/faults, tests/security: runs (name,

@@ -142,6 +142,8 @@ static void assert_defaults_beyond_kafka(const fr_config *c) {
     assert_int_equal(c->model.max_record_bytes, 1048576);
     assert_int_equal(c->http.port, 8080);
     assert_string_equal(c->http.bind, "0.0.0.0");
+    assert_int_equal(c->metrics.drift_window_s, 600);
+    assert_int_equal(c->metrics.drift_min_records, 1000);
     assert_int_equal(c->logging.format, FR_LOGFMT_JSON);
     assert_int_equal(c->logging.level, FR_LOG_INFO);
     assert_int_equal(c->logging.warn_interval_ms, 1000);
@@ -210,6 +212,7 @@ static void every_option_can_be_set(void **state) {
                               "model:\n  path: /m.onnx\n  threshold: 0.25\n  passthrough: [id, a.b.c]\n"
                               "  emit_output: true\n  max_record_bytes: 64\n"
                               "http:\n  port: 0\n  bind: 127.0.0.1\n"
+                              "metrics:\n  drift_window_s: 86400\n  drift_min_records: 1\n"
                               "logging:\n  format: text\n  level: error\n  warn_interval_ms: 0\n");
     assert_string_equal(c->kafka.group_id, "g");
     assert_int_equal(c->kafka.produce_retries, 100);
@@ -234,6 +237,8 @@ static void every_option_can_be_set(void **state) {
     assert_int_equal(c->model.max_record_bytes, 64);
     assert_int_equal(c->http.port, 0);
     assert_string_equal(c->http.bind, "127.0.0.1");
+    assert_int_equal(c->metrics.drift_window_s, 86400);
+    assert_int_equal(c->metrics.drift_min_records, 1);
     assert_int_equal(c->logging.format, FR_LOGFMT_TEXT);
     assert_int_equal(c->logging.level, FR_LOG_ERROR);
     assert_int_equal(c->logging.warn_interval_ms, 0);
@@ -419,8 +424,10 @@ static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
     fails_with(BASE "pipeline:\n  wrokers: 4\n", FR_EINVAL,
                "t.yaml:7:3: pipeline: unknown key \"wrokers\"; valid keys: workers, ring_capacity, batch_size, "
                "ordering, max_in_flight, shutdown_timeout_ms, passthrough");
+    fails_with(BASE "metric:\n  port: 1\n", FR_EINVAL,
+               "t.yaml:6:1: unknown section \"metric\"; valid sections: kafka, pipeline, model, http, metrics, logging");
     fails_with(BASE "metrics:\n  port: 1\n", FR_EINVAL,
-               "t.yaml:6:1: unknown section \"metrics\"; valid sections: kafka, pipeline, model, http, logging");
+               "t.yaml:7:3: metrics: unknown key \"port\"; valid keys: drift_window_s, drift_min_records");
     fails_with(BASE "model:\n  Path: x\n", FR_EINVAL, /* keys are case-sensitive */
                "t.yaml:7:3: model: unknown key \"Path\"; valid keys: path, url, reload_interval_ms, max_bytes, "
                "fetch_timeout_ms, ca_file, threshold, passthrough, emit_output, max_record_bytes, challenger");
@@ -428,7 +435,7 @@ static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
                "t.yaml:8:5: model.challenger: unknown key \"share_\"; valid keys: path, url, mode, share, threshold");
     /* a key that could hold control characters is shown escaped */
     fails_with(BASE "\"a\\tb\": 1\n", FR_EINVAL,
-               "t.yaml:6:1: unknown section \"a\\x09b\"; valid sections: kafka, pipeline, model, http, logging");
+               "t.yaml:6:1: unknown section \"a\\x09b\"; valid sections: kafka, pipeline, model, http, metrics, logging");
 }
 
 static void duplicate_keys_are_errors_at_every_level(void **state) {
@@ -448,7 +455,7 @@ static void wrong_node_kinds_are_errors(void **state) {
                "t.yaml:7:12: pipeline.workers: expected an integer in 0..1024, got a list");
     fails_with(BASE "http: 8080\n", FR_ETYPE, "t.yaml:6:7: http: expected a mapping of options (port, bind), got a scalar");
     fails_with("- kafka\n", FR_ETYPE,
-               "t.yaml:1:1: expected a mapping of sections (kafka, pipeline, model, http, logging), got a list");
+               "t.yaml:1:1: expected a mapping of sections (kafka, pipeline, model, http, metrics, logging), got a list");
     fails_with(BASE "  properties: [a]\n", FR_ETYPE,
                "t.yaml:6:15: kafka.properties: expected a mapping of librdkafka properties, got a list");
     fails_with(BASE "  producer:\n    linger.ms: {a: 1}\n", FR_ETYPE,
@@ -477,8 +484,15 @@ static void integers_are_decimal_and_within_bounds(void **state) {
     }
     fails_with(BASE "model:\n  max_record_bytes: 63\n", FR_ERANGE,
                "t.yaml:7:21: model.max_record_bytes: expected an integer in 64..67108864, got \"63\"");
+    /* the drift window: 10 s to a day */
+    fails_with(BASE "metrics:\n  drift_window_s: 9\n", FR_ERANGE,
+               "t.yaml:7:19: metrics.drift_window_s: expected an integer in 10..86400, got \"9\"");
+    fails_with(BASE "metrics:\n  drift_window_s: 86401\n", FR_ERANGE,
+               "t.yaml:7:19: metrics.drift_window_s: expected an integer in 10..86400, got \"86401\"");
+    fails_with(BASE "metrics:\n  drift_min_records: 0\n", FR_ERANGE,
+               "t.yaml:7:22: metrics.drift_min_records: expected an integer in 1..1000000000, got \"0\"");
     fails_with(BASE "kafka_x: 1\n", FR_EINVAL,
-               "t.yaml:6:1: unknown section \"kafka_x\"; valid sections: kafka, pipeline, model, http, logging");
+               "t.yaml:6:1: unknown section \"kafka_x\"; valid sections: kafka, pipeline, model, http, metrics, logging");
     /* bounds are inclusive, leading zeros are decimal */
     fr_config *c = loads(BASE "pipeline:\n  workers: 0\n  batch_size: 001\nhttp:\n  port: 65535\n");
     assert_int_equal(c->pipeline.batch_size, 1);
@@ -872,6 +886,7 @@ static void assert_same_config(const fr_config *a, const fr_config *b) {
     assert_int_equal(a->model.max_record_bytes, b->model.max_record_bytes);
     assert_int_equal(a->http.port, b->http.port);
     assert_string_equal(a->http.bind, b->http.bind);
+    assert_memory_equal(&a->metrics, &b->metrics, sizeof a->metrics);
     assert_memory_equal(&a->logging, &b->logging, sizeof a->logging);
 }
 

@@ -332,6 +332,43 @@ static void short_buffers_fail_cleanly_and_change_nothing(void **state) {
     fr_gen_free(ref);
 }
 
+/* --shift: the same records, every V feature moved by shift x its standard
+ * deviation (float32 rounding aside), the amount and everything else the
+ * same; shift 0 is the unshifted stream byte for byte */
+static void shift_moves_every_v_feature_by_its_standard_deviations(void **state) {
+    (void)state;
+    fr_gen_opts o = {.seed = 5, .anomaly_rate = 0, .first_id = 1, .start_ms = 0, .rate_per_s = 1000};
+    fr_gen_opts os = o, o0 = o;
+    os.shift = 1.5;
+    o0.shift = 0.0;
+    fr_gen *a = fr_gen_new(&o), *b = fr_gen_new(&os), *z = fr_gen_new(&o0);
+    char ra[1024], rb[1024], rz[1024];
+    for (int r = 0; r < 200; r++) {
+        size_t la = fr_gen_next(a, ra, sizeof ra, NULL), lb = fr_gen_next(b, rb, sizeof rb, NULL);
+        size_t lz = fr_gen_next(z, rz, sizeof rz, NULL);
+        assert_int_equal(la, lz);
+        assert_memory_equal(ra, rz, la);
+        json_error_t e;
+        json_t *ja = json_loadb(ra, la, 0, &e), *jb = json_loadb(rb, lb, 0, &e);
+        assert_non_null(ja);
+        assert_non_null(jb);
+        for (int i = 0; i < FR__ULB_NV; i++) {
+            double va = json_number_value(json_object_get(ja, fr__ulb_names[i]));
+            double vb = json_number_value(json_object_get(jb, fr__ulb_names[i]));
+            double want = va + 1.5 * fr__ulb_std[i];
+            assert_true(fabs(vb - want) <= 1e-6 * (1 + fabs(want)));
+        }
+        assert_true(json_equal(json_object_get(ja, "Amount"), json_object_get(jb, "Amount")));
+        assert_true(json_equal(json_object_get(ja, "id"), json_object_get(jb, "id")));
+        assert_true(json_equal(json_object_get(ja, "ts"), json_object_get(jb, "ts")));
+        json_decref(ja);
+        json_decref(jb);
+    }
+    fr_gen_free(a);
+    fr_gen_free(b);
+    fr_gen_free(z);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_same_stream_other_seed_other_stream),
@@ -340,6 +377,7 @@ int main(void) {
         cmocka_unit_test(anomaly_rate_extremes_and_bad_options),
         cmocka_unit_test(all_anomalies_still_fit_1024),
         cmocka_unit_test(short_buffers_fail_cleanly_and_change_nothing),
+        cmocka_unit_test(shift_moves_every_v_feature_by_its_standard_deviations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  *  - scaling, BatchNormalization and trailing affines fold into dense layers,
  *    and the folded plan computes what the unfolded graph means;
  *  - every refusal names the node, its op and what was expected;
- *  - metadata is read and checked. */
+ *  - metadata is read and checked (fraudd.score_histogram: each malformed
+ *    case refused, naming the key). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,6 +252,77 @@ static void bad_threshold_metadata_is_refused(void **state) {
     expect_refusal(b, FR_EMODEL, needles);
 }
 
+/* fraudd.score_histogram: edges and counts become the edges and the shares
+ * of the reference; a model without the key has no bins */
+static void score_histogram_is_read_as_edges_and_shares(void **state) {
+    (void)state;
+    ob_model *b = ob_new(2);
+    ob_meta(b, "fraudd.score_histogram",
+            "{\"edges\": [0.5, 1, 2.25], \"counts\": [10, 20, 30, 40], \"source\": \"validation errors\"}");
+    ob_gemm(b, 2, 1);
+    fr_model *m = must_load(b);
+    const double *edges = NULL, *p = NULL;
+    assert_int_equal(fr_model_score_bins(m, &edges, &p), 4);
+    assert_true(edges[0] == 0.5 && edges[1] == 1.0 && edges[2] == 2.25);
+    assert_true(fabs(p[0] - 0.1) < 1e-15 && fabs(p[1] - 0.2) < 1e-15 && fabs(p[2] - 0.3) < 1e-15 &&
+                fabs(p[3] - 0.4) < 1e-15);
+    fr_model_free(m);
+    /* the smallest (2 bins, "source" optional, zero counts allowed) */
+    b = ob_new(2);
+    ob_meta(b, "fraudd.score_histogram", "{\"edges\": [-3], \"counts\": [0, 7]}");
+    ob_gemm(b, 2, 1);
+    m = must_load(b);
+    assert_int_equal(fr_model_score_bins(m, &edges, &p), 2);
+    assert_true(edges[0] == -3.0 && p[0] == 0.0 && p[1] == 1.0);
+    fr_model_free(m);
+    /* absent: no drift metric */
+    b = ob_new(2);
+    ob_gemm(b, 2, 1);
+    m = must_load(b);
+    assert_int_equal(fr_model_score_bins(m, &edges, &p), 0);
+    fr_model_free(m);
+}
+
+/* every malformed fraudd.score_histogram is refused at load, the error
+ * naming the key and what is wrong */
+static void malformed_score_histogram_is_refused_naming_the_key(void **state) {
+    (void)state;
+    char many[2048], many_edges[1024];
+    size_t n = 0, ne = 0;
+    n += (size_t)snprintf(many + n, sizeof many - n, "{\"counts\": [");
+    for (int i = 0; i < 65; i++) n += (size_t)snprintf(many + n, sizeof many - n, "%s1", i ? "," : "");
+    for (int i = 0; i < 64; i++)
+        ne += (size_t)snprintf(many_edges + ne, sizeof many_edges - ne, "%s%d", i ? "," : "", i);
+    snprintf(many + n, sizeof many - n, "], \"edges\": [%s]}", many_edges);
+    static const struct {
+        const char *value, *why;
+    } bad[] = {
+        {"not json", "expected a JSON object"},
+        {"[1, 2]", "expected a JSON object"},
+        {"{\"counts\": [1, 2]}", "expected arrays \"edges\" and \"counts\""},
+        {"{\"edges\": [1], \"counts\": 3}", "expected arrays \"edges\" and \"counts\""},
+        {"{\"edges\": [1], \"counts\": [1, 2], \"source\": 5}", "\"source\" must be a string"},
+        {"{\"edges\": [], \"counts\": [5]}", "1 counts, expected 2 to 64 bins"},
+        {"{\"edges\": [1, 2], \"counts\": [1, 2]}", "2 edges for 2 counts, expected 1"},
+        {"{\"edges\": [1], \"counts\": [1, 2, 3]}", "1 edges for 3 counts, expected 2"},
+        {"{\"edges\": [1, \"2\"], \"counts\": [1, 2, 3]}", "edges[1]: expected a finite number"},
+        {"{\"edges\": [1, 1], \"counts\": [1, 2, 3]}", "edges[1] = 1: expected more than edges[0] = 1"},
+        {"{\"edges\": [2, 1], \"counts\": [1, 2, 3]}", "strictly increasing"},
+        {"{\"edges\": [1e999], \"counts\": [1, 2]}", "expected a JSON object"}, /* jansson refuses the overflow */
+        {"{\"edges\": [1], \"counts\": [1, -2]}", "counts[1]: expected a non-negative integer"},
+        {"{\"edges\": [1], \"counts\": [1.5, 2]}", "counts[0]: expected a non-negative integer"},
+        {"{\"edges\": [1], \"counts\": [0, 0]}", "the counts sum to 0"},
+        {NULL, "65 counts, expected 2 to 64 bins"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ob_model *b = ob_new(2);
+        ob_meta(b, "fraudd.score_histogram", bad[i].value ? bad[i].value : many);
+        ob_gemm(b, 2, 1);
+        const char *needles[] = {"metadata 'fraudd.score_histogram'", bad[i].why, NULL};
+        expect_refusal(b, FR_EMODEL, needles);
+    }
+}
+
 static void embedded_default_model_loads(void **state) {
     (void)state;
     fr_model *m = NULL;
@@ -279,6 +351,8 @@ int main(void) {
         cmocka_unit_test(missing_feature_metadata_is_refused),
         cmocka_unit_test(metadata_threshold_defaults_weights_log1p_are_read),
         cmocka_unit_test(bad_threshold_metadata_is_refused),
+        cmocka_unit_test(score_histogram_is_read_as_edges_and_shares),
+        cmocka_unit_test(malformed_score_histogram_is_refused_naming_the_key),
         cmocka_unit_test(embedded_default_model_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,8 @@ the input's end; and:
                    it). Every result byte-identical to what its model pair gives (read from
                    its model_version and challenger.model_version), the pairs change in that
                    order and only forward within each partition in offset order, each pair
-                   scored records, fraudd logged each change; fraudd_shadow_verdicts_total
+                   scored records, fraudd logged each change, every record fed after a change
+                   was logged has the new pair's result; fraudd_shadow_verdicts_total
                    cells per pair equal the checker's counts
 """
 import collections
@@ -60,8 +61,8 @@ CARDS = 3000              # distinct card keys of a canary feed
 SHIFT = 0.05              # added to the last Gemm's bias to make the challenger
 THRESHOLD_FACTOR = 0.6    # the challenger's fraudd.threshold: the champion's times this
 FNV_OFFSET, FNV_PRIME = 0xcbf29ce484222325, 0x100000001b3
-# the log events fraudd writes when a config change swaps the model pair (src/reload)
-CHANGE_EVENTS = ("rollout_changed",)
+# the log events fraudd writes once a config change swapped the model pair in (src/reload/reload.c)
+CHANGE_EVENTS = ("model_promoted", "model_reloaded")
 
 
 class KeepingChecker(fl.Checker):
@@ -458,8 +459,10 @@ def rollout_promote(name="rollout_promote"):
     changes = []
 
     def during(r):
-        steps = [("SIGHUP", model_section(b, a, "shadow")), ("the file check", model_section(b))]
-        for k, (how, lines) in enumerate(steps):
+        # (trigger, new model section, the event fraudd logs once the new pair serves, what its msg names)
+        steps = [("SIGHUP", model_section(b, a, "shadow"), "model_promoted", "version %s with shadow %s" % (b_ver, a_ver)),
+                 ("the file check", model_section(b), "model_reloaded", ": version %s (" % b_ver)]
+        for k, (how, lines, event, names) in enumerate(steps):
             time.sleep(max(0.0, (k + 1) * secs / 3.0 - (time.time() - r.t0)))
             r.d.mark()
             t = time.time()
@@ -467,11 +470,14 @@ def rollout_promote(name="rollout_promote"):
             if how == "SIGHUP":
                 r.d.proc.send_signal(signal.SIGHUP)
             got = r.d.wait_event(lambda e: e.get("event") in CHANGE_EVENTS, 20)
+            seen = time.time()
             ev = [e for e in r.d.events() if e.get("event") in CHANGE_EVENTS]
-            changes.append(time.time() - t)
-            check(got, "%s: %s: %s logged after the config rewrite (%.1f s into the feed, %.2f s after it): %s" %
-                  (name, how, "/".join(CHANGE_EVENTS), t - r.t0, time.time() - t,
-                   ev[-1].get("msg") if got and ev else "(no event)"))
+            last = ev[-1] if got and ev else {}
+            changes.append((t, seen if got else None))
+            check(last.get("event") == event and names in last.get("msg", ""),
+                  "%s: %s: fraudd logged %s naming %s (%.1f s into the feed, %.2f s after the config rewrite): %s" %
+                  (name, how, event, names.strip(": ("), t - r.t0, seen - t,
+                   json.dumps(last) if last else "(no event)"))
 
     r = run(name, items, rate, model_section(a, b, "shadow"), during)
     if not r:
@@ -481,10 +487,24 @@ def rollout_promote(name="rollout_promote"):
     per, cells = check_pairs(name, r, {a_ver: la, b_ver: lb}, order)
     check(all(per[p] > 0 for p in order), "%s: each pair scored records (%s)" %
           (name, ", ".join(str(per[p]) for p in order)))
+    # a record the feeder handed over after fraudd logged a change (record i no earlier than
+    # t0 + i / rate) was dispatched after it: the new pair (or a later one) must score it
+    rank = {}
+    for pos, v, _, _ in r.results:
+        obj = json.loads(v)
+        pair = (obj.get("model_version"), (obj.get("challenger") or {}).get("model_version"))
+        rank[pos] = order.index(pair) if pair in order else -1
+    for k, (_, seen) in enumerate(changes):
+        if seen is None:
+            continue
+        after = [i for i in range(len(items)) if r.t0 + i / rate > seen and i in r.ld.where]
+        old = sum(1 for i in after if rank.get(r.ld.where[i], -1) <= k)
+        check(after and old == 0, "%s: the %d records fed after change %d was logged are all scored by %s or later "
+              "(%d are not)" % (name, len(after), k + 1, " + shadow ".join(x for x in order[k + 1] if x), old))
     check_verdicts(name, r, cells)
     fl.warnings_by_event([r.d])
     fl.report({"scenario": name, "records_in": len(r.inputs), "lost": len(r.tl.lost), "duplicates": r.tl.n_dups,
-               "rate": rate, "per_pair": [per[p] for p in order], "change_logged_s": [round(x, 2) for x in changes]})
+               "rate": rate, "per_pair": [per[p] for p in order], "change_logged_s": [round(b - a, 2) if b else None for a, b in changes]})
 
 
 SCENARIOS = {"rollout_shadow": rollout_shadow, "rollout_canary": rollout_canary, "rollout_promote": rollout_promote}

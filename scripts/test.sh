@@ -74,7 +74,7 @@ else
     step "unit tests (asan+ubsan)" ctest_in build/asan
   step "build tsan" scripts/build.sh tsan
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp"
-  step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_pipeline_failures|test_http|test_reload"
+  step "unit tests (tsan)" ctest --test-dir build/tsan --output-on-failure -R "test_ring|test_offsets|test_pipeline_mock|test_pipeline_failures|test_http|test_reload|test_rollout_mock"
   # the whole pipeline (consumer, rings, workers, producer, librdkafka's own threads) under TSan
   step "pipeline demo (tsan)" build/tsan/fraudd demo --count 20000
   # the Python peer of the side-by-side benchmark scores as fraudd does (1,000 records, ~5 s):

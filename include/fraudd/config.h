@@ -50,6 +50,12 @@ typedef enum fr_guarantee {
     FR_EXACTLY_ONCE       /* results, dead letters and input offsets in one Kafka transaction */
 } fr_guarantee;
 
+/* model.challenger.mode (docs/DEPLOY.md, "Trying a new model"). */
+typedef enum fr_challenger_mode {
+    FR_CHALLENGER_SHADOW = 0, /* every record scored by both; the champion's result carries the challenger's */
+    FR_CHALLENGER_CANARY      /* a share of record keys served by the challenger instead */
+} fr_challenger_mode;
+
 
 /* One librdkafka property, "name" = "value" (both owned by the config). */
 typedef struct fr_kv {
@@ -101,6 +107,13 @@ typedef struct fr_config {
         size_t n_passthrough;
         int emit_output;         /* results carry the raw model outputs; default false */
         int max_record_bytes;    /* larger records are dead-lettered, 64..67108864, default 1048576 */
+        struct {
+            char *path;              /* NULL (and url NULL) = no challenger */
+            char *url;               /* exclusive with path */
+            fr_challenger_mode mode; /* shadow | canary, default shadow */
+            double share;            /* canary: fraction of keys, 0 < share < 1; NaN when unset */
+            double threshold;        /* NaN = the challenger's own */
+        } challenger;
     } model;
     struct {
         int port;                /* 0 = off, 1..65535, default 8080 */
@@ -137,6 +150,7 @@ int fr_config_is_secret(const char *key);
 const char *fr_ordering_name(fr_ordering o);
 const char *fr_guarantee_name(fr_guarantee g);
 const char *fr_log_level_name(fr_log_level l);
+const char *fr_challenger_mode_name(fr_challenger_mode m);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@ typedef struct fr_job {
     uint8_t flagged;         /* result over the threshold */
     uint8_t dead_reason;     /* FR_DEAD_* reason, when dead (its class follows from it) */
     uint8_t rec_blocked;     /* sink: its dead letter failed for good; retried with backoff, partition not read */
+    uint8_t role;            /* which model of gen served it (FR_ROLE_*, include/fraudd/mgen.h), set by the worker */
     uint32_t backoff_ms;     /* sink: wait before its next re-send (0 = none yet); reset when it ends */
     struct fr_job *next_free;
 } fr_job;
@@ -73,6 +74,7 @@ static inline fr_job *fr_jobs_take(fr_jobs *j) {
 static inline void fr_jobs_give(fr_jobs *j, fr_job *job) {
     job->msg = NULL;
     job->gen = NULL;
+    job->role = 0;
     job->next_free = j->free;
     j->free = job;
     j->in_flight--;

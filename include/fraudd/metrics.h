@@ -136,17 +136,27 @@ typedef struct fr_worker_stats {
     int64_t heartbeat_ns; /* fr_now_ns of its last loop; 0 before it started */
 } fr_worker_stats;
 
-/* One model generation. */
+/* One model of the live generations (include/fraudd/mgen.h). */
 typedef struct fr_model_status {
-    uint64_t generation; /* 1, 2, ... in swap order */
+    uint64_t generation; /* the newest generation holding it: 1, 2, ... in swap order */
     char version[128];
     double threshold;    /* in force */
-    double loaded_unix;  /* when it was handed to the pipeline */
+    double loaded_unix;  /* when that generation was handed to the pipeline */
     size_t n_features;
-    int serving;                       /* 1: new records get it; 0: retired, records still in flight */
+    int serving;                       /* 1: the serving generation holds it; 0: retired, records still in flight */
+    int role;                          /* in that generation: 0 champion, 1 challenger */
+    char mode[8];                      /* challenger: "shadow" or "canary" (model.challenger.mode) */
+    double share;                      /* canary challenger: its share of keys */
     uint64_t scores[FR_SCORE_BUCKETS]; /* fr_score_bucket counts of its results */
     double score_sum;
 } fr_model_status;
+
+/* Verdicts of a champion and its shadow challenger on the same records. */
+typedef struct fr_shadow_status {
+    char champion[128], challenger[128]; /* versions */
+    uint64_t verdicts[2][2];             /* [champion is_fraud][challenger is_fraud] */
+    uint64_t rejected;                   /* scored by the champion, rejected by the challenger */
+} fr_shadow_status;
 
 /* One assigned input partition's progress (include/fraudd/source.h,
  * fr_source_stalls). */
@@ -171,7 +181,9 @@ typedef struct fr_metrics_view {
     int ready; /* what /readyz answers */
     fr_stats stats;
     int n_models;
-    fr_model_status models[FR_METRICS_MAX_MODELS]; /* the serving one first */
+    fr_model_status models[FR_METRICS_MAX_MODELS]; /* the serving champion first */
+    int n_shadows;
+    fr_shadow_status shadows[FR_METRICS_MAX_MODELS];
     int n_workers;
     fr_worker_stats workers[FR_METRICS_MAX_WORKERS];
     fr_kstats kafka;

@@ -50,27 +50,71 @@
 extern "C" {
 #endif
 
-/* Per-worker score statistics of one generation (single writer: the
- * worker; a cache line apart from the next worker's). */
+/* Per-worker score statistics of one model (single writer: the worker; a
+ * cache line apart from the next worker's). A model that stays from one
+ * generation to the next (the champion when only the challenger changes, a
+ * challenger promoted to champion) keeps its statistics: they belong to the
+ * model, not to the generation. */
 typedef struct fr_mgen_wstats {
     _Atomic uint64_t scores[FR_SCORE_BUCKETS]; /* score distribution (fr_score_bucket) */
     _Atomic uint64_t score_sum_micro;          /* sum of scores x 1e6 (histogram _sum) */
 } __attribute__((aligned(64))) fr_mgen_wstats;
 _Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per cache line(s)");
 
-/* One generation. Immutable once published, except the counters noted. */
-typedef struct fr_mgen {
-    uint64_t id; /* 1 = the model the pipeline started with */
-    const fr_model *model;
-    fr_model *owned;        /* freed with the generation (NULL: the caller's model) */
+/* Per-worker shadow statistics of one generation: verdict pairs of the
+ * records both models scored, and records only the champion could score. */
+typedef struct fr_mgen_shadow {
+    _Atomic uint64_t verdicts[2][2]; /* [champion is_fraud][challenger is_fraud] */
+    _Atomic uint64_t rejected;       /* scored by the champion, rejected by the challenger */
+} __attribute__((aligned(64))) fr_mgen_shadow;
+
+/* The two models a generation may hold. */
+enum { FR_ROLE_CHAMPION = 0, FR_ROLE_CHALLENGER = 1 };
+
+/* A model's statistics, shared by the generations that hold the model
+ * (fr_mgens.stats, under mu). */
+typedef struct fr_mgen_stats {
+    const fr_model *model;  /* key: the model they describe */
+    size_t refs;            /* generations holding it */
+    fr_mgen_wstats *w;      /* one per worker */
+    struct fr_mgen_stats *next;
+} fr_mgen_stats;
+
+/* One model of a generation and what the workers need to run it. */
+typedef struct fr_mgen_model {
+    fr_model *model;        /* a reference the generation holds (NULL: no such model) */
     char version[128];      /* fraudd.version: the result header and the metrics label */
     double threshold;       /* in force: the config's override or the model's own */
-    double loaded_unix;     /* when it was handed to the pipeline */
     fr_scorer **scorers;    /* one per worker, NULL-terminated (NULL in pass-through mode) */
-    fr_mgen_wstats *wstats; /* one per worker */
-    size_t jobs;            /* run thread only: dispatched with it and not yet complete */
-    struct fr_mgen *next;   /* retired list (run thread; readers under mu) */
+    fr_mgen_stats *stats;   /* its statistics (wstats: stats->w) */
+} fr_mgen_model;
+
+/* What a generation is made of. The generation takes references of its
+ * own to the models (fr_model_retain); the caller keeps its own. */
+typedef struct fr_mgen_spec {
+    fr_model *champion;
+    double champion_threshold;   /* NaN: the model's own */
+    fr_model *challenger;        /* NULL: none */
+    double challenger_threshold; /* NaN: the model's own */
+    fr_challenger_mode mode;
+    double share;                /* canary: the fraction of keys the challenger serves */
+} fr_mgen_spec;
+
+/* One generation. Immutable once published, except the counters noted. */
+typedef struct fr_mgen {
+    uint64_t id; /* 1 = the models the pipeline started with */
+    fr_mgen_model m[2];        /* [FR_ROLE_CHAMPION], [FR_ROLE_CHALLENGER] (m[1].model NULL: none) */
+    fr_challenger_mode mode;   /* with a challenger */
+    double share;              /* canary */
+    uint64_t canary_below;     /* canary: a key whose FNV-1a 64 >> 11 is below this goes to the challenger */
+    fr_mgen_shadow *shadow;    /* shadow: one per worker */
+    double loaded_unix;        /* when it was handed to the pipeline */
+    size_t jobs;               /* run thread only: dispatched with it and not yet complete */
+    struct fr_mgen *next;      /* retired list (run thread; readers under mu) */
 } fr_mgen;
+
+/* Canary: the model of g that serves a record with this key (NULL: no key). */
+int fr_mgen_role_for_key(const fr_mgen *g, const void *key, size_t len);
 
 typedef struct fr_mgens {
     const fr_config *cfg;
@@ -82,18 +126,19 @@ typedef struct fr_mgens {
     pthread_mutex_t mu;         /* gen, retired and frees against other threads' readers */
     _Atomic uint64_t next_id;
     _Atomic uint64_t serving_id; /* gen->id, readable without mu (run thread writes) */
+    fr_mgen_stats *stats;        /* per model, shared by the generations holding it (under mu) */
 } fr_mgens;
 
-/* The first generation is m, which the caller keeps (it must outlive the
- * set). 0, or a negative fr_err with a sentence in err. */
-int fr_mgens_init(fr_mgens *s, const fr_config *c, int n_workers, size_t batch, const fr_model *m, char *err,
+/* The first generation is made of spec's models. 0, or a negative fr_err
+ * with a sentence in err. */
+int fr_mgens_init(fr_mgens *s, const fr_config *c, int n_workers, size_t batch, const fr_mgen_spec *spec, char *err,
                   size_t errlen);
 /* Frees every generation; no job may hold one any more. */
 void fr_mgens_destroy(fr_mgens *s);
 
-/* Any thread (one at a time): builds a generation for m and publishes it.
- * Takes ownership of m when it returns 0. */
-int fr_mgens_publish(fr_mgens *s, fr_model *m, char *err, size_t errlen);
+/* Any thread (one at a time): builds a generation of spec's models and
+ * publishes it. */
+int fr_mgens_publish(fr_mgens *s, const fr_mgen_spec *spec, char *err, size_t errlen);
 
 /* Run thread: nonzero if a published generation waits. */
 static inline int fr_mgens_pending(fr_mgens *s) {
@@ -110,8 +155,13 @@ static inline fr_mgen *fr_mgens_acquire(fr_mgens *s) {
 /* Run thread: a job of g completed; frees g after its last one if retired. */
 void fr_mgens_release(fr_mgens *s, fr_mgen *g);
 
-/* Any thread: up to cap generations, the serving one first; how many. */
+/* Any thread: the models of up to cap generations' (a model held by two
+ * generations once), the serving generation's champion first, then its
+ * challenger; how many. */
 int fr_mgens_status(fr_mgens *s, fr_model_status *out, int cap);
+/* Any thread: the shadow verdicts of the live generations, one entry per
+ * (champion, challenger) pair; how many. */
+int fr_mgens_shadow_status(fr_mgens *s, fr_shadow_status *out, int cap);
 
 #ifdef __cplusplus
 }

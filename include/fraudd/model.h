@@ -26,8 +26,8 @@
  *                        into a running daemon must reproduce these scores
  *                        (src/reload) before it may serve
  *
- * Thread safety: a loaded fr_model is immutable; any number of threads may
- * run it at once, each with its own fr_workspace.
+ * Thread safety: a loaded fr_model is immutable (but for its owner count);
+ * any number of threads may run it at once, each with its own fr_workspace.
  */
 #ifndef FRAUDD_MODEL_H
 #define FRAUDD_MODEL_H
@@ -64,7 +64,11 @@ int fr_model_load_mem(const void *buf, size_t len, const char *origin,
                       fr_model **out, char *err, size_t errlen);
 /* The model compiled into the binary (models/default/). */
 int fr_model_load_default(fr_model **out, char *err, size_t errlen);
+/* A model may have several owners (a model generation keeps a model it
+ * shares with the next one): fr_model_retain adds one and returns m;
+ * fr_model_free drops one and frees the model with the last. */
 void fr_model_free(fr_model *m);
+fr_model *fr_model_retain(const fr_model *m);
 
 fr_model_kind fr_model_get_kind(const fr_model *m);
 size_t fr_model_n_features(const fr_model *m);

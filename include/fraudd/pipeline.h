@@ -48,6 +48,7 @@
 
 #include "fraudd/config.h"
 #include "fraudd/metrics.h"
+#include "fraudd/mgen.h"
 #include "fraudd/model.h"
 
 #ifdef __cplusplus
@@ -65,10 +66,13 @@ typedef struct fr_pipeline_opts {
     /* extra librdkafka properties applied last to the consumer (the demo
      * tunes it for its in-process cluster); may be NULL */
     const fr_kv_list *consumer_override;
+    /* model.challenger's model, when the config names one; may be NULL */
+    const fr_model *challenger;
 } fr_pipeline_opts;
 
 /* Builds the clients, rings and workers (threads start in run). The config
- * and model must outlive the pipeline. Returns 0 or a negative fr_err with
+ * must outlive the pipeline; the model generations hold references of their
+ * own to m and opts.challenger (fr_model_retain). Returns 0 or a negative fr_err with
  * a sentence in err (bad librdkafka property, ...). */
 int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opts *o, fr_pipeline **out,
                     char *err, size_t errlen);
@@ -108,6 +112,10 @@ void fr_pipeline_metrics(fr_pipeline *p, fr_metrics_view *v);
  * have been checked by the caller (src/reload); it needs only to compile.
  * Thread safe; one caller at a time. */
 int fr_pipeline_swap_model(fr_pipeline *p, fr_model *m, char *err, size_t errlen);
+/* The same for a champion and a challenger at once (include/fraudd/mgen.h,
+ * fr_mgen_spec): the generation takes references of its own to the models;
+ * the caller keeps its own either way. */
+int fr_pipeline_swap(fr_pipeline *p, const fr_mgen_spec *spec, char *err, size_t errlen);
 /* The reloader counts its outcomes here (single caller thread). */
 void fr_pipeline_count_reload(fr_pipeline *p, fr_reload_result r);
 

@@ -1,6 +1,10 @@
-/* fraudd reload: new models for a running daemon, with no downtime.
+/* fraudd reload: new models for a running daemon, with no downtime, and
+ * the champion/challenger rollout (model.challenger: shadow or canary;
+ * promotion by editing the config file).
  *
- *   source (model.path or model.url)
+ *   config (the file the daemon started with, its model section)
+ *      |
+ *   source (model.path or model.url, and model.challenger's)
  *      | fr_model_src_fetch: a file (stat, then a bounded read that must not
  *      |   race a writer) or an HTTP(S) URL (libcurl, If-None-Match on the
  *      |   last ETag, If-Modified-Since, model.max_bytes, a time bound)
@@ -14,8 +18,8 @@
  *      between two records; in-flight records finish with their own model
  *
  * The reloader is one thread of its own (signals blocked). It checks the
- * source every model.reload_interval_ms and whenever fr_reloader_request
- * is called (SIGHUP, via the run thread). A model that fails any check is
+ * config file and the sources every model.reload_interval_ms and whenever
+ * fr_reloader_request is called (SIGHUP, via the run thread). A model that fails any check is
  * refused and logged; the serving model keeps serving. A source that
  * still holds the serving model, or the one last refused, is "unchanged".
  * Every outcome is counted (fraudd_model_reloads_total{result}).
@@ -69,16 +73,30 @@ int fr_model_src_fetch(fr_model_src *s, int force, unsigned char **buf, size_t *
 int fr_model_check(const void *buf, size_t len, const char *origin, const fr_model *serving, const fr_config *c,
                    fr_model **out, char *err, size_t errlen);
 
-/* 64-bit FNV-1a of a model's bytes: "is this the model I already have". */
-uint64_t fr_model_digest(const void *buf, size_t len);
+/* The models a daemon serves, with where they come from: [0] the champion
+ * (src NULL: the embedded model), [1] the challenger (model NULL: none). */
+typedef struct fr_rollout {
+    fr_model_src *src[2];
+    fr_model *model[2]; /* references held by the rollout */
+    uint64_t digest[2]; /* fr_model_digest of each model's bytes (0: embedded) */
+} fr_rollout;
+
+/* At start: reads, compiles and checks the models config c names (the
+ * same checks as a reload, and fr_model_check_pair). 0, or a negative
+ * fr_err with a sentence naming the role in err. */
+int fr_rollout_load(const fr_config *c, fr_rollout *r, char *err, size_t errlen);
+void fr_rollout_free(fr_rollout *r);
 
 typedef struct fr_reloader fr_reloader;
 
-/* Starts the reloader thread for pipeline p. src (ownership moves to the
- * reloader) has already produced the serving model, whose bytes hash to
- * serving_digest. Returns 0 or a negative fr_err. */
-int fr_reloader_start(fr_pipeline *p, const fr_config *c, fr_model_src *src, const fr_model *serving,
-                      uint64_t serving_digest, fr_reloader **out, char *err, size_t errlen);
+/* Starts the reloader thread for pipeline p, serving *live (which moves to
+ * the reloader, even on failure; *live is left empty). c is the config the
+ * daemon started with: its file (c->path) is re-read on every check that
+ * is forced or finds it changed, and its model section applied
+ * (model.path / url / threshold and model.challenger.*; other sections
+ * need a restart). Returns 0 or a negative fr_err. */
+int fr_reloader_start(fr_pipeline *p, const fr_config *c, fr_rollout *live, fr_reloader **out, char *err,
+                      size_t errlen);
 /* Asks for a check now, bypassing the "source unchanged" shortcut. */
 void fr_reloader_request(fr_reloader *r);
 /* Stops and joins the thread (a check in progress finishes first: a

@@ -2,11 +2,12 @@
  *   1. load and validate the config (errors: file:line:column, exit 2)
  *   2. set up logging from it
  *   3. load, compile and self-test the model from model.path, model.url or
- *      the binary (exit 3 if it cannot be)
+ *      the binary, and model.challenger's if set (exit 3 if they cannot be)
  *   4. install signal handlers (they only set a flag)
  *   5. build the pipeline (clients, rings, workers), start the model
  *      reloader when the model has a source, and run
- *   6. SIGHUP: the run thread asks the reloader for a check now
+ *   6. SIGHUP: the run thread asks the reloader for a check now (it
+ *      re-reads the config's model section: promotion, a new challenger)
  *   7. on SIGTERM/SIGINT: drain, commit, leave the group, exit 0
  */
 #include <curl/curl.h>
@@ -39,45 +40,7 @@ static void on_tick(fr_pipeline *p, void *user) {
     (void)p;
     if (!g_reload) return;
     g_reload = 0;
-    fr_reloader *r = *(fr_reloader **)user;
-    if (r)
-        fr_reloader_request(r);
-    else
-        fr_log(FR_LOG_WARN, "reload_ignored", "SIGHUP: the embedded model has no source to reload (set model.path or model.url)");
-}
-
-/* The first model: from its source (the reloader keeps the source and the
- * digest), or the embedded one. The same checks as a reload, but nothing
- * to compare with. Returns NULL after logging why. */
-static fr_model *load_first_model(const fr_config *cfg, fr_model_src **src_out, uint64_t *digest) {
-    char err[1024];
-    fr_model *m = NULL;
-    *src_out = NULL;
-    if (!cfg->model.path && !cfg->model.url) {
-        if (fr_model_load_default(&m, err, sizeof err)) fr_log(FR_LOG_ERROR, "model_failed", "embedded model: %s", err);
-        return m;
-    }
-    fr_model_src_opts so = {.path = cfg->model.path, .url = cfg->model.url, .max_bytes = (size_t)cfg->model.max_bytes,
-                            .timeout_ms = cfg->model.fetch_timeout_ms, .ca_file = cfg->model.ca_file};
-    fr_model_src *src = fr_model_src_new(&so);
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int rc = src ? fr_model_src_fetch(src, 1, &buf, &len, err, sizeof err)
-                 : fr_set_err(err, sizeof err, FR_ENOMEM, "out of memory");
-    if (!rc) {
-        *digest = fr_model_digest(buf, len);
-        char e2[1024];
-        if ((rc = fr_model_check(buf, len, fr_model_src_name(src), NULL, cfg, &m, e2, sizeof e2)) != 0)
-            snprintf(err, sizeof err, "%s", e2);
-    }
-    free(buf);
-    if (rc) {
-        fr_log(FR_LOG_ERROR, "model_failed", "%s", err);
-        fr_model_src_free(src);
-        return NULL;
-    }
-    *src_out = src;
-    return m;
+    fr_reloader_request(*(fr_reloader **)user);
 }
 
 static void run_usage(FILE *f) {
@@ -85,7 +48,8 @@ static void run_usage(FILE *f) {
                "  Consumes JSON transactions from kafka.input_topic, scores each one, and\n"
                "  publishes results to kafka.output_topic and unscorable records to\n"
                "  kafka.dead_letter_topic. SIGTERM or SIGINT drains and exits 0; SIGHUP\n"
-               "  checks model.path / model.url for a new model now.\n"
+               "  re-reads the config's model section (model.path / model.url,\n"
+               "  model.challenger: a promotion) and checks the models for new versions now.\n"
                "  config/fraudd.yaml documents every option; check one with\n"
                "  'fraudd check-config FILE'. --http-port overrides http.port (0: off);\n"
                "  the server answers /metrics, /healthz and /readyz.\n");
@@ -141,22 +105,34 @@ int fr__cmd_run(int argc, char **argv) {
     fr_http *http = NULL;
     int port = have_port ? (int)http_port : cfg->http.port;
     fr_reloader *reloader = NULL;
-    fr_model_src *src = NULL;
-    uint64_t digest = 0;
+    fr_model *http_model = NULL;
+    fr_rollout live;
+    memset(&live, 0, sizeof live);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
-    fr_model *m = load_first_model(cfg, &src, &digest);
-    if (!m) {
+    if (fr_rollout_load(cfg, &live, err, sizeof err)) {
+        fr_log(FR_LOG_ERROR, "model_failed", "%s", err);
         rc = FR_EXIT_MODEL;
         goto out;
     }
+    fr_model *m = live.model[0], *ch = live.model[1];
     double thr = isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold;
     fr_log(FR_LOG_INFO, "model_loaded", "%s version %s: %zu features, threshold %g%s",
-           src ? fr_model_src_name(src) : "embedded default model", fr_model_version(m),
+           live.src[0] ? fr_model_src_name(live.src[0]) : "embedded default model", fr_model_version(m),
            fr_model_n_features(m), thr, isnan(cfg->model.threshold) ? "" : " (config override)");
+    if (ch) {
+        double cthr = isnan(cfg->model.challenger.threshold) ? fr_model_threshold(ch) : cfg->model.challenger.threshold;
+        if (cfg->model.challenger.mode == FR_CHALLENGER_CANARY)
+            fr_log(FR_LOG_INFO, "challenger_loaded", "%s version %s: canary for %g of keys, threshold %g",
+                   fr_model_src_name(live.src[1]), fr_model_version(ch), cfg->model.challenger.share, cthr);
+        else
+            fr_log(FR_LOG_INFO, "challenger_loaded", "%s version %s: shadow of every record, threshold %g",
+                   fr_model_src_name(live.src[1]), fr_model_version(ch), cthr);
+    }
     install_signals();
     if (port > 0) {
         /* up before the pipeline: /healthz answers and /readyz says why not yet */
-        fr_http_src ms = {.model = m, .model_loaded_unix = (double)fr_wall_ms() / 1e3, .threshold = thr};
+        http_model = fr_model_retain(m); /* the reloader may drop its own when m is replaced */
+        fr_http_src ms = {.model = http_model, .model_loaded_unix = (double)fr_wall_ms() / 1e3, .threshold = thr};
         if (fr_http_start(cfg->http.bind, port, &ms, &http, err, sizeof err)) {
             fr_log(FR_LOG_ERROR, "http_failed", "%s", err);
             rc = FR_EXIT_RUNTIME;
@@ -164,34 +140,32 @@ int fr__cmd_run(int argc, char **argv) {
         }
         fr_log(FR_LOG_INFO, "http_listening", "%s:%d: /metrics /healthz /readyz", cfg->http.bind, fr_http_port(http));
     }
-    fr_pipeline_opts po = {.stop = &g_stop, .on_tick = on_tick, .user = &reloader, .tick_ms = 100};
+    fr_pipeline_opts po = {.stop = &g_stop, .on_tick = on_tick, .user = &reloader, .tick_ms = 100, .challenger = ch};
     if (fr_pipeline_new(cfg, m, &po, &p, err, sizeof err)) {
         fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
         rc = FR_EXIT_USAGE;
         goto out;
     }
-    if (src) {
-        fr_model_src *s = src;
-        src = NULL; /* the reloader owns it, even if it fails to start */
-        if (fr_reloader_start(p, cfg, s, m, digest, &reloader, err, sizeof err)) {
-            fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
-            rc = FR_EXIT_RUNTIME;
-            goto out;
-        }
-        if (cfg->model.reload_interval_ms)
-            fr_log(FR_LOG_INFO, "reloader_started", "%s: checked for a new model every %d ms and on SIGHUP",
-                   fr_model_src_name(s), cfg->model.reload_interval_ms);
-        else
-            fr_log(FR_LOG_INFO, "reloader_started", "%s: checked for a new model on SIGHUP", fr_model_src_name(s));
+    /* the reloader re-reads the config's model section and polls the
+     * models' sources; the rollout is its own from here, even if it fails */
+    if (fr_reloader_start(p, cfg, &live, &reloader, err, sizeof err)) {
+        fr_log(FR_LOG_ERROR, "start_failed", "%s", err);
+        rc = FR_EXIT_RUNTIME;
+        goto out;
     }
+    if (cfg->model.reload_interval_ms)
+        fr_log(FR_LOG_INFO, "reloader_started", "%s and the models' sources: checked every %d ms and on SIGHUP",
+               cfg->path, cfg->model.reload_interval_ms);
+    else
+        fr_log(FR_LOG_INFO, "reloader_started", "%s and the models' sources: checked on SIGHUP", cfg->path);
     if (http) fr_http_set_pipeline(http, p);
     rc = fr_pipeline_run(p) ? FR_EXIT_RUNTIME : FR_EXIT_OK;
 out:
     fr_reloader_stop(reloader); /* it swaps models into the pipeline */
-    fr_model_src_free(src);
+    fr_rollout_free(&live);
     fr_http_stop(http); /* before the pipeline it reads goes away */
+    fr_model_free(http_model);
     fr_pipeline_free(p);
-    fr_model_free(m);
     fr_config_free(cfg);
     curl_global_cleanup();
     return rc;

@@ -91,23 +91,36 @@ static const char *const ordering_names[] = {"key", "partition", "unordered", NU
 static const char *const guarantee_names[] = {"at_least_once", "exactly_once", NULL};
 static const char *const format_names[] = {"json", "text", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const challenger_mode_names[] = {"shadow", "canary", NULL};
 
 _Static_assert(sizeof(fr_ordering) == sizeof(int), "enums are stored through an int");
 _Static_assert(sizeof(fr_guarantee) == sizeof(int), "enums are stored through an int");
 _Static_assert(sizeof(fr_log_format) == sizeof(int), "enums are stored through an int");
 _Static_assert(sizeof(fr_log_level) == sizeof(int), "enums are stored through an int");
+_Static_assert(sizeof(fr_challenger_mode) == sizeof(int), "enums are stored through an int");
 
 #define OFF(field) offsetof(fr_config, field)
 
+/* A section is a mapping of options at the top level, or nested in another
+ * section (parent; its key there is the last segment of name). */
 static const struct {
-    const char *name;
+    const char *name;   /* dotted path: "model.challenger" */
+    const char *key;    /* key in its parent's mapping (or at the top level) */
+    const char *parent; /* NULL: top level */
     const char *help;
 } sections[] = {
-    {"kafka", "Kafka: where records come from and where scores and dead letters go."},
-    {"pipeline", "Pipeline: how consumed records are spread over worker threads."},
-    {"model", "Model: what scores each record and what a result carries."},
-    {"http", "HTTP: /healthz, /readyz and /metrics."},
-    {"logging", "Logging: one line per event on stderr."},
+    {"kafka", "kafka", NULL, "Kafka: where records come from and where scores and dead letters go."},
+    {"pipeline", "pipeline", NULL, "Pipeline: how consumed records are spread over worker threads."},
+    {"model", "model", NULL, "Model: what scores each record and what a result carries."},
+    {"model.challenger", "challenger", "model",
+     "A second model scored beside the serving one (the champion) to try it on\n"
+     "live traffic before promoting it: shadow (every record is scored by both;\n"
+     "the champion's result carries the challenger's as a \"challenger\" object) or\n"
+     "canary (a share of record keys is served by the challenger instead).\n"
+     "Promote by swapping model.path and model.challenger.path in this file: it is\n"
+     "re-read on SIGHUP and every model.reload_interval_ms (docs/DEPLOY.md)."},
+    {"http", "http", NULL, "HTTP: /healthz, /readyz and /metrics."},
+    {"logging", "logging", NULL, "Logging: one line per event on stderr."},
 };
 #define FR__N_SECTIONS (sizeof sections / sizeof sections[0])
 
@@ -244,6 +257,27 @@ static const fr__opt opts[] = {
      "Results also carry the raw model outputs.", NULL},
     {"model", "max_record_bytes", FR__T_INT, 0, 64, 67108864, NULL, "1048576", NULL, OFF(model.max_record_bytes),
      "Larger records are dead-lettered unread.", NULL},
+    {"model.challenger", "path", FR__T_PATH, 0, 0, 0, NULL, NULL, NULL, OFF(model.challenger.path),
+     "ONNX file of the challenger; null (and no url) = no challenger. It must read\n"
+     "the champion's features and have a fraudd.version of its own.",
+     NULL},
+    {"model.challenger", "url", FR__T_PATH, FR__F_URL, 0, 0, NULL, NULL, NULL, OFF(model.challenger.url),
+     "The challenger served over HTTP(S), fetched and polled like model.url.\n"
+     "Exclusive with model.challenger.path.",
+     NULL},
+    {"model.challenger", "mode", FR__T_ENUM, 0, 0, 0, challenger_mode_names, "shadow", NULL,
+     OFF(model.challenger.mode),
+     "shadow: every record is also scored by the challenger; the output is the\n"
+     "champion's result with the challenger's inside. canary: records whose key\n"
+     "falls in model.challenger.share are served by the challenger alone.",
+     NULL},
+    {"model.challenger", "share", FR__T_NUM, 0, 0, 0, NULL, NULL, NULL, OFF(model.challenger.share),
+     "canary only: the fraction (0 < share < 1) of record keys served by the\n"
+     "challenger, chosen by a stable hash of the key (FNV-1a 64), so a card always\n"
+     "meets the same model; records without a key go to the champion.",
+     NULL},
+    {"model.challenger", "threshold", FR__T_NUM, 0, 0, 0, NULL, NULL, NULL, OFF(model.challenger.threshold),
+     "The challenger's threshold; null = its own.", NULL},
 
     {"http", "port", FR__T_INT, 0, 0, 65535, NULL, "8080", NULL, OFF(http.port),
      "Port of the health and metrics endpoints; 0 = no HTTP server.", NULL},
@@ -713,6 +747,32 @@ static void valid_keys(char *dst, size_t cap, const char *section) {
     for (size_t i = 0; i < FR__N_OPTS && n < cap; i++)
         if (!strcmp(opts[i].section, section))
             n += (size_t)snprintf(dst + n, cap - n, "%s%s", n ? ", " : "", opts[i].name);
+    for (size_t s = 0; s < FR__N_SECTIONS && n < cap; s++)
+        if (sections[s].parent && !strcmp(sections[s].parent, section))
+            n += (size_t)snprintf(dst + n, cap - n, "%s%s", n ? ", " : "", sections[s].key);
+}
+
+/* The section nested in parent under key, or FR__N_SECTIONS. parent NULL:
+ * the top level. */
+static size_t section_at(const char *parent, const char *key) {
+    size_t s;
+    for (s = 0; s < FR__N_SECTIONS; s++)
+        if (!strcmp(sections[s].key, key) &&
+            (parent ? sections[s].parent && !strcmp(sections[s].parent, parent) : !sections[s].parent))
+            break;
+    return s;
+}
+
+static int load_section(fr__ctx *x, size_t s, const yaml_node_t *v);
+
+/* A key of section parent that names a nested section. */
+static int load_subsection(fr__ctx *x, size_t sub, const yaml_node_t *k, const yaml_node_t *val) {
+    if (x->sec_set[sub])
+        return fail(x, FR_EDUPLICATE, k->start_mark, "%s: duplicate section (first at %zu:%zu)", sections[sub].name,
+                    x->sec_mark[sub].line + 1, x->sec_mark[sub].column + 1);
+    x->sec_set[sub] = 1;
+    x->sec_mark[sub] = k->start_mark;
+    return load_section(x, sub, val);
 }
 
 static int load_section(fr__ctx *x, size_t s, const yaml_node_t *v) {
@@ -731,6 +791,11 @@ static int load_section(fr__ctx *x, size_t s, const yaml_node_t *v) {
         size_t i;
         if (!k || !val) return fail(x, FR_EPARSE, v->start_mark, "%s: malformed entry", sec);
         if ((rc = scalar_key(x, k, sec, &key))) return rc;
+        size_t sub = section_at(sec, key);
+        if (sub < FR__N_SECTIONS) {
+            if ((rc = load_subsection(x, sub, k, val))) return rc;
+            continue;
+        }
         for (i = 0; i < FR__N_OPTS; i++)
             if (!strcmp(opts[i].section, sec) && !strcmp(opts[i].name, key)) break;
         if (i == FR__N_OPTS) {
@@ -757,7 +822,7 @@ static int load_section(fr__ctx *x, size_t s, const yaml_node_t *v) {
 static void section_names(char *dst, size_t cap) {
     size_t n = 0;
     for (size_t s = 0; s < FR__N_SECTIONS && n < cap; s++)
-        n += (size_t)snprintf(dst + n, cap - n, "%s%s", s ? ", " : "", sections[s].name);
+        if (!sections[s].parent) n += (size_t)snprintf(dst + n, cap - n, "%s%s", n ? ", " : "", sections[s].name);
 }
 
 static int load_root(fr__ctx *x, const yaml_node_t *root) {
@@ -773,8 +838,7 @@ static int load_root(fr__ctx *x, const yaml_node_t *root) {
         size_t s;
         if (!k || !val) return fail(x, FR_EPARSE, root->start_mark, "malformed entry");
         if ((rc = scalar_key(x, k, "top level", &key))) return rc;
-        for (s = 0; s < FR__N_SECTIONS; s++)
-            if (!strcmp(sections[s].name, key)) break;
+        s = section_at(NULL, key);
         if (s == FR__N_SECTIONS)
             return fail(x, FR_EINVAL, k->start_mark, "unknown section %s; valid sections: %s",
                         show(shown, sizeof shown, key, strlen(key)), names);
@@ -914,6 +978,49 @@ static int check_delivery(fr__ctx *x) {
     return 0;
 }
 
+/* model.challenger: a source, and the options of its mode only. */
+static int check_challenger(fr__ctx *x) {
+    const fr_config *c = x->c;
+    size_t i_path = opt_index(OFF(model.challenger.path)), i_url = opt_index(OFF(model.challenger.url)),
+           i_mode = opt_index(OFF(model.challenger.mode)), i_share = opt_index(OFF(model.challenger.share)),
+           i_thr = opt_index(OFF(model.challenger.threshold));
+    const char *path = c->model.challenger.path, *url = c->model.challenger.url;
+    if (path && url)
+        return fail(x, FR_EINVAL, x->vmark[i_url],
+                    "model.challenger.url: set either model.challenger.path or model.challenger.url, not both");
+    if (!path && !url) {
+        /* mode may stay (its default is dumped too); a value may not */
+        size_t set[] = {i_share, i_thr};
+        for (size_t j = 0; j < sizeof set / sizeof set[0]; j++)
+            if (x->set[set[j]] && !isnan(*(const double *)((const char *)c + opts[set[j]].off)))
+                return fail(x, FR_EINVAL, x->mark[set[j]],
+                            "model.challenger.%s: there is no challenger (set model.challenger.path or "
+                            "model.challenger.url)",
+                            opts[set[j]].name);
+        return 0;
+    }
+    int same = path ? c->model.path && !strcmp(path, c->model.path) : c->model.url && !strcmp(url, c->model.url);
+    if (same)
+        return fail(x, FR_EINVAL, x->vmark[path ? i_path : i_url],
+                    "model.challenger.%s: the same source as the champion's model.%s", path ? "path" : "url",
+                    path ? "path" : "url");
+    double share = c->model.challenger.share;
+    if (c->model.challenger.mode == FR_CHALLENGER_CANARY) {
+        if (isnan(share))
+            return fail(x, FR_EMISSING, x->set[i_mode] ? x->vmark[i_mode] : x->mark[i_path],
+                        "model.challenger.share: a canary needs the share of record keys it serves (0 < share < 1)");
+        if (!(share < 1))
+            return fail(x, FR_ERANGE, x->vmark[i_share],
+                        "model.challenger.share: expected a fraction 0 < share < 1, got %g (1 would be a promotion: "
+                        "swap model.path and model.challenger.path instead)",
+                        share);
+    } else if (x->set[i_share] && !isnan(share)) {
+        return fail(x, FR_EINVAL, x->mark[i_share],
+                    "model.challenger.share: only a canary serves a share; a shadow scores every record");
+    }
+    return 0;
+}
+
 /* Rules across options. */
 static int check_cross(fr__ctx *x) {
     const fr_config *c = x->c;
@@ -925,6 +1032,7 @@ static int check_cross(fr__ctx *x) {
         while (opts[i].off != OFF(model.url)) i++;
         return fail(x, FR_EINVAL, x->vmark[i], "model.url: set either model.path or model.url, not both");
     }
+    if ((rc = check_challenger(x))) return rc;
     for (size_t i = 0; i < FR__N_OPTS; i++) {
         if (!(opts[i].flags & FR__F_TOPIC) || opts[i].off == OFF(kafka.input_topic)) continue;
         const char *t = *(char *const *)((const char *)c + opts[i].off);
@@ -1264,19 +1372,33 @@ static void put_value(FILE *f, const fr_config *c, const fr__opt *o, const char 
     }
 }
 
+/* Section s's options, then its nested sections, at depth (0: top level). */
+static void dump_section(const fr_config *c, FILE *f, size_t s, int depth) {
+    char ind[16], deeper[20];
+    snprintf(ind, sizeof ind, "%*s", 2 * depth + 2, "");
+    snprintf(deeper, sizeof deeper, "%*s", 2 * depth + 4, "");
+    for (size_t i = 0; i < FR__N_OPTS; i++) {
+        if (strcmp(opts[i].section, sections[s].name)) continue;
+        fprintf(f, "%s%s:", ind, opts[i].name);
+        put_value(f, c, &opts[i], deeper);
+        fputc('\n', f);
+    }
+    for (size_t t = 0; t < FR__N_SECTIONS; t++)
+        if (sections[t].parent && !strcmp(sections[t].parent, sections[s].name)) {
+            fprintf(f, "%s%s:\n", ind, sections[t].key);
+            dump_section(c, f, t, depth + 1);
+        }
+}
+
 void fr_config_dump(const fr_config *c, FILE *f) {
     if (!c || !f) return;
     fputs("# effective configuration of ", f);
     for (const char *p = c->path ? c->path : "?"; *p; p++) fputc(*p >= 0x20 && *p < 0x7f ? *p : '?', f);
     fputs(" (defaults filled in, secrets redacted)\n", f);
     for (size_t s = 0; s < FR__N_SECTIONS; s++) {
+        if (sections[s].parent) continue;
         fprintf(f, "%s:\n", sections[s].name);
-        for (size_t i = 0; i < FR__N_OPTS; i++) {
-            if (strcmp(opts[i].section, sections[s].name)) continue;
-            fprintf(f, "  %s:", opts[i].name);
-            put_value(f, c, &opts[i], "    ");
-            fputc('\n', f);
-        }
+        dump_section(c, f, s, 0);
     }
 }
 
@@ -1308,6 +1430,43 @@ static void put_lines(FILE *f, const char *text, const char *prefix) {
     }
 }
 
+/* Section s of the example file: its options, then its nested sections. */
+static void example_section(FILE *f, const fr_config *d, size_t s, int depth) {
+    char ind[16], deeper[20], com[24];
+    snprintf(ind, sizeof ind, "%*s", 2 * depth + 2, "");
+    snprintf(deeper, sizeof deeper, "%*s", 2 * depth + 4, "");
+    snprintf(com, sizeof com, "%s# ", ind);
+    int first = 1;
+    for (size_t i = 0; i < FR__N_OPTS; i++) {
+        const fr__opt *o = &opts[i];
+        char tl[256];
+        if (strcmp(o->section, sections[s].name)) continue;
+        if (!first) fputc('\n', f);
+        first = 0;
+        put_lines(f, o->help, com);
+        type_line(tl, sizeof tl, o);
+        fprintf(f, "%s# type: %s\n", ind, tl);
+        fprintf(f, "%s%s:", ind, o->name);
+        if (o->sample) fprintf(f, " %s", o->sample);
+        else if (d) put_value(f, d, o, deeper);
+        fputc('\n', f);
+        if (o->commented) {
+            char ex[32];
+            snprintf(ex, sizeof ex, "%s#   ", ind);
+            fprintf(f, "%s# for example:\n", ind);
+            fprintf(f, "%s# %s:\n", ind, o->name);
+            put_lines(f, o->commented, ex);
+        }
+    }
+    for (size_t t = 0; t < FR__N_SECTIONS; t++)
+        if (sections[t].parent && !strcmp(sections[t].parent, sections[s].name)) {
+            fputc('\n', f);
+            put_lines(f, sections[t].help, com);
+            fprintf(f, "%s%s:\n", ind, sections[t].key);
+            example_section(f, d, t, depth + 1);
+        }
+}
+
 static void example_yaml(FILE *f) {
     fr_config *d = fr_config_defaults();
     fputs("# fraudd configuration, read by `fraudd run`: every option with its type,\n"
@@ -1321,29 +1480,11 @@ static void example_yaml(FILE *f) {
           "# unset VAR without a default is an error.\n",
           f);
     for (size_t s = 0; s < FR__N_SECTIONS; s++) {
+        if (sections[s].parent) continue;
         fputc('\n', f);
         put_lines(f, sections[s].help, "# ");
         fprintf(f, "%s:\n", sections[s].name);
-        int first = 1;
-        for (size_t i = 0; i < FR__N_OPTS; i++) {
-            const fr__opt *o = &opts[i];
-            char tl[256];
-            if (strcmp(o->section, sections[s].name)) continue;
-            if (!first) fputc('\n', f);
-            first = 0;
-            put_lines(f, o->help, "  # ");
-            type_line(tl, sizeof tl, o);
-            fprintf(f, "  # type: %s\n", tl);
-            fprintf(f, "  %s:", o->name);
-            if (o->sample) fprintf(f, " %s", o->sample);
-            else if (d) put_value(f, d, o, "    ");
-            fputc('\n', f);
-            if (o->commented) {
-                fprintf(f, "  # for example:\n");
-                fprintf(f, "  # %s:\n", o->name);
-                put_lines(f, o->commented, "  #   ");
-            }
-        }
+        example_section(f, d, s, 0);
     }
     fr_config_free(d);
 }
@@ -1405,6 +1546,10 @@ const char *fr_ordering_name(fr_ordering o) {
 
 const char *fr_guarantee_name(fr_guarantee g) {
     return (int)g >= 0 && (int)g < 2 ? guarantee_names[g] : "?";
+}
+
+const char *fr_challenger_mode_name(fr_challenger_mode m) {
+    return (int)m >= 0 && (int)m < 2 ? challenger_mode_names[m] : "?";
 }
 
 const char *fr_log_level_name(fr_log_level l) {

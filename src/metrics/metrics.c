@@ -152,6 +152,16 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         gauge(b, "fraudd_model_generation", "Models served since start: 1 for the first, +1 per swap.",
               nm ? (double)ms[0].generation : 1.0);
     }
+    if (nm > 1 && ms[1].serving && ms[1].role == 1) { /* the serving generation's challenger */
+        head(b, "fraudd_challenger_info", "gauge",
+             "The challenger scored beside the serving model, and how (mode shadow or canary); always 1.");
+        fr_buf_printf(b, "fraudd_challenger_info{version=\"");
+        label_escape(b, ms[1].version);
+        fr_buf_printf(b, "\",mode=\"%s\"} 1\n", ms[1].mode);
+        gauge(b, "fraudd_challenger_share", "Fraction of record keys the challenger serves (canary), 1 for a shadow.",
+              ms[1].share);
+        gauge(b, "fraudd_challenger_threshold", "Score above which the challenger flags a record.", ms[1].threshold);
+    }
     if (v->have_pipeline) {
         const fr_stats *st = &v->stats;
         gauge(b, "fraudd_ready", "1 when /readyz answers 200: model loaded, partitions assigned, brokers up.",
@@ -254,6 +264,30 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
                           "fraudd_score_sum{model_version=\"%s\"} %.9g\n"
                           "fraudd_score_count{model_version=\"%s\"} %llu\n",
                           ver, (unsigned long long)acc, ver, ms[m].score_sum, ver, (unsigned long long)acc);
+        }
+        if (v->n_shadows > 0) {
+            static const char *const verdict[2] = {"legit", "fraud"};
+            head(b, "fraudd_shadow_verdicts_total", "counter",
+                 "Records scored by a champion and its shadow challenger, by the verdict of each.");
+            for (int i = 0; i < v->n_shadows; i++)
+                for (int x = 0; x < 2; x++)
+                    for (int y = 0; y < 2; y++) {
+                        fr_buf_printf(b, "fraudd_shadow_verdicts_total{champion_version=\"");
+                        label_escape(b, v->shadows[i].champion);
+                        fr_buf_printf(b, "\",challenger_version=\"");
+                        label_escape(b, v->shadows[i].challenger);
+                        fr_buf_printf(b, "\",champion=\"%s\",challenger=\"%s\"} %llu\n", verdict[x], verdict[y],
+                                      (unsigned long long)v->shadows[i].verdicts[x][y]);
+                    }
+            head(b, "fraudd_shadow_rejects_total", "counter",
+                 "Records the champion scored and its shadow challenger rejected.");
+            for (int i = 0; i < v->n_shadows; i++) {
+                fr_buf_printf(b, "fraudd_shadow_rejects_total{champion_version=\"");
+                label_escape(b, v->shadows[i].champion);
+                fr_buf_printf(b, "\",challenger_version=\"");
+                label_escape(b, v->shadows[i].challenger);
+                fr_buf_printf(b, "\"} %llu\n", (unsigned long long)v->shadows[i].rejected);
+            }
         }
         head(b, "fraudd_model_reloads_total", "counter",
              "Model reload checks (SIGHUP or model.reload_interval_ms), by outcome.");

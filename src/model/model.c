@@ -47,7 +47,17 @@ void fr__model_destroy(fr_model *m) {
     free(m);
 }
 
-void fr_model_free(fr_model *m) { fr__model_destroy(m); }
+void fr_model_free(fr_model *m) {
+    /* acq_rel: the last owner sees every other owner's use before freeing */
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 0) return;
+    fr__model_destroy(m);
+}
+
+fr_model *fr_model_retain(const fr_model *m) {
+    fr_model *mm = (fr_model *)m; /* the owner count is not part of the model's value */
+    atomic_fetch_add_explicit(&mm->refs, 1, memory_order_relaxed); /* the caller holds a reference already */
+    return mm;
+}
 
 int fr_model_load_mem(const void *buf, size_t len, const char *origin, fr_model **out, char *err, size_t errlen) {
     int rc;

@@ -18,6 +18,7 @@
 #ifndef FR_MODEL_INTERNAL_H
 #define FR_MODEL_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,7 @@ struct fr_model {
     char *producer;       /* "pytorch 1.13.1" */
     char *source_ops;     /* op types of the source graph, comma separated */
     char *selftest;       /* fraudd.selftest metadata as written, or NULL */
+    _Atomic int refs;     /* owners beyond the first (fr_model_retain) */
 };
 
 struct fr_workspace {

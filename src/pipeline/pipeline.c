@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +142,13 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
         goto out;
     }
     p->jobs_ok = 1;
-    if ((rc = fr_mgens_init(&p->gens, c, p->n_workers, p->batch, m, err, errlen))) goto out;
+    fr_mgen_spec spec = {.champion = (fr_model *)m,
+                         .champion_threshold = c->model.threshold,
+                         .challenger = (fr_model *)p->opts.challenger,
+                         .challenger_threshold = c->model.challenger.threshold,
+                         .mode = c->model.challenger.mode,
+                         .share = c->model.challenger.share};
+    if ((rc = fr_mgens_init(&p->gens, c, p->n_workers, p->batch, &spec, err, errlen))) goto out;
     p->gens_ok = 1;
     if ((rc = fr_sink_new(c, &p->kafka, &p->jobs, &p->gens, &p->sink, err, errlen))) goto out;
     if ((rc = fr_workers_new(c, p->n_workers, p->batch, p->sink, &p->workers, err, errlen))) goto out;
@@ -223,6 +230,7 @@ void fr_pipeline_metrics(fr_pipeline *p, fr_metrics_view *v) {
     v->ready = fr_pipeline_ready(p, why, sizeof why);
     fr_pipeline_get_stats(p, &v->stats);
     v->n_models = fr_mgens_status(&p->gens, v->models, FR_METRICS_MAX_MODELS);
+    v->n_shadows = fr_mgens_shadow_status(&p->gens, v->shadows, FR_METRICS_MAX_MODELS);
     v->n_workers = p->n_workers < FR_METRICS_MAX_WORKERS ? p->n_workers : FR_METRICS_MAX_WORKERS;
     for (int i = 0; i < v->n_workers; i++) fr_workers_stats(p->workers, i, &v->workers[i]);
     fr_kafka_state_stats(&p->kafka, &v->kafka);
@@ -232,7 +240,14 @@ void fr_pipeline_metrics(fr_pipeline *p, fr_metrics_view *v) {
 /* ---- model generations ---- */
 
 int fr_pipeline_swap_model(fr_pipeline *p, fr_model *m, char *err, size_t errlen) {
-    return fr_mgens_publish(&p->gens, m, err, errlen);
+    fr_mgen_spec spec = {.champion = m, .champion_threshold = p->cfg->model.threshold, .challenger_threshold = NAN};
+    int rc = fr_mgens_publish(&p->gens, &spec, err, errlen);
+    if (!rc) fr_model_free(m); /* the generation holds its own reference */
+    return rc;
+}
+
+int fr_pipeline_swap(fr_pipeline *p, const fr_mgen_spec *spec, char *err, size_t errlen) {
+    return fr_mgens_publish(&p->gens, spec, err, errlen);
 }
 
 void fr_pipeline_count_reload(fr_pipeline *p, fr_reload_result r) {

@@ -24,6 +24,7 @@
 
 #include "fraudd/err.h"
 #include "fraudd/reload.h"
+#include "reload/reload_internal.h"
 #include "fraudd/scorer.h"
 
 #define PROBES 64
@@ -172,6 +173,23 @@ out:
     json_decref(st);
     fr_scorer_free(sc);
     return rc;
+}
+
+int fr__model_check_pair(const fr_model *champion, const fr_model *challenger, char *err, size_t errlen) {
+    char gone[256], added[256];
+    size_t n_gone = missing_from(champion, challenger, gone, sizeof gone);
+    size_t n_added = missing_from(challenger, champion, added, sizeof added);
+    if (n_gone || n_added)
+        return fr_set_err(err, errlen, FR_EMODEL,
+                          "its features differ from the champion's (%zu missing%s%s, %zu new%s%s): both score the "
+                          "same records",
+                          n_gone, n_gone ? ": " : "", gone, n_added, n_added ? ": " : "", added);
+    if (!strcmp(fr_model_version(champion), fr_model_version(challenger)))
+        return fr_set_err(err, errlen, FR_EMODEL,
+                          "its version '%s' is the champion's: give it its own fraudd.version, so each result names "
+                          "the model that scored it",
+                          fr_model_version(challenger));
+    return 0;
 }
 
 int fr_model_check(const void *buf, size_t len, const char *origin, const fr_model *serving, const fr_config *c,

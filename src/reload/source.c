@@ -31,6 +31,7 @@
 #include "fraudd/config.h"
 #include "fraudd/err.h"
 #include "fraudd/reload.h"
+#include "reload/reload_internal.h"
 
 struct fr_model_src {
     char *path;             /* file source, or NULL */
@@ -82,7 +83,7 @@ void fr_model_src_free(fr_model_src *s) {
 
 const char *fr_model_src_name(const fr_model_src *s) { return s->name; }
 
-uint64_t fr_model_digest(const void *buf, size_t len) {
+uint64_t fr__model_digest(const void *buf, size_t len) {
     const unsigned char *p = buf;
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;

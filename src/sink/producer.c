@@ -143,7 +143,7 @@ static int fmt_i64(char *buf, int64_t v) {
 
 static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *job) {
     char num[24];
-    rd_kafka_header_add(h, "fraudd.model.version", 20, job->gen->version, -1);
+    rd_kafka_header_add(h, "fraudd.model.version", 20, job->gen->m[job->role].version, -1);
     rd_kafka_header_add(h, "fraudd.source.topic", 19, k->cfg->kafka.input_topic, (ssize_t)k->input_topic_len);
     rd_kafka_header_add(h, "fraudd.source.partition", 23, num, fmt_i64(num, job->msg->partition));
     rd_kafka_header_add(h, "fraudd.source.offset", 20, num, fmt_i64(num, job->msg->offset));

@@ -63,6 +63,13 @@ struct fr_worker {
     fr_job **jobs;
     fr_slice *slices;
     fr_scored *scored;
+    /* challengers: the shadow's results and the composed output (offsets
+     * into compose), the canary's split of a batch */
+    fr_scored *scored2;
+    size_t *composed, *composed_len;
+    char *compose;
+    size_t compose_cap;
+    fr_job **split;
 };
 
 struct fr_workers {
@@ -102,37 +109,31 @@ static void worker_sleep(fr_worker *w) {
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Scores jobs[0..n), which all carry generation g, with g's scorer for this
- * worker, then hands each result or dead letter to the sink. Everything
- * that reads g (its scorer's output, its statistics) happens before the
- * job that keeps g alive is produced: after its last job's produce call,
- * the run thread may free g (include/fraudd/mgen.h). t0: fr_now_ns() just
- * before the call (the scorer's time is measured from it). */
-static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g, int64_t t0) {
-    fr_workers *ws = w->ws;
+/* Runs model mm of this worker over jobs[0..n) into out; times the call
+ * from t0 (fr_now_ns() just before). Returns the scorer's result. */
+static int run_model(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_model *mm, fr_scored *out, int64_t t0) {
     wcounters *wc = &w->wc;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = jobs[i]->msg;
         w->slices[i].ptr = m->payload ? m->payload : "";
         w->slices[i].len = m->payload ? m->len : 0;
     }
-    int rc = fr_scorer_run(g->scorers[w->id], w->slices, n, 0, w->scored);
+    int rc = fr_scorer_run(mm->scorers[w->id], w->slices, n, 0, out);
     int64_t t1 = fr_now_ns();
     fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
     fr_ctr_add(&wc->inference_sum_ns, (uint64_t)(t1 - t0));
     fr_ctr_add(&wc->batches, 1);
-    if (rc) {
-        /* out of memory or a result over its size bound: never drop the
-         * records, dead-letter them with the reason */
-        for (size_t i = 0; i < n; i++)
-            fr_sink_dead_letter(ws->sink, jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
-        return;
-    }
+    return rc;
+}
+
+/* Counts the scores of out[0..n) in mm's statistics and the rejects in the
+ * worker's; marks flagged jobs. Returns the records scored. */
+static uint64_t account(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_model *mm, const fr_scored *out) {
     uint64_t rej[FR_REJ_PREPROCESS + 1] = {0};
     uint64_t results = 0, score_micro = 0;
-    fr_mgen_wstats *gs = &g->wstats[w->id];
+    fr_mgen_wstats *gs = &mm->stats->w[w->id];
     for (size_t i = 0; i < n; i++) {
-        const fr_scored *s = &w->scored[i];
+        const fr_scored *s = &out[i];
         if (s->reject == FR_REJ_NONE) {
             jobs[i]->flagged = (uint8_t)(s->is_fraud != 0);
             fr_ctr_add(&gs->scores[fr_score_bucket(s->score)], 1);
@@ -144,21 +145,152 @@ static void score_run(fr_worker *w, fr_job **jobs, size_t n, fr_mgen *g, int64_t
     }
     fr_ctr_add(&gs->score_sum_micro, score_micro);
     for (int r = 0; r <= FR_REJ_PREPROCESS; r++)
-        if (rej[r]) fr_ctr_add(&wc->rejects[r], rej[r]);
-    fr_ctr_add(&wc->scored, results);
-    for (size_t i = 0; i < n; i++) {
-        fr_job *job = jobs[i];
-        const fr_scored *s = &w->scored[i];
-        if (s->reject == FR_REJ_NONE) {
-            fr_sink_result(ws->sink, job, s->text, s->len);
-        } else {
-            static fr_log_limiter lim;
-            fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s",
-                           ws->cfg->kafka.input_topic, (int)job->msg->partition, (long long)job->msg->offset,
-                           fr_reject_name(s->reject), s->text);
-            fr_sink_dead_letter(ws->sink, job, (int)s->reject, fr_reject_name(s->reject), s->text);
-        }
+        if (rej[r]) fr_ctr_add(&w->wc.rejects[r], rej[r]);
+    fr_ctr_add(&w->wc.scored, results);
+    return results;
+}
+
+/* A record the scorer could not take: never dropped, dead-lettered. */
+static void dead_letter_all(fr_worker *w, fr_job **jobs, size_t n, int rc) {
+    for (size_t i = 0; i < n; i++)
+        fr_sink_dead_letter(w->ws->sink, jobs[i], FR_DEAD_SCORER, "scorer_failed", fr_strerror(rc));
+}
+
+/* Hands job its result (text) or, when s was rejected, its dead letter. */
+static void deliver(fr_worker *w, fr_job *job, const fr_scored *s, const char *text, size_t len) {
+    fr_workers *ws = w->ws;
+    if (s->reject == FR_REJ_NONE) {
+        fr_sink_result(ws->sink, job, text, len);
+        return;
     }
+    static fr_log_limiter lim;
+    fr_log_limited(&lim, FR_LOG_WARN, "record_rejected", "%s [%d] offset %lld: %s: %s", ws->cfg->kafka.input_topic,
+                   (int)job->msg->partition, (long long)job->msg->offset, fr_reject_name(s->reject), s->text);
+    fr_sink_dead_letter(ws->sink, job, (int)s->reject, fr_reject_name(s->reject), s->text);
+}
+
+/* Scores jobs[0..n) with model `role` of g and hands each result or dead
+ * letter to the sink. Everything that reads g (its scorer's output, its
+ * statistics) happens before the job that keeps g alive is produced: after
+ * its last job's produce call, the run thread may free g
+ * (include/fraudd/mgen.h). */
+static void score_run(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int role, int64_t t0) {
+    const fr_mgen_model *mm = &g->m[role];
+    int rc = run_model(w, jobs, n, mm, w->scored, t0);
+    if (rc) { /* out of memory or a result over its size bound */
+        dead_letter_all(w, jobs, n, rc);
+        return;
+    }
+    account(w, jobs, n, mm, w->scored);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->role = (uint8_t)role;
+        deliver(w, jobs[i], &w->scored[i], w->scored[i].text, w->scored[i].len);
+    }
+}
+
+/* Room for len more bytes in the worker's compose buffer. */
+static int compose_reserve(fr_worker *w, size_t len) {
+    if (len <= w->compose_cap) return 0;
+    size_t cap = w->compose_cap ? w->compose_cap : 4096;
+    while (cap < len) cap *= 2;
+    char *p = realloc(w->compose, cap);
+    if (!p) return FR_ENOMEM;
+    w->compose = p;
+    w->compose_cap = cap;
+    return 0;
+}
+
+/* Shadow: both models score every record; the champion's result goes out
+ * with the challenger's inside, as its last key:
+ *   {...champion's result...,"challenger":{"score":..,...}}
+ * (the challenger's scorer writes no pass-through fields), or
+ *   ,"challenger":{"reject":"<reason>"} when only the champion could score it. */
+static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int64_t t0) {
+    const fr_mgen_model *ch = &g->m[FR_ROLE_CHAMPION], *sh = &g->m[FR_ROLE_CHALLENGER];
+    int rc = run_model(w, jobs, n, ch, w->scored, t0);
+    if (rc) {
+        dead_letter_all(w, jobs, n, rc);
+        return;
+    }
+    int rc2 = run_model(w, jobs, n, sh, w->scored2, fr_now_ns());
+    account(w, jobs, n, ch, w->scored);
+    fr_mgen_wstats *ss = &sh->stats->w[w->id];
+    fr_mgen_shadow *sv = &g->shadow[w->id];
+    static const char key[] = ",\"challenger\":";
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w->scored[i].reject == FR_REJ_NONE)
+            need += w->scored[i].len + sizeof key + (rc2 ? 64 : w->scored2[i].len + 32);
+    if (compose_reserve(w, need)) {
+        dead_letter_all(w, jobs, n, FR_ENOMEM);
+        return;
+    }
+    uint64_t verdicts[2][2] = {{0, 0}, {0, 0}}, rejected = 0, micro = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const fr_scored *a = &w->scored[i];
+        if (a->reject != FR_REJ_NONE) continue;
+        char *dst = w->compose + at;
+        size_t len = a->len - 1; /* the champion's result without its closing brace */
+        memcpy(dst, a->text, len);
+        memcpy(dst + len, key, sizeof key - 1);
+        len += sizeof key - 1;
+        const fr_scored *b = rc2 ? NULL : &w->scored2[i];
+        if (b && b->reject == FR_REJ_NONE) {
+            memcpy(dst + len, b->text, b->len);
+            len += b->len;
+            verdicts[a->is_fraud != 0][b->is_fraud != 0]++;
+            fr_ctr_add(&ss->scores[fr_score_bucket(b->score)], 1);
+            micro += b->score > 0 && b->score < 1e12 ? (uint64_t)(b->score * 1e6) : 0;
+        } else {
+            const char *why = b ? fr_reject_name(b->reject) : "scorer_failed";
+            len += (size_t)sprintf(dst + len, "{\"reject\":\"%s\"}", why);
+            rejected++;
+        }
+        dst[len++] = '}';
+        w->composed[i] = at;
+        w->composed_len[i] = len;
+        at += len;
+    }
+    for (int x = 0; x < 2; x++)
+        for (int y = 0; y < 2; y++)
+            if (verdicts[x][y]) fr_ctr_add(&sv->verdicts[x][y], verdicts[x][y]);
+    if (rejected) fr_ctr_add(&sv->rejected, rejected);
+    fr_ctr_add(&ss->score_sum_micro, micro);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->role = FR_ROLE_CHAMPION;
+        deliver(w, jobs[i], &w->scored[i], w->compose + w->composed[i], w->composed_len[i]);
+    }
+}
+
+/* Canary: each record goes to the model its key hashes to; each model
+ * scores its records in one run (a key's records keep their order: they
+ * all go to the same model). */
+static void score_canary(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int64_t t0) {
+    size_t nc = 0, nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = jobs[i]->msg;
+        if (fr_mgen_role_for_key(g, m->key, m->key_len) == FR_ROLE_CHALLENGER)
+            w->split[n - 1 - nk++] = jobs[i]; /* from the end, then reversed below */
+        else
+            w->split[nc++] = jobs[i];
+    }
+    for (size_t i = 0; i < nk / 2; i++) { /* input order again */
+        fr_job *t = w->split[nc + i];
+        w->split[nc + i] = w->split[n - 1 - i];
+        w->split[n - 1 - i] = t;
+    }
+    if (nc) score_run(w, w->split, nc, g, FR_ROLE_CHAMPION, t0);
+    if (nk) score_run(w, w->split + nc, nk, g, FR_ROLE_CHALLENGER, nc ? fr_now_ns() : t0);
+}
+
+static void score_gen(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int64_t t0) {
+    if (!g->m[FR_ROLE_CHALLENGER].model)
+        score_run(w, jobs, n, g, FR_ROLE_CHAMPION, t0);
+    else if (g->mode == FR_CHALLENGER_SHADOW)
+        score_shadow(w, jobs, n, g, t0);
+    else
+        score_canary(w, jobs, n, g, t0);
 }
 
 static void process(fr_worker *w, size_t n) {
@@ -186,7 +318,7 @@ static void process(fr_worker *w, size_t n) {
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && w->jobs[j]->gen == w->jobs[i]->gen) j++;
-            score_run(w, w->jobs + i, j - i, w->jobs[i]->gen, i ? fr_now_ns() : t0);
+            score_gen(w, w->jobs + i, j - i, w->jobs[i]->gen, i ? fr_now_ns() : t0);
             i = j;
         }
     }
@@ -249,7 +381,12 @@ int fr_workers_new(const fr_config *c, int n, size_t batch, fr_sink *sink, fr_wo
         w->jobs = calloc(batch, sizeof *w->jobs);
         w->slices = calloc(batch, sizeof *w->slices);
         w->scored = calloc(batch, sizeof *w->scored);
-        if (!w->ring || !w->jobs || !w->slices || !w->scored) {
+        w->scored2 = calloc(batch, sizeof *w->scored2);
+        w->composed = calloc(batch, sizeof *w->composed);
+        w->composed_len = calloc(batch, sizeof *w->composed_len);
+        w->split = calloc(batch, sizeof *w->split);
+        if (!w->ring || !w->jobs || !w->slices || !w->scored || !w->scored2 || !w->composed || !w->composed_len ||
+            !w->split) {
             rc = fr_set_err(err, errlen, FR_ENOMEM, "out of memory (worker %d)", i);
             goto out;
         }
@@ -302,6 +439,11 @@ void fr_workers_free(fr_workers *ws) {
         free(w->jobs);
         free(w->slices);
         free(w->scored);
+        free(w->scored2);
+        free(w->composed);
+        free(w->composed_len);
+        free(w->compose);
+        free(w->split);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
     }

@@ -46,6 +46,7 @@ typedef struct env {
     rd_kafka_mock_cluster_t *mc;
     fr_config *cfg;
     fr_model *m;
+    fr_model *challenger; /* model.challenger's model (the config says how it serves), or NULL */
     fr_pipeline *p;
     pthread_t thread;
     int rc;
@@ -137,6 +138,7 @@ static inline void start(env *e) {
     fr_kv kv[] = {{"fetch.wait.max.ms", "10"}};
     fr_kv_list props = {kv, 1};
     po.consumer_override = &props;
+    po.challenger = e->challenger;
     assert_int_equal(fr_pipeline_new(e->cfg, e->m, &po, &e->p, err, sizeof err), 0);
     assert_int_equal(pthread_create(&e->thread, NULL, run_thread, e), 0);
 }
@@ -165,6 +167,7 @@ typedef struct msg {
     char version[64];    /* header fraudd.model.version */
     char json_version[64]; /* the result's "model_version" */
     char score[48];      /* the result's "score" value, as printed */
+    char text[2048];     /* the whole value (truncated past 2047 bytes) */
 } msg;
 
 /* Copies the text of JSON field name (a string's contents or a number). */
@@ -225,6 +228,7 @@ static inline msg *read_topic(env *e, const char *topic, int parts, size_t n) {
             }
             json_field(m->payload, m->len, "model_version", o->json_version, sizeof o->json_version);
             json_field(m->payload, m->len, "score", o->score, sizeof o->score);
+            snprintf(o->text, sizeof o->text, "%.*s", (int)m->len, (const char *)m->payload);
         }
         rd_kafka_message_destroy(m);
     }
@@ -238,10 +242,24 @@ static inline void env_free(env *e) {
     fr_pipeline_free(e->p);
     rd_kafka_destroy(e->host);
     fr_model_free(e->m);
+    fr_model_free(e->challenger);
     fr_config_free(e->cfg);
     free(e);
 }
 
+
+/* Polls the pipeline's statistics into s until cond holds (20 s at most),
+ * then asserts it. */
+#define WAIT_FOR(e, s, cond)                                                                                           \
+    do {                                                                                                               \
+        for (int w_ = 0; w_ < 2000; w_++) {                                                                            \
+            fr_pipeline_get_stats((e)->p, &(s));                                                                       \
+            if (cond) break;                                                                                           \
+            struct timespec ts_ = {0, 10 * 1000000};                                                                   \
+            nanosleep(&ts_, NULL);                                                                                     \
+        }                                                                                                              \
+        assert_true(cond);                                                                                             \
+    } while (0)
 
 /* The offset group "test" committed for in[part] (negative: none). */
 static inline int64_t committed(env *e, int32_t part) {

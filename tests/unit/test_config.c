@@ -241,21 +241,32 @@ static void every_option_can_be_set(void **state) {
 }
 
 /* The option paths, as fr_config_dump of the defaults lists them. */
+/* Every option's dotted path ("model.challenger.share"), read from the
+ * defaults' dump: a line "name:" with nothing after it opens a (nested)
+ * section (empty lists and maps dump as [] and {}). */
 static size_t option_paths(char paths[][64], size_t max) {
     fr_config *d = fr_config_defaults();
     char *dump = capture_dump(d);
-    char section[24] = "";
+    char scope[4][24] = {""}; /* the section at each depth */
     size_t n = 0;
     for (char *line = strtok(dump, "\n"); line; line = strtok(NULL, "\n")) {
         if (line[0] == '#') continue;
-        if (line[0] != ' ') {
-            sscanf(line, "%23[^:]", section);
-        } else if (line[2] != ' ' && line[2] != '-') {
-            char name[24];
-            assert_int_equal(sscanf(line + 2, "%23[^:]", name), 1);
-            assert_true(n < max);
-            snprintf(paths[n++], 64, "%s.%s", section, name);
+        size_t ind = strspn(line, " ");
+        if (line[ind] == '-' || ind % 2 || ind / 2 >= 4) continue;
+        size_t depth = ind / 2;
+        char name[24];
+        assert_int_equal(sscanf(line + ind, "%23[^:]", name), 1);
+        if (line[strlen(line) - 1] == ':') {
+            snprintf(scope[depth], sizeof scope[depth], "%s", name);
+            continue;
         }
+        char path[64] = "";
+        for (size_t i = 0; i < depth; i++) {
+            strcat(path, scope[i]);
+            strcat(path, ".");
+        }
+        assert_true(n < max);
+        snprintf(paths[n++], 64, "%s%s", path, name);
     }
     free(dump);
     fr_config_free(d);
@@ -266,23 +277,68 @@ static void example_file_documents_every_option(void **state) {
     (void)state;
     char paths[64][64];
     size_t n = option_paths(paths, 64);
-    assert_true(n >= 26);
+    assert_true(n >= 31);
     char *ex = read_all(EXAMPLE);
     for (size_t i = 0; i < n; i++) {
-        /* "section:\n" then, later, a comment line directly above "  name:" */
-        char sec[64], key[80];
-        const char *dot = strchr(paths[i], '.');
-        snprintf(sec, sizeof sec, "\n%.*s:\n", (int)(dot - paths[i]), paths[i]);
-        snprintf(key, sizeof key, "\n  %s:", dot + 1);
-        const char *s = strstr(ex, sec);
-        if (!s) fail_msg("%s: section missing from config/fraudd.yaml", paths[i]);
-        const char *k = strstr(s, key);
+        /* each enclosing "section:\n" in turn, then, later, a comment line
+         * directly above "name:", all at their depth's indentation */
+        const char *s = ex, *seg = paths[i], *dot;
+        int depth = 0;
+        char want[96];
+        for (; (dot = strchr(seg, '.')); seg = dot + 1, depth++) {
+            snprintf(want, sizeof want, "\n%*s%.*s:\n", 2 * depth, "", (int)(dot - seg), seg);
+            if (!(s = strstr(s, want))) fail_msg("%s: section missing from config/fraudd.yaml", paths[i]);
+        }
+        snprintf(want, sizeof want, "\n%*s%s:", 2 * depth, "", seg);
+        const char *k = strstr(s, want);
         if (!k) fail_msg("%s: missing from config/fraudd.yaml", paths[i]);
         const char *prev = k - 1;
         while (prev > ex && prev[-1] != '\n') prev--;
-        if (strncmp(prev, "  # ", 4) != 0) fail_msg("%s: no comment above it in config/fraudd.yaml", paths[i]);
+        snprintf(want, sizeof want, "%*s# ", 2 * depth, "");
+        if (strncmp(prev, want, strlen(want)) != 0) fail_msg("%s: no comment above it in config/fraudd.yaml", paths[i]);
     }
     free(ex);
+}
+
+static void challenger_needs_a_source_and_options_of_its_mode(void **state) {
+    (void)state;
+    fr_config *c = NULL;
+    assert_int_equal(load(BASE "model:\n  path: /m/a.onnx\n  challenger:\n    path: /m/b.onnx\n    mode: canary\n"
+                              "    share: 0.1\n",
+                          &c),
+                     0);
+    assert_string_equal(c->model.challenger.path, "/m/b.onnx");
+    assert_int_equal(c->model.challenger.mode, FR_CHALLENGER_CANARY);
+    assert_true(c->model.challenger.share == 0.1);
+    assert_true(isnan(c->model.challenger.threshold));
+    fr_config_free(c);
+    assert_int_equal(load(BASE "model:\n  challenger:\n    url: https://reg/b.onnx\n", &c), 0);
+    assert_int_equal(c->model.challenger.mode, FR_CHALLENGER_SHADOW);
+    assert_true(isnan(c->model.challenger.share));
+    fr_config_free(c);
+    /* no challenger at all: every option of the section at its default */
+    assert_int_equal(load(BASE "model:\n  challenger:\n", &c), 0);
+    assert_null(c->model.challenger.path);
+    assert_null(c->model.challenger.url);
+    fr_config_free(c);
+    fails_with(BASE "model:\n  challenger:\n    share: 0.5\n", FR_EINVAL,
+               "t.yaml:8:5: model.challenger.share: there is no challenger (set model.challenger.path or "
+               "model.challenger.url)");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n    url: https://reg/b.onnx\n", FR_EINVAL,
+               "t.yaml:9:10: model.challenger.url: set either model.challenger.path or model.challenger.url, not both");
+    fails_with(BASE "model:\n  path: /m/a.onnx\n  challenger:\n    path: /m/a.onnx\n", FR_EINVAL,
+               "t.yaml:9:11: model.challenger.path: the same source as the champion's model.path");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n    mode: canary\n", FR_EMISSING,
+               "t.yaml:9:11: model.challenger.share: a canary needs the share of record keys it serves (0 < share < 1)");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n    mode: canary\n    share: 1\n", FR_ERANGE,
+               "t.yaml:10:12: model.challenger.share: expected a fraction 0 < share < 1, got 1 (1 would be a "
+               "promotion: swap model.path and model.challenger.path instead)");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n    share: 0.2\n", FR_EINVAL,
+               "t.yaml:9:5: model.challenger.share: only a canary serves a share; a shadow scores every record");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n    mode: live\n", FR_ETYPE,
+               "t.yaml:9:11: model.challenger.mode: expected one of shadow, canary, got \"live\"");
+    fails_with(BASE "model:\n  challenger:\n    path: /m/b.onnx\n  challenger: {}\n", FR_EDUPLICATE,
+               "t.yaml:9:3: model.challenger: duplicate section (first at 7:3)");
 }
 
 static void model_url_must_be_http_and_exclusive_with_path(void **state) {
@@ -367,7 +423,9 @@ static void unknown_keys_list_the_valid_keys_of_their_section(void **state) {
                "t.yaml:6:1: unknown section \"metrics\"; valid sections: kafka, pipeline, model, http, logging");
     fails_with(BASE "model:\n  Path: x\n", FR_EINVAL, /* keys are case-sensitive */
                "t.yaml:7:3: model: unknown key \"Path\"; valid keys: path, url, reload_interval_ms, max_bytes, "
-               "fetch_timeout_ms, ca_file, threshold, passthrough, emit_output, max_record_bytes");
+               "fetch_timeout_ms, ca_file, threshold, passthrough, emit_output, max_record_bytes, challenger");
+    fails_with(BASE "model:\n  challenger:\n    share_: 1\n", FR_EINVAL,
+               "t.yaml:8:5: model.challenger: unknown key \"share_\"; valid keys: path, url, mode, share, threshold");
     /* a key that could hold control characters is shown escaped */
     fails_with(BASE "\"a\\tb\": 1\n", FR_EINVAL,
                "t.yaml:6:1: unknown section \"a\\x09b\"; valid sections: kafka, pipeline, model, http, logging");
@@ -850,6 +908,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(example_file_loads_with_defaults),
         cmocka_unit_test(model_url_must_be_http_and_exclusive_with_path),
+        cmocka_unit_test(challenger_needs_a_source_and_options_of_its_mode),
         cmocka_unit_test(minimal_file_gets_every_default),
         cmocka_unit_test(defaults_leave_required_keys_null),
         cmocka_unit_test(null_sections_mean_defaults),

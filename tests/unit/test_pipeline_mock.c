@@ -186,16 +186,6 @@ static void offline_score(const fr_model *m, const char *rec, size_t len, char *
 }
 
 /* Waits up to 20 s for cond (re-reading the stats). */
-#define WAIT_FOR(e, s, cond)                                                                                           \
-    do {                                                                                                               \
-        for (int w_ = 0; w_ < 2000; w_++) {                                                                            \
-            fr_pipeline_get_stats((e)->p, &(s));                                                                       \
-            if (cond) break;                                                                                           \
-            struct timespec ts_ = {0, 10 * 1000000};                                                                   \
-            nanosleep(&ts_, NULL);                                                                                     \
-        }                                                                                                              \
-        assert_true(cond);                                                                                             \
-    } while (0)
 
 static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void **state) {
     (void)state;
@@ -296,20 +286,17 @@ static void the_reloader_swaps_a_good_file_and_refuses_bad_ones(void **state) {
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     env *e = env_new(1, 3);
-    size_t n;
+    size_t n = 0;
     unsigned char *b = mv_read(MV_DEFAULT_MODEL, &n);
     assert_int_equal(mv_write(path, b, n), 0);
-    uint64_t digest = fr_model_digest(b, n);
     free(b);
     set(&e->cfg->model.path, path);
     e->cfg->model.reload_interval_ms = 20;
     start(e);
-    fr_model_src *src = fr_model_src_new(&(fr_model_src_opts){.path = path, .max_bytes = 1 << 26, .timeout_ms = 1000});
-    unsigned char *tmp;
-    assert_int_equal(fr_model_src_fetch(src, 1, &tmp, &n, err, sizeof err), 0); /* as the boot sequence does */
-    free(tmp);
+    fr_rollout live;
+    assert_int_equal(fr_rollout_load(e->cfg, &live, err, sizeof err), 0); /* as the boot sequence does */
     fr_reloader *r = NULL;
-    assert_int_equal(fr_reloader_start(e->p, e->cfg, src, e->m, digest, &r, err, sizeof err), 0);
+    assert_int_equal(fr_reloader_start(e->p, e->cfg, &live, &r, err, sizeof err), 0);
     fr_stats s;
     WAIT_FOR(e, s, s.model_reloads[FR_RELOAD_UNCHANGED] >= 2); /* polls, nothing new */
     assert_int_equal(s.model_generation, 1);

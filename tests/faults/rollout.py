@@ -6,14 +6,15 @@ steps of faults.py.
 The two models. The champion A is a copy of models/default/fraudd-default.onnx taken when the
 scenario starts (whatever model is there then); the challenger B is made from that copy with
 the onnx package: the bias of the graph's last Gemm + 0.05, fraudd.threshold 0.6 x A's (so some
-verdicts differ as well), fraudd.version "<A's>-challenger", and, if A carries a fraudd.selftest, its records' scores recomputed with ONNX Runtime as
-tests/parity does (else fraudd would refuse B). Both are written into the run's temp folder.
+verdicts differ as well), fraudd.version "<A's>-challenger", and, if A carries a
+fraudd.selftest, its records' scores recomputed with ONNX Runtime as tests/parity does (else
+fraudd would refuse B). Both are written into the run's temp folder.
 
 The checker is another client build (confluent-kafka's bundled librdkafka): it reads every
 result and dead letter as it arrives (faults.Checker, keeping each message whole), then reads
 the input topic back. What a result must be is computed from the input records as the checker
 read them, by `fraudd score --model A` and `--model B` offline, and, for a canary, by this
-file's own FNV-1a 64 of the record key. Each scenario checks lost 0 (every input offset has a
+file's own hash of the record key. Each scenario checks lost 0 (every input offset has a
 result), duplicates 0 (no crash, no rebalance: a clean SIGTERM at the end), no dead letters,
 every result carrying its input's key, and after the SIGTERM the group's committed offsets at
 the input's end; and:
@@ -24,22 +25,27 @@ the input's end; and:
                    /metrics: fraudd_shadow_verdicts_total cells equal the checker's own count
                    of (A is_fraud, B is_fraud) pairs and sum to the results;
                    fraudd_score_count names both versions
-  rollout_canary   mode canary, share 0.1: a record whose key k has (FNV-1a-64(k) >> 11) <
-                   0.1 * 2^53 gets B's `fraudd score` line, every other record (and every
-                   record without a key: 1 in 100 here) A's, byte for byte, checked record by
-                   record; the share over distinct cards (3,000 of the generator's card ids,
-                   about 10 records each)
-                   within 4.5 binomial standard deviations of 10 %; each card served by one
-                   model only; fraudd_score_count names both versions
-  rollout_promote  a feed at a steady rate; (A, shadow B) -> (B, shadow A): the config file
-                   rewritten atomically (temp file renamed over it), then SIGHUP; later ->
-                   (B alone): the file rewritten, no signal (model.reload_interval_ms notices
-                   it). Every result byte-identical to what its model pair gives (read from
-                   its model_version and challenger.model_version), the pairs change in that
+  rollout_canary   mode canary, share 0.1: each result byte-identical to `fraudd score` with
+                   the model it names; that model is the one the key picks, record by record:
+                   B when (h >> 11) < 0.1 x 2^53, else A (and A for every record without a
+                   key: 1 in 100 here), checked twice, with h = FNV-1a-64(key) (the issue's
+                   contract) and with h = fmix64(FNV-1a-64(key)) (docs/DEPLOY.md); the cards
+                   B serves (3,000 of the generator's card ids, about 10 records each) within
+                   4.5 binomial standard deviations of 10 %; each card served by one model
+                   only; fraudd_score_count names both versions
+  rollout_promote  a feed at a steady rate (2,000 records/s for 21 s); (A, shadow B) -> (B,
+                   shadow A): the config file rewritten atomically (temp file renamed over
+                   it), then SIGHUP; later -> (B alone): the file rewritten, no signal
+                   (model.reload_interval_ms notices it). Each change is made 0.5 s into a
+                   burst of 30,000 records at 20,000/s beside the steady feed, so that it
+                   meets records in flight: both pairs must score some of the burst. Every
+                   result byte-identical to what its model pair gives (read from its
+                   model_version and challenger.model_version), the pairs change in that
                    order and only forward within each partition in offset order, each pair
-                   scored records, fraudd logged each change, every record fed after a change
-                   was logged has the new pair's result; fraudd_shadow_verdicts_total
-                   cells per pair equal the checker's counts
+                   scored records, fraudd logged each change (model_promoted, then
+                   model_reloaded), every record fed after a change was logged has the new
+                   pair's result; fraudd_shadow_verdicts_total cells per pair equal the
+                   checker's counts at the end, and no scrape while it ran counted more
 """
 import collections
 import json
@@ -48,6 +54,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import faults as fl
@@ -57,6 +64,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 RELOAD_MS = 500           # model.reload_interval_ms: also how often the config file is checked
 CANARY_SHARE = 0.1
+BURST_RATE = 20000        # rollout_promote: records/s of the bursts around each change
 CARDS = 3000              # distinct card keys of a canary feed
 SHIFT = 0.05              # added to the last Gemm's bias to make the challenger
 THRESHOLD_FACTOR = 0.6    # the challenger's fraudd.threshold: the champion's times this
@@ -69,19 +77,36 @@ class KeepingChecker(fl.Checker):
     KEEP = True
 
 
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
 def fnv1a64(data):
     h = FNV_OFFSET
     for b in data:
-        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+        h = ((h ^ b) * FNV_PRIME) & M64
     return h
+
+
+def fmix64(h):
+    """MurmurHash3's 64-bit finalizer."""
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & M64
+    h ^= h >> 33
+    h = (h * 0xc4ceb9fe1a85ec53) & M64
+    return h ^ (h >> 33)
 
 
 assert fnv1a64(b"") == 0xcbf29ce484222325 and fnv1a64(b"a") == 0xaf63dc4c8601ec8c  # published test vectors
 
 
-def canary_pick(key, share):
-    """True if the challenger serves a record with this key (bytes or None)."""
-    return key is not None and (fnv1a64(key) >> 11) < share * 2.0 ** 53
+def canary_pick(key, share, mix=False):
+    """True if the challenger serves a record with this key (bytes or None): the issue's
+    contract, (FNV-1a-64(key) >> 11) < share x 2^53; mix=True: the hash docs/DEPLOY.md gives,
+    FNV-1a 64 then fmix64."""
+    if key is None:
+        return False
+    h = fnv1a64(key)
+    return ((fmix64(h) if mix else h) >> 11) < share * 2.0 ** 53
 
 
 # ------------------------------------------------------------------ models
@@ -224,7 +249,7 @@ class Run:
     reads the input back; then .results [(pos, value, key, headers)], .inputs, .metrics."""
 
     def __init__(self, name, items, rate, model_lines):
-        self.name, self.items, self.rate = name, items, rate
+        self.name, self.items, self.rate = name, list(items), rate  # items: all records fed, bursts too
         self.topics = tp.topics_for(name)
         self.group = "g-" + self.topics[0]
         self.port = tp.free_port()
@@ -246,12 +271,25 @@ class Run:
         if not check(self.d.wait_assigned(), self.name + ": fraudd got partitions"):
             with open(self.d.log_path, "rb") as f:
                 tail = f.read().decode(errors="replace").splitlines()[-3:]
-            print("  fraudd exit %s; its last log lines:\n    %s" % (self.d.proc.poll(), "\n    ".join(tail)), flush=True)
+            print("  fraudd exit %s; its last log lines:\n    %s" % (self.d.proc.poll(), "\n    ".join(tail)),
+                  flush=True)
             return False
+        self.scrapes = []  # (time, verdict_cells) every 250 ms while fraudd runs
+        self.scraping = threading.Thread(target=self._scrape, daemon=True)
+        self.scraping.start()
         self.ld = tp.Loader(self.topics[0])
         self.t0 = time.time()
-        self.feeder = self.ld.produce_in_background(self.items, self.rate)
+        self.feeder = self.ld.produce_in_background(list(self.items), self.rate)
         return True
+
+    def _scrape(self):
+        while not self.chk.stop_ev.is_set() and self.d.proc.poll() is None:
+            t = time.time()
+            try:
+                self.scrapes.append((t, verdict_cells(tp.scrape(self.port))))
+            except OSError:
+                pass
+            self.chk.stop_ev.wait(max(0.0, 0.25 - (time.time() - t)))
 
     def finish(self):
         self.feeder.join()
@@ -260,6 +298,7 @@ class Run:
         while time.time() < deadline and not want <= self.chk.sources():
             time.sleep(0.25)
         self.metrics = tp.scrape(self.port) if self.d.proc.poll() is None else {}
+        self.scrapes.append((time.time(), verdict_cells(self.metrics)))
         _, self.final_committed, _ = fl.finish(self.chk, self.d, self.name, lambda: want <= self.chk.sources(), 1)
         self.chk.close()
         self.inputs = read_input(self.topics[0], self.ends)
@@ -274,7 +313,8 @@ class Run:
         """lost 0, duplicates 0, no dead letters, keys kept, lag 0 after the SIGTERM."""
         n, name, tl = len(self.items), self.name, self.tl
         fed = sum(hi - lo for lo, hi in self.ends.values())
-        print("  records in %d, results out %d, dead letters %d, lost %d, duplicates %d (%.1f s from the feed's start)" %
+        print("  records in %d, results out %d, dead letters %d, lost %d, duplicates %d (%.1f s from the feed's "
+              "start)" %
               (fed, tl.n_out, tl.n_dlq, len(tl.lost), tl.n_dups, time.time() - self.t0), flush=True)
         check(fed == n == len(self.inputs), name + ": the input holds every record fed (%d of %d, read back %d)" %
               (fed, n, len(self.inputs)))
@@ -346,7 +386,8 @@ def check_pairs(name, r, models, order):
             backwards += 1
         last[pos[0]] = rank
     show = lambda p: "%s%s" % (p[0], " + shadow " + p[1] if p[1] else "")  # noqa: E731
-    print("  results per model pair: " + ", ".join("%s %d" % (show(p), per[p]) for p in order + sorted(set(per) - set(order), key=str)))
+    shown = order + sorted(set(per) - set(order), key=str)
+    print("  results per model pair: " + ", ".join("%s %d" % (show(p), per[p]) for p in shown))
     check(unknown == 0, "%s: every result names a pair in force (%s) (%d do not)" %
           (name, " -> ".join(map(show, order)), unknown))
     check(mismatch == 0, "%s: every result is byte-identical to `fraudd score` with the model(s) it names, "
@@ -360,11 +401,25 @@ def check_pairs(name, r, models, order):
 
 
 def check_verdicts(name, r, cells):
-    """fraudd_shadow_verdicts_total against the checker's own count of verdict pairs."""
+    """fraudd_shadow_verdicts_total against the checker's own count of verdict pairs: at the end
+    (the contract), and in every scrape while it ran (never above the checker's final count);
+    prints, per pair, the last scrape that showed it."""
     got = verdict_cells(r.metrics)
     nonzero = {k: v for k, v in got.items() if v}
     print("  shadow verdicts (champion, challenger, champion verdict, challenger verdict): checker %s; "
-          "/metrics %s" % (dict(cells), nonzero))
+          "/metrics at the end %s" % (dict(cells), nonzero))
+    above = 0
+    for pair in sorted({k[:2] for k in cells} | {k[:2] for _, c in r.scrapes for k in c}, key=str):
+        shown = [(t, c) for t, c in r.scrapes if any(k[:2] == pair for k in c)]
+        for t, c in shown:
+            above += sum(1 for k, v in c.items() if k[:2] == pair and v > cells.get(k, 0))
+        if shown:
+            t, c = shown[-1]
+            print("  %s + shadow %s: last shown %.1f s into the feed (%s), sum %d; the checker saw %d" %
+                  (pair[0], pair[1], t - r.t0, "at the end" if t == r.scrapes[-1][0] else "then gone",
+                   sum(v for k, v in c.items() if k[:2] == pair), sum(v for k, v in cells.items() if k[:2] == pair)))
+    check(above == 0, "%s: no scrape of fraudd_shadow_verdicts_total counted more than the checker saw (%d cells did)" %
+          (name, above))
     check(sum(got.values()) == sum(cells.values()), "%s: fraudd_shadow_verdicts_total sums to the shadow-scored "
           "results the checker saw (%d, checker %d)" % (name, sum(got.values()), sum(cells.values())))
     check(nonzero == dict(cells), "%s: each fraudd_shadow_verdicts_total cell equals the checker's count of "
@@ -403,36 +458,39 @@ def rollout_canary(name="rollout_canary"):
         return
     la, lb = score_offline(name, a, r.inputs), score_offline(name, b, r.inputs)
     teeth(name, la, lb, a_ver, b_ver)
-    wrong_model = mismatch = header = keyless_b = 0
+    lines = {a_ver: la, b_ver: lb}
+    wrong = collections.Counter()  # records served by another model than the hash picks: per hash
+    mismatch = header = keyless_b = 0
     served = collections.Counter()
     by_card = collections.defaultdict(set)
     for pos, v, k, h in r.results:
         if pos not in r.inputs:
             continue
         key = r.inputs[pos][1]
-        want_ver = b_ver if canary_pick(key, CANARY_SHARE) else a_ver
         got_ver = json.loads(v).get("model_version")
         served[got_ver] += 1
+        for mix in (False, True):
+            wrong[mix] += got_ver != (b_ver if canary_pick(key, CANARY_SHARE, mix) else a_ver)
         keyless_b += key is None and got_ver != a_ver
         if key is not None:
             by_card[key].add(got_ver)
-        if got_ver != want_ver:
-            wrong_model += 1
-        elif v != (lb if want_ver == b_ver else la)[pos]:
+        if v != lines.get(got_ver, {}).get(pos):
             mismatch += 1
             if mismatch <= 3:
-                print("  result   %s\n  expected %s" % (v[:300], (lb if want_ver == b_ver else la)[pos][:300]))
+                print("  result   %s\n  expected %s" % (v[:300], lines.get(got_ver, {}).get(pos, b"")[:300]))
         header += h.get("fraudd.model.version") != got_ver
     keyless = sum(1 for _, k in r.inputs.values() if k is None)
     cards = {k for _, k in r.inputs.values() if k is not None}
-    to_b = sum(1 for k in cards if canary_pick(k, CANARY_SHARE))
+    to_b = [sum(1 for k in cards if canary_pick(k, CANARY_SHARE, mix)) for mix in (False, True)]
     seen_b = sum(1 for k, vs in by_card.items() if vs == {b_ver})
     sd = math.sqrt(len(cards) * CANARY_SHARE * (1 - CANARY_SHARE))
-    print("  served: %s; %d distinct cards, %d (%.2f %%) hash to the challenger, %d of them served by it; "
-          "%d records without a key; fraudd.model.version header differs from model_version in %d results" %
-          (dict(served), len(cards), to_b, 100.0 * to_b / max(1, len(cards)), seen_b, keyless, header))
-    check(wrong_model == 0, "%s: every record is served by the model its key's FNV-1a 64 picks (share %g; no key: "
-          "the champion) (%d are not)" % (name, CANARY_SHARE, wrong_model))
+    print("  served: %s; %d distinct cards, served by the challenger %d; by the contract's hash %d should be, "
+          "by docs/DEPLOY.md's %d; %d records without a key; fraudd.model.version header differs from "
+          "model_version in %d results" % (dict(served), len(cards), seen_b, to_b[0], to_b[1], keyless, header))
+    check(wrong[False] == 0, "%s: every record is served by the model (FNV-1a-64(key) >> 11) < %g x 2^53 picks "
+          "(the issue's contract; no key: the champion) (%d are not)" % (name, CANARY_SHARE, wrong[False]))
+    check(wrong[True] == 0, "%s: every record is served by the model docs/DEPLOY.md's hash picks (FNV-1a 64, "
+          "then MurmurHash3's fmix64) (%d are not)" % (name, wrong[True]))
     check(mismatch == 0, "%s: every result is byte-identical to `fraudd score --model <the model it names>` "
           "(%d differ)" % (name, mismatch))
     check(keyless > 0 and keyless_b == 0, "%s: the %d records without a key are the champion's (%d are not)" %
@@ -453,17 +511,31 @@ def rollout_canary(name="rollout_canary"):
 def rollout_promote(name="rollout_promote"):
     mdir = os.path.join(tp.WORK, name + "-models")
     a, a_ver, b, b_ver = make_models(mdir)
-    rate, secs = 2000, 21
-    items = feed(rate * secs, 53)
+    rate, secs, burst = 2000, 21, int(BURST_RATE * 1.5)
+    steady = rate * secs
+    items = feed(steady + 2 * burst, 53)
+    bursts = [items[steady:steady + burst], items[steady + burst:]]
+    del items[steady:]  # the steady feed; each burst joins r.items when it is sent
     order = [(a_ver, b_ver), (b_ver, a_ver), (b_ver, None)]
     changes = []
 
     def during(r):
         # (trigger, new model section, the event fraudd logs once the new pair serves, what its msg names)
-        steps = [("SIGHUP", model_section(b, a, "shadow"), "model_promoted", "version %s with shadow %s" % (b_ver, a_ver)),
+        steps = [("SIGHUP", model_section(b, a, "shadow"), "model_promoted",
+                  "version %s with shadow %s" % (b_ver, a_ver)),
                  ("the file check", model_section(b), "model_reloaded", ": version %s (" % b_ver)]
+        # the bursts' producers, made now: a new idempotent producer needs a while before its
+        # first record goes out (its producer id)
+        loaders = [tp.Loader(r.topics[0]) for _ in steps]
         for k, (how, lines, event, names) in enumerate(steps):
             time.sleep(max(0.0, (k + 1) * secs / 3.0 - (time.time() - r.t0)))
+            # a burst beside the steady feed (BURST_RATE records/s for 1.5 s); the change is made
+            # 0.5 s into it, so that it meets records in flight (the steady feed alone leaves
+            # fraudd idle most of the time), also when the file check takes up to 0.5 s to see it
+            ld = loaders[k]
+            r.items.extend(bursts[k])
+            sender = ld.produce_in_background(bursts[k], BURST_RATE)
+            time.sleep(0.5)
             r.d.mark()
             t = time.time()
             r.rewrite_config(lines)
@@ -473,7 +545,8 @@ def rollout_promote(name="rollout_promote"):
             seen = time.time()
             ev = [e for e in r.d.events() if e.get("event") in CHANGE_EVENTS]
             last = ev[-1] if got and ev else {}
-            changes.append((t, seen if got else None))
+            sender.join()
+            changes.append((t, seen if got else None, ld.where))
             check(last.get("event") == event and names in last.get("msg", ""),
                   "%s: %s: fraudd logged %s naming %s (%.1f s into the feed, %.2f s after the config rewrite): %s" %
                   (name, how, event, names.strip(": ("), t - r.t0, seen - t,
@@ -487,24 +560,31 @@ def rollout_promote(name="rollout_promote"):
     per, cells = check_pairs(name, r, {a_ver: la, b_ver: lb}, order)
     check(all(per[p] > 0 for p in order), "%s: each pair scored records (%s)" %
           (name, ", ".join(str(per[p]) for p in order)))
-    # a record the feeder handed over after fraudd logged a change (record i no earlier than
-    # t0 + i / rate) was dispatched after it: the new pair (or a later one) must score it
+    # a record the feeder handed over after fraudd logged a change was dispatched after it: the
+    # new pair (or a later one) must score it. tp.Loader paces in blocks of 100: record i is
+    # handed over no earlier than t0 + (i - i % 100) / rate
     rank = {}
     for pos, v, _, _ in r.results:
         obj = json.loads(v)
         pair = (obj.get("model_version"), (obj.get("challenger") or {}).get("model_version"))
         rank[pos] = order.index(pair) if pair in order else -1
-    for k, (_, seen) in enumerate(changes):
+    met = []
+    for k, (_, seen, burst_where) in enumerate(changes):
+        # how the burst sent just before the change was scored: both pairs if the change met it in flight
+        met.append([sum(1 for pos in burst_where.values() if rank.get(pos) == x) for x in (k, k + 1)])
+        check(min(met[-1]) > 0, "%s: change %d met the burst in flight: of its %d records %d were scored by the "
+              "pair before, %d by the pair after" % (name, k + 1, len(burst_where), met[-1][0], met[-1][1]))
         if seen is None:
             continue
-        after = [i for i in range(len(items)) if r.t0 + i / rate > seen and i in r.ld.where]
+        after = [i for i in range(steady) if r.t0 + (i - i % 100) / rate > seen and i in r.ld.where]
         old = sum(1 for i in after if rank.get(r.ld.where[i], -1) <= k)
         check(after and old == 0, "%s: the %d records fed after change %d was logged are all scored by %s or later "
               "(%d are not)" % (name, len(after), k + 1, " + shadow ".join(x for x in order[k + 1] if x), old))
     check_verdicts(name, r, cells)
     fl.warnings_by_event([r.d])
     fl.report({"scenario": name, "records_in": len(r.inputs), "lost": len(r.tl.lost), "duplicates": r.tl.n_dups,
-               "rate": rate, "per_pair": [per[p] for p in order], "change_logged_s": [round(b - a, 2) if b else None for a, b in changes]})
+               "rate": rate, "bursts": burst, "per_pair": [per[p] for p in order], "burst_before_after": met,
+               "change_logged_s": [round(c[1] - c[0], 2) if c[1] else None for c in changes]})
 
 
 SCENARIOS = {"rollout_shadow": rollout_shadow, "rollout_canary": rollout_canary, "rollout_promote": rollout_promote}

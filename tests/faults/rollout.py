@@ -32,7 +32,9 @@ the input's end; and:
                    contract) and with h = fmix64(FNV-1a-64(key)) (docs/DEPLOY.md); the cards
                    B serves (3,000 of the generator's card ids, about 10 records each) within
                    4.5 binomial standard deviations of 10 %; each card served by one model
-                   only; fraudd_score_count names both versions
+                   only; fraudd_score_count names both versions. The canary also sets
+                   model.challenger.threshold 5.5: B's results are `fraudd score --model B
+                   --threshold 5.5`
   rollout_promote  a feed at a steady rate (2,000 records/s for 21 s); (A, shadow B) -> (B,
                    shadow A): the config file rewritten atomically (temp file renamed over
                    it), then SIGHUP; later -> (B alone): the file rewritten, no signal
@@ -64,6 +66,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 RELOAD_MS = 500           # model.reload_interval_ms: also how often the config file is checked
 CANARY_SHARE = 0.1
+CANARY_THRESHOLD = 5.5    # rollout_canary: model.challenger.threshold, overriding B's own
 BURST_RATE = 20000        # rollout_promote: records/s of the bursts around each change
 CARDS = 3000              # distinct card keys of a canary feed
 SHIFT = 0.05              # added to the last Gemm's bias to make the challenger
@@ -147,13 +150,15 @@ def make_models(mdir):
     return a, a_ver, b, b_ver
 
 
-def model_section(champion, challenger=None, mode=None, share=None):
+def model_section(champion, challenger=None, mode=None, share=None, threshold=None):
     """The lines under `model:` of a scenario's config (after passthrough)."""
     s = "  path: %s\n  reload_interval_ms: %d\n" % (champion, RELOAD_MS)
     if challenger:
         s += "  challenger:\n    path: %s\n    mode: %s\n" % (challenger, mode)
         if share is not None:
             s += "    share: %s\n" % share
+        if threshold is not None:
+            s += "    threshold: %r\n" % threshold
     return s
 
 
@@ -193,15 +198,16 @@ def read_input(topic, ends):
     return got
 
 
-def score_offline(name, model, inputs):
-    """{position: `fraudd score --model model` line} for the input records."""
+def score_offline(name, model, inputs, threshold=None):
+    """{position: `fraudd score --model model [--threshold threshold]` line} for the input records."""
     order = sorted(inputs)
     src = os.path.join(tp.WORK, name + "-input.jsonl")
     if not os.path.exists(src):
         with open(src, "wb") as f:
             f.write(b"".join(inputs[p][0] + b"\n" for p in order))
-    out = os.path.join(tp.WORK, "%s-expected-%s.jsonl" % (name, os.path.basename(model)))
-    subprocess.run([tp.FRAUDD, "score", "--model", model, "--input", src, "--output", out, "--quiet"], check=True)
+    out = os.path.join(tp.WORK, "%s-expected-%s-%s.jsonl" % (name, os.path.basename(model), threshold))
+    subprocess.run([tp.FRAUDD, "score", "--model", model, "--input", src, "--output", out, "--quiet"] +
+                   (["--threshold", repr(threshold)] if threshold is not None else []), check=True)
     with open(out, "rb") as f:
         lines = f.read().splitlines()
     if len(lines) != len(order):
@@ -453,10 +459,10 @@ def rollout_canary(name="rollout_canary"):
     mdir = os.path.join(tp.WORK, name + "-models")
     a, a_ver, b, b_ver = make_models(mdir)
     items = feed(30000, 47, keyless_every=100)
-    r = run(name, items, 3000, model_section(a, b, "canary", CANARY_SHARE))
+    r = run(name, items, 3000, model_section(a, b, "canary", CANARY_SHARE, CANARY_THRESHOLD))
     if not r:
         return
-    la, lb = score_offline(name, a, r.inputs), score_offline(name, b, r.inputs)
+    la, lb = score_offline(name, a, r.inputs), score_offline(name, b, r.inputs, CANARY_THRESHOLD)
     teeth(name, la, lb, a_ver, b_ver)
     lines = {a_ver: la, b_ver: lb}
     wrong = collections.Counter()  # records served by another model than the hash picks: per hash
@@ -492,7 +498,7 @@ def rollout_canary(name="rollout_canary"):
     check(wrong[True] == 0, "%s: every record is served by the model docs/DEPLOY.md's hash picks (FNV-1a 64, "
           "then MurmurHash3's fmix64) (%d are not)" % (name, wrong[True]))
     check(mismatch == 0, "%s: every result is byte-identical to `fraudd score --model <the model it names>` "
-          "(%d differ)" % (name, mismatch))
+          "(B's with --threshold %g, model.challenger.threshold) (%d differ)" % (name, CANARY_THRESHOLD, mismatch))
     check(keyless > 0 and keyless_b == 0, "%s: the %d records without a key are the champion's (%d are not)" %
           (name, keyless, keyless_b))
     check(all(len(vs) == 1 for vs in by_card.values()), "%s: each card is served by one model only (%d by both)" %

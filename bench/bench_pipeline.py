@@ -3,6 +3,7 @@
 usage: FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD [--records N] [--rate R] [--metrics-only]
        FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --eos-curve [--records N] [--rate R]
            [--rounds K] [--feed-seconds S]
+       FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --rollout [--records N] [--rounds K]
 
 For each configuration, in the same run, on the same broker:
   passthrough   the same consumer, rings, workers and producer, but workers copy the input
@@ -43,6 +44,11 @@ four one after the other, the order rotated by one each round. Per run:
                 after its last result, over that time.
 Prints each run, then a Markdown table: medians over the rounds, and the median of the per-round
 ratios to at_least_once (CPU/record, records/s). The load average is printed at start and end.
+
+--rollout (docs/BENCHMARKS.md, section (j)): the cost of model.challenger. Three drains of the
+same preloaded topic per round (1 worker, at least once), the order rotated each round: the
+champion alone, a shadow challenger, a canary for 10% of keys; CPU us/record and records/s as in
+the drain above, and their per-round ratios to the champion alone.
 """
 import argparse
 import os
@@ -285,16 +291,17 @@ def wait_until(pred, timeout, alive=None, every=0.5):
     return pred()
 
 
-def eos_run(label, extra_kafka, inp, lines, n, rate, feed_s):
+def drain(slug, inp, n, extra_kafka="", extra_model=""):
+    """fraudd (1 worker) drains the n records of the preloaded topic inp with a fresh group into
+    fresh output topics: CPU us/record, records/s (output CreateTimes), results read back
+    (read_committed) and distinct source offsets among them, transactions from /metrics."""
     eos = "exactly_once" in extra_kafka
-    slug = "eos-" + "".join(ch for ch in label if ch.isalnum())
     res = {}
-    # drain: the shared preloaded input, a fresh group and fresh output topics
     name = "%s-%d" % (slug, int(time.time() * 1000))
     out, dlq = name + "-out", name + "-dlq"
     tp.create_topics([out, dlq])
     group = "g-" + name
-    cfg = tp.write_config(name, group, (inp, out, dlq), workers=1, extra_kafka=extra_kafka)
+    cfg = tp.write_config(name, group, (inp, out, dlq), workers=1, extra_kafka=extra_kafka, extra_model=extra_model)
     port = tp.free_port()
     d = tp.Daemon(cfg, name, ["--http-port", str(port)])
     alive = lambda: d.proc.poll() is None  # noqa: E731
@@ -319,12 +326,20 @@ def eos_run(label, extra_kafka, inp, lines, n, rate, feed_s):
     watch.close()
     d.stop()
     if not finished:
-        raise RuntimeError("%s: the drain did not finish (see %s)" % (label, d.log_path))
+        raise RuntimeError("%s: the drain did not finish (see %s)" % (slug, d.log_path))
     got = read_timestamps(out, n, 120)
     ts = sorted(t for t, _, _ in got)
     span = (ts[-1] - ts[0]) / 1000.0 if len(ts) > 1 else float("nan")
     res["n"], res["distinct"] = len(got), len({(p, o) for _, p, o in got})
     res["rps"] = len(got) / span if span > 0 else float("nan")
+    return res
+
+
+def eos_run(label, extra_kafka, inp, lines, n, rate, feed_s):
+    eos = "exactly_once" in extra_kafka
+    slug = "eos-" + "".join(ch for ch in label if ch.isalnum())
+    # drain: the shared preloaded input, a fresh group and fresh output topics
+    res = drain(slug, inp, n, extra_kafka)
     # latency: a fresh topic fed at `rate` while a live read_committed reader watches the output
     topics = tp.topics_for("lat-" + slug)
     m = int(rate * feed_s)
@@ -412,6 +427,54 @@ def eos_curve(args, lines):
             "%.0f" % med(g["rec_per_tx"] for g in rs) if eos else "-"))
 
 
+def rollout_curve(args, lines):
+    """The cost of a challenger (docs/BENCHMARKS.md, section (j)): champion alone, a shadow of
+    every record, a canary for 10% of keys. The challenger is the default model under another
+    version (the same graph, so the same work per model run). Each round drains the same
+    preloaded topic once per configuration (1 worker), the order rotated by one each round."""
+    mdir = tempfile.mkdtemp(prefix="fraudd-bench-rollout-")
+    champ = tp.model_variant(mdir, "bench-champion")
+    chall = tp.model_variant(mdir, "bench-challenger")
+    model = "  path: %s\n" % champ
+    configs = [("champion alone", model),
+               ("shadow", model + "  challenger:\n    path: %s\n    mode: shadow\n" % chall),
+               ("canary 10%", model + "  challenger:\n    path: %s\n    mode: canary\n    share: 0.1\n" % chall)]
+    rounds, n = args.rounds, args.records
+    print("rollout: %s, %d rounds, drain %d records, 1 worker" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), rounds, n))
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
+    inp = tp.topics_for("rollout-input")[0]
+    tp.Loader(inp).produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
+    runs = {label: [] for label, _ in configs}
+    ratios = {label: {"cpu": [], "rps": []} for label, _ in configs}
+    for r in range(rounds):
+        k = r % len(configs)
+        got = {}
+        for label, extra in configs[k:] + configs[:k]:
+            g = drain("rollout-" + "".join(ch for ch in label if ch.isalnum()), inp, n, extra_model=extra)
+            got[label] = g
+            runs[label].append(g)
+            print("round %d %-16s CPU %5.2f us/record  %7.0f records/s  %d results (%d distinct)  load %.2f" %
+                  (r + 1, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], os.getloadavg()[0]), flush=True)
+        for label, _ in configs:
+            ratios[label]["cpu"].append(got[label]["cpu_us"] / got[configs[0][0]]["cpu_us"])
+            ratios[label]["rps"].append(got[label]["rps"] / got[configs[0][0]]["rps"])
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
+    bad = ["%s: %d results, %d distinct, want %d" % (label, g["n"], g["distinct"], n)
+           for label, _ in configs for g in runs[label] if g["n"] != n or g["distinct"] != n]
+    print("checks: " + ("; ".join(bad) if bad else "every drain %d results, one per input" % n))
+    med = statistics.median
+    print()
+    print("| configuration | CPU us/record | vs champion alone | records/s | vs champion alone |")
+    print("|---|---:|---:|---:|---:|")
+    for label, _ in configs:
+        rs, base = runs[label], label == configs[0][0]
+        print("| %s | %.2f | %s | %.0f | %s |" % (
+            label, med(g["cpu_us"] for g in rs),
+            "1" if base else "%.3f (%s)" % (med(ratios[label]["cpu"]), ", ".join("%.2f" % x for x in ratios[label]["cpu"])),
+            med(g["rps"] for g in rs),
+            "1" if base else "%.3f (%s)" % (med(ratios[label]["rps"]), ", ".join("%.2f" % x for x in ratios[label]["rps"]))))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fraudd")
@@ -421,7 +484,9 @@ def main():
                     help="only compare scoring with metrics scraped every second against scoring without")
     ap.add_argument("--eos-curve", action="store_true",
                     help="at_least_once against exactly_once at transaction intervals 10, 100, 1000 ms")
-    ap.add_argument("--rounds", type=int, default=3, help="--eos-curve: rounds (each runs the four)")
+    ap.add_argument("--rollout", action="store_true",
+                    help="the cost of a shadow and a canary challenger (docs/BENCHMARKS.md, (j))")
+    ap.add_argument("--rounds", type=int, default=3, help="--eos-curve, --rollout: rounds (each runs every configuration)")
     ap.add_argument("--feed-seconds", type=float, default=8, help="--eos-curve: length of the paced feed")
     args = ap.parse_args()
     if not tp.BOOT:
@@ -431,6 +496,9 @@ def main():
     rows = {}
     if args.eos_curve:
         eos_curve(args, lines)
+        return
+    if args.rollout:
+        rollout_curve(args, lines)
         return
     if args.metrics_only:
         for rep in range(3):

@@ -31,6 +31,10 @@
 #   5e. exactly once: kafka.delivery exactly_once under 10 SIGKILLs, a rebalance and a zombie,
 #      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min);
 #      and the malformed and model hot-reload scenarios of 5. in that mode (FR_IT_DELIVERY)
+#   5f. model rollouts: a shadow challenger (every result carries both models'), a 10 % canary
+#      by card (FNV-1a of the key) and a promotion under load (config file rewritten, SIGHUP),
+#      each result byte-identical to `fraudd score` with its model(s), lost 0, duplicates 0
+#      (tests/faults/rollout.py; about 70 s)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus
 #   7. container image: docker/Dockerfile built with buildah (scripts/image.sh, no engine) and
 #      run read-only as its non-root user: ldd, inspect, demo, and its own command against a
@@ -93,6 +97,8 @@ else
   # the same mode keeps the behaviour of these integration scenarios (read_committed reader)
   FR_IT_DELIVERY=exactly_once step "exactly once: dead letters and model hot reload" \
     tests/integration/run_all.sh build/release/fraudd malformed reload reload_url
+  # model.challenger: shadow, canary by card, a promotion under load (about 70 s)
+  step "model rollouts (real broker)" tests/faults/run_faults.sh build/release/fraudd rollout_shadow rollout_canary rollout_promote
   step "kafka integration (tsan)" tests/integration/run_all.sh build/tsan/fraudd malformed rebalance rolling reload reload_url drift
   step "build fuzzers" scripts/build.sh fuzz
   step "fuzz" scripts/fuzz.sh "${FR_FUZZ_SECONDS:-30}"

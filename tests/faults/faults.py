@@ -18,6 +18,8 @@ FR_KAFKA_BOOTSTRAP, FR_KAFKA_DIR, FR_KAFKA_PROXY_PORT and FR_TOXIPROXY_API.
                 within 15 s of the flood's end (libmicrohttpd: 32 connections, 10 s idle timeout)
   eos_sigkill, eos_rebalance, eos_zombie  (only when named) kafka.delivery exactly_once under a
                 SIGKILL loop, a rebalance and a zombie: lost 0, duplicates 0 (tests/faults/eos.py)
+  rollout_shadow, rollout_canary, rollout_promote  (only when named) model rollouts: a shadow
+                challenger, a 10 % canary by card, a promotion under load (tests/faults/rollout.py)
   sigkill_loop  (only when named: about 5 minutes) fraudd SIGKILLed FR_FAULT_KILLS times (default
                 20) at random moments (seed FR_FAULT_SEED; half of them 0.2-3 s after the process
                 got partitions, half 0.5-4 s after it started) during one continuous feed,
@@ -102,6 +104,7 @@ class Checker:
         self.inp, self.out, self.dlq = topics
         self.group = group
         self.arrivals = []  # (time, topic, source partition, source offset, value digest)
+        self.kept = []      # with KEEP: (topic, source partition, source offset, value, key, headers)
         self.samples = []   # (time, {p: committed}, {p: end offset})
         self.stop_ev = threading.Event()
         self.threads = [threading.Thread(target=self._watch, daemon=True),
@@ -110,6 +113,7 @@ class Checker:
             t.start()
 
     READER = {}  # more settings of the output reader (tests/faults/eos.py: isolation.level)
+    KEEP = False  # keep every message whole, beside its digest (tests/faults/rollout.py)
 
     def _watch(self):
         c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "checker-" + self.out,
@@ -126,6 +130,8 @@ class Checker:
                 except (KeyError, ValueError):
                     sp, so = -1, -1
                 self.arrived(time.time(), m.topic(), sp, so, m.value() or b"")
+                if self.KEEP:
+                    self.kept.append((m.topic(), sp, so, m.value() or b"", m.key(), h))
         c.close()
 
     def arrived(self, t, topic, sp, so, value):
@@ -635,6 +641,8 @@ def run_http_flood(name="http_flood"):
 ONLY_WHEN_NAMED = {"sigkill_loop": run_sigkill_loop}
 # kafka.delivery exactly_once (tests/faults/eos.py): only when named
 EOS = ("eos_sigkill", "eos_rebalance", "eos_zombie")
+# model rollouts: a shadow challenger, a canary, a promotion (tests/faults/rollout.py): only when named
+ROLLOUT = ("rollout_shadow", "rollout_canary", "rollout_promote")
 # not about Kafka, but run with the campaign: no broker fault, the same feed and checker
 OTHER = {"http_flood": run_http_flood}
 
@@ -652,6 +660,9 @@ if __name__ == "__main__":
             if s in EOS:
                 import eos  # noqa: E402  (it imports this module's helpers)
                 ONLY_WHEN_NAMED.update(eos.SCENARIOS)
+            if s in ROLLOUT:
+                import rollout  # noqa: E402  (it imports this module's helpers)
+                ONLY_WHEN_NAMED.update(rollout.SCENARIOS)
             fn = ONLY_WHEN_NAMED.get(s) or OTHER.get(s)
             fn() if fn else run_scenario(s)
         return go

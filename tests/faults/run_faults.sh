@@ -5,8 +5,10 @@
 # always stops both.
 #   tests/faults/run_faults.sh FRAUDD [SCENARIO...]
 # Scenarios: broker_kill broker_stop latency bandwidth reset blackhole http_flood (default: all);
-# only when named: sigkill_loop, eos_sigkill, eos_rebalance, eos_zombie (tests/faults/eos.py); and scale, soak (tests/faults/scale_soak.py, run by
-# tests/faults/run_scale_soak.sh after the others, on a broker of their own).
+# only when named: sigkill_loop, eos_sigkill, eos_rebalance, eos_zombie (tests/faults/eos.py),
+# rollout_shadow, rollout_canary, rollout_promote (tests/faults/rollout.py); and scale, soak
+# (tests/faults/scale_soak.py, run by tests/faults/run_scale_soak.sh after the others, on a
+# broker of their own).
 # FR_FAULT_BLACKHOLE_S (default 60), FR_FAULT_STOP_S (15), FR_FAULT_RATE (3000 records/s),
 # FR_FAULT_RESULTS (a file the RESULT lines are appended to), FR_KAFKA_VERSION.
 set -euo pipefail

@@ -294,7 +294,7 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
                 fr_buf_printf(b, "fraudd_model_score_psi_window_records{model_version=\"%s\"} %llu\n", ver,
                               (unsigned long long)ms[m].psi_records);
             }
-        if (v->n_shadows > 0) {
+        { /* the heads always (a family with no samples without a shadow) */
             static const char *const verdict[2] = {"legit", "fraud"};
             head(b, "fraudd_shadow_verdicts_total", "counter",
                  "Records scored by a champion and its shadow challenger, by the verdict of each.");

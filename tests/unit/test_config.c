@@ -270,8 +270,10 @@ static size_t option_paths(char paths[][64], size_t max) {
             strcat(path, scope[i]);
             strcat(path, ".");
         }
-        assert_true(n < max);
-        snprintf(paths[n++], 64, "%s%s", path, name);
+        char full[96];
+        snprintf(full, sizeof full, "%s%s", path, name);
+        assert_true(n < max && strlen(full) < 64);
+        memcpy(paths[n++], full, strlen(full) + 1);
     }
     free(dump);
     fr_config_free(d);

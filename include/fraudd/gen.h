@@ -1,10 +1,10 @@
 /* fraudd sample stream generator: realistic JSON card transactions.
  *
- * Normal transactions are drawn from a multivariate normal fitted to the ULB
- * training data's V1..V28 and log1p(Amount) (mean and Cholesky factor in
- * src/gen/ulb_profile.c, written by models/make_profile.py from
- * data/ulb); anomalies are normal draws with a few features pushed
- * far out, injected at a set rate. Each record carries an id, a timestamp,
+ * Normal transactions are real ones, resampled: each is one of 1,058 legit ULB
+ * rows that no shipped model was trained on (src/gen/ulb_profile.c, written
+ * by models/make_profile.py from data/ulb), picked uniformly at random;
+ * anomalies are such rows with a few features pushed far out, injected at a
+ * set rate. Each record carries an id, a timestamp,
  * a card and merchant id, and `injected_anomaly` so demos can measure
  * detection. Deterministic for a seed.
  *
@@ -29,7 +29,7 @@ typedef struct fr_gen_opts {
     int64_t start_ms;      /* timestamp of the first record, ms since epoch */
     double rate_per_s;     /* spacing of timestamps: mean records per second */
     double shift;          /* drift on purpose: every V feature moved by this many of its standard
-                              deviations (0: the fitted distribution, byte-identical output) */
+                              deviations (0: the rows as they are, byte-identical output) */
 } fr_gen_opts;
 
 fr_gen *fr_gen_new(const fr_gen_opts *o);

@@ -60,7 +60,7 @@ static int parse_gen(int argc, char **argv, gen_args *a, int demo) {
         case 'h':
             printf("usage: fraudd %s [--count N] [--anomaly-rate R] [--seed S] [--rate PER_SECOND] [--shift SD] %s\n"
                    "  --shift SD  drift on purpose: every V feature moved by SD of its standard deviations\n"
-                   "              (-10..10; default 0, the fitted distribution)\n",
+                   "              (-10..10; default 0: the real rows as they are)\n",
                    demo ? "demo" : "generate", demo ? "[--model F]" : "[--output F|-]");
             return 1;
         default:

@@ -698,19 +698,12 @@ def scenario_prometheus():
 
 # ---------------------------------------------------------------- score drift
 
-DRIFT_FIXTURE = os.path.join(REPO, "tests", "fixtures", "default_score_hist.onnx")
-
-
-def drift_model():
-    """(model.path or None for the embedded default, its version): the default model once it
-    carries a fraudd.score_histogram, until then the fixture made from it
-    (tests/fixtures/make_drift_fixture.py)."""
+def drift_version():
+    """The embedded default's version; the drift scenario needs its fraudd.score_histogram."""
     import onnx
     meta = {p.key: p.value for p in onnx.load(DEFAULT_MODEL).metadata_props}
-    if "fraudd.score_histogram" in meta:
-        return None, meta["fraudd.version"]
-    meta = {p.key: p.value for p in onnx.load(DRIFT_FIXTURE).metadata_props}
-    return DRIFT_FIXTURE, meta["fraudd.version"]
+    check("fraudd.score_histogram" in meta, "drift: the default model carries a fraudd.score_histogram")
+    return meta["fraudd.version"]
 
 
 def psi_phase(prom, ld, name, lines, seconds, rate, version):
@@ -737,14 +730,14 @@ def scenario_drift():
     traffic shifted on purpose (every V feature +1 standard deviation) rises above 0.25, seen
     by a real Prometheus; back to normal, the shifted records leave the window and it falls."""
     topics = topics_for("drift")
-    model, version = drift_model()
-    print("  model %s (%s)" % (model or "embedded default", version), flush=True)
+    version = drift_version()
+    print("  model: the embedded default (%s)" % version, flush=True)
     rate, seconds = 2000, 20
     _, normal = generate(rate * seconds, 31)
     _, shifted = generate(rate * seconds, 32, shift=1.0)
     _, normal2 = generate(rate * seconds, 33)
     http_port = free_port()
-    cfg = write_config("drift", "g-" + topics[0], topics, extra_model="  path: %s\n" % model if model else "")
+    cfg = write_config("drift", "g-" + topics[0], topics)
     with open(cfg, "a") as f:
         f.write("metrics:\n  drift_window_s: 10\n  drift_min_records: 1000\n")
     d = Daemon(cfg, "drift", ["--http-port", str(http_port)])

@@ -25,7 +25,7 @@
 #include "fraudd/mgen.h"
 #include "fraudd/model.h"
 
-#define FIXTURE FR_SOURCE_DIR "/tests/fixtures/default_score_hist.onnx"
+#define NO_HISTOGRAM FR_SOURCE_DIR "/tests/fixtures/torch_mlp_ae.onnx" /* a model without fraudd.score_histogram */
 
 #define S 1000000000LL /* one second in ns */
 
@@ -145,13 +145,13 @@ static void psi_over_the_window_rises_and_falls_with_a_shift(void **state) {
     assert_true(fr_psi(p, win, 4) < 1e-12);
 }
 
-/* Generations of the fixture model (the default with a histogram) for 2
+/* Generations of the embedded default model (it has a histogram) for 2
  * workers, a 10 s window and min_records; *c and *m are the caller's to free
  * after fr_mgens_destroy. */
-static void fixture_gens(fr_mgens *s, fr_config **c, fr_model **m, int min_records) {
+static void default_gens(fr_mgens *s, fr_config **c, fr_model **m, int min_records) {
     char err[512];
     *m = NULL;
-    if (fr_model_load_file(FIXTURE, m, err, sizeof err)) fail_msg("%s", err);
+    if (fr_model_load_default(m, err, sizeof err)) fail_msg("%s", err);
     assert_true(fr_model_score_bins(*m, NULL, NULL) >= 2);
     *c = fr_config_defaults();
     (*c)->metrics.drift_window_s = 10;
@@ -169,7 +169,7 @@ static void generation_measures_its_workers_counts(void **state) {
     fr_config *c;
     fr_model *m;
     fr_mgens s;
-    fixture_gens(&s, &c, &m, 100);
+    default_gens(&s, &c, &m, 100);
     fr_mgen *g = s.gen;
     const double *edges, *p;
     size_t k = fr_model_score_bins(m, &edges, &p);
@@ -203,15 +203,14 @@ static void generation_measures_its_workers_counts(void **state) {
     assert_true(st.psi < 1e-3);
     fr_mgens_destroy(&s);
     fr_model_free(m);
-    /* the embedded default has no histogram (yet): no drift state */
-    assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
-    if (fr_model_score_bins(m, NULL, NULL) == 0) {
-        fr_mgen_spec spec = {.champion = m, .champion_threshold = NAN, .challenger_threshold = NAN};
-        assert_int_equal(fr_mgens_init(&s, c, 1, 64, &spec, err, sizeof err), 0);
-        fr_mgens_status(&s, &st, 1);
-        assert_int_equal(st.has_drift, 0);
-        fr_mgens_destroy(&s);
-    }
+    /* a model without a histogram: no drift state */
+    if (fr_model_load_file(NO_HISTOGRAM, &m, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(fr_model_score_bins(m, NULL, NULL), 0);
+    fr_mgen_spec spec = {.champion = m, .champion_threshold = NAN, .challenger_threshold = NAN};
+    assert_int_equal(fr_mgens_init(&s, c, 1, 64, &spec, err, sizeof err), 0);
+    fr_mgens_status(&s, &st, 1);
+    assert_int_equal(st.has_drift, 0);
+    fr_mgens_destroy(&s);
     fr_model_free(m);
     fr_config_free(c);
 }
@@ -288,7 +287,7 @@ static void counting_stepping_and_scraping_at_once_is_race_free(void **state) {
     fr_config *c;
     fr_model *m;
     fr_mgens s;
-    fixture_gens(&s, &c, &m, 1);
+    default_gens(&s, &c, &m, 1);
     race r[3];
     pthread_t th[3];
     for (int i = 0; i < 3; i++) {

@@ -8,9 +8,12 @@
  *    mean gap 1000/rate_per_s ms;
  *  - the anomaly rate over 20,000 records is within 5 binomial standard
  *    deviations of the requested rate (and exactly 0 / 1 at the ends);
- *  - normal records' V1..V28 match the profile's means, standard deviations
- *    and correlations (tolerances from the sampling error); anomalies have
- *    about three far-out features, normal records almost none;
+ *  - a normal record is one of the embedded rows (src/gen/ulb_profile.c),
+ *    V1..V28 and Amount exactly, and the rows are picked uniformly (every row
+ *    drawn, counts within a chi-square bound);
+ *  - an anomaly is an embedded row with exactly three V features moved, each
+ *    by 8 to 16 of its standard deviations, and its amount the row's or 20 to
+ *    200 times it;
  *  - records are 500..800 bytes and always fit 1024;
  *  - a cap too small returns 0, writes nothing past cap, and leaves the
  *    generator unchanged.
@@ -121,13 +124,26 @@ static void timestamps_are_utc_iso8601(void **state) {
 }
 
 typedef struct stats {
-    size_t n[2];                             /* records: [normal, anomaly] */
-    double sum[FR__ULB_NV];                  /* normal records: sums of V */
-    double cross[FR__ULB_NV][FR__ULB_NV];    /* normal records: sums of V_i V_j */
-    double far[2];                           /* features > 4.5 std out, summed per class */
-    double log_amount;                       /* normal records: sum of log1p(Amount) */
-    size_t minlen, maxlen, total;            /* record sizes */
+    size_t n[2];                  /* records: [normal, anomaly] */
+    size_t *drawn;                /* normal records per embedded row */
+    size_t amount_scaled;         /* anomalies whose amount was multiplied */
+    size_t minlen, maxlen, total; /* record sizes */
 } stats;
+
+/* The embedded row that matches v on the most V features (first on a tie);
+ * *same gets that count. Exact float32 comparison: the generator prints the
+ * shortest text of each float32, so a row written unchanged reads back equal. */
+static size_t nearest_row(const double *v, int *same) {
+    size_t best = 0;
+    int most = -1;
+    for (size_t r = 0; r < fr__ulb_nrows && most < FR__ULB_NV; r++) {
+        int n = 0;
+        for (int f = 0; f < FR__ULB_NV; f++) n += (float)v[f] == fr__ulb_rows[r].v[f];
+        if (n > most) most = n, best = r;
+    }
+    *same = most;
+    return best;
+}
 
 static void check_record(const char *rec, size_t len, int flag, uint64_t want_id, double *prev_ms, stats *st) {
     json_error_t e;
@@ -165,32 +181,43 @@ static void check_record(const char *rec, size_t len, int flag, uint64_t want_id
     json_t *an = json_object_get(j, "injected_anomaly");
     assert_true(json_is_boolean(an) && json_is_true(an) == (flag != 0));
     double v[FR__ULB_NV];
-    int far = 0;
     for (int f = 0; f < FR__ULB_NV; f++) {
         json_t *x = json_object_get(j, fr__ulb_names[f]);
         if (!json_is_number(x)) fail_msg("%s missing or not a number", fr__ulb_names[f]);
         v[f] = json_number_value(x);
         assert_true(isfinite(v[f]));
-        double dev = fabs(v[f] - fr__ulb_mean[f]) / fr__ulb_std[f];
-        assert_true(dev < 12 + 8); /* shift at most 12 std, plus the draw */
-        far += dev > 4.5;
+    }
+    int same;
+    size_t r = nearest_row(v, &same);
+    const fr__ulb_row *row = &fr__ulb_rows[r];
+    double row_amount = row->cents / 100.0;
+    if (!flag) {
+        /* a normal record is an embedded row, unchanged */
+        if (same != FR__ULB_NV) fail_msg("normal record matches no embedded row (best: row %zu, %d of 28 V features): %.*s", r, same, (int)len, rec);
+        if (llround(amount * 100) != (long long)row->cents) fail_msg("normal record: Amount %.2f, its row's %.2f", amount, row_amount);
+        st->drawn[r]++;
+    } else {
+        /* an anomaly: the row with three V features moved 8..16 std (float32 rounding aside) */
+        if (same != FR__ULB_NV - 3) fail_msg("anomaly: %d of 28 V features as in its row (row %zu), want 25", same, r);
+        for (int f = 0; f < FR__ULB_NV; f++) {
+            if ((float)v[f] == row->v[f]) continue;
+            double moved = fabs(v[f] - row->v[f]) / fr__ulb_std[f];
+            if (moved < 8 - 1e-4 || moved > 16 + 1e-4) fail_msg("anomaly: %s moved %g std", fr__ulb_names[f], moved);
+        }
+        long long c = llround(amount * 100), rc = (long long)row->cents;
+        if (c != rc) { /* 20 to 200 times the row's, rounded to cents */
+            if (c < 20 * rc - 1 || c > 200 * rc + 1) fail_msg("anomaly: Amount %.2f, its row's %.2f", amount, row_amount);
+            st->amount_scaled++;
+        }
     }
     st->n[flag]++;
-    st->far[flag] += far;
-    if (!flag) {
-        for (int a = 0; a < FR__ULB_NV; a++) {
-            st->sum[a] += v[a];
-            for (int b = 0; b <= a; b++) st->cross[a][b] += v[a] * v[b];
-        }
-        st->log_amount += log1p(amount);
-    }
     st->minlen = len < st->minlen ? len : st->minlen;
     st->maxlen = len > st->maxlen ? len : st->maxlen;
     st->total += len;
     json_decref(j);
 }
 
-static void records_are_valid_and_match_the_profile(void **state) {
+static void records_are_valid_rows_of_the_embedded_set_and_anomalies_are_moved(void **state) {
     (void)state;
     const double rate = 0.05;
     fr_gen_opts o = opts(2026, rate);
@@ -198,6 +225,8 @@ static void records_are_valid_and_match_the_profile(void **state) {
     static stats st;
     memset(&st, 0, sizeof st);
     st.minlen = 99999;
+    st.drawn = calloc(fr__ulb_nrows, sizeof *st.drawn);
+    assert_non_null(st.drawn);
     char rec[1024];
     double prev = -1e300, first_ms = 0, last_ms = 0;
     for (int i = 0; i < N; i++) {
@@ -215,47 +244,42 @@ static void records_are_valid_and_match_the_profile(void **state) {
     /* anomaly rate: binomial, 5 standard deviations */
     double k = (double)st.n[1], sd = sqrt(N * rate * (1 - rate));
     if (fabs(k - N * rate) > 5 * sd) fail_msg("%g anomalies in %d records at rate %g", k, N, rate);
+    /* a quarter of the anomalies get a larger amount (binomial, 5 sd; rows with
+     * Amount 0 stay 0 and count as unscaled) */
+    double a = (double)st.amount_scaled, an = (double)st.n[1];
+    if (a > an / 4 + 5 * sqrt(an * 0.25 * 0.75) || a < an / 4 - 5 * sqrt(an * 0.25 * 0.75) - 0.05 * an)
+        fail_msg("%g of %g anomalies with a scaled amount, want about a quarter", a, an);
 
     /* timestamps: mean gap 1000/rate_per_s = 2 ms (exponential: sd of the mean 2/sqrt(N)) */
     double gap = (last_ms - first_ms) / (N - 1);
     if (fabs(gap - 2.0) > 5 * 2.0 / sqrt(N) + 0.01) fail_msg("mean gap %g ms, want 2", gap);
 
-    /* normal records: means, standard deviations, correlations */
-    double n = (double)st.n[0], mean[FR__ULB_NV], sdv[FR__ULB_NV];
-    for (int f = 0; f < FR__ULB_NV; f++) {
-        mean[f] = st.sum[f] / n;
-        sdv[f] = sqrt(st.cross[f][f] / n - mean[f] * mean[f]);
-        if (fabs(mean[f] - fr__ulb_mean[f]) > 5 * fr__ulb_std[f] / sqrt(n) + 1e-6)
-            fail_msg("%s mean %g, profile %g", fr__ulb_names[f], mean[f], fr__ulb_mean[f]);
-        if (fabs(sdv[f] / fr__ulb_std[f] - 1) > 5 / sqrt(2 * n) + 1e-3)
-            fail_msg("%s std %g, profile %g", fr__ulb_names[f], sdv[f], fr__ulb_std[f]);
+    /* rows are picked uniformly: each one drawn, and Pearson's chi-square of the
+     * counts within 5 standard deviations of its mean (nrows - 1 degrees of freedom) */
+    double n = (double)st.n[0], e = n / (double)fr__ulb_nrows, chi2 = 0, dof = (double)fr__ulb_nrows - 1;
+    for (size_t r = 0; r < fr__ulb_nrows; r++) {
+        if (!st.drawn[r]) fail_msg("row %zu never drawn in %g normal records", r, n);
+        chi2 += (st.drawn[r] - e) * (st.drawn[r] - e) / e;
     }
-    for (int a = 0; a < FR__ULB_NV; a++) {
-        for (int b = 0; b < a; b++) {
-            double cov = 0; /* profile covariance: (L L^T)[a][b] */
-            for (int q = 0; q <= b; q++) cov += fr__ulb_chol[a * FR__ULB_DIM + q] * fr__ulb_chol[b * FR__ULB_DIM + q];
-            double want = cov / (fr__ulb_std[a] * fr__ulb_std[b]);
-            double got = (st.cross[a][b] / n - mean[a] * mean[b]) / (sdv[a] * sdv[b]);
-            if (fabs(got - want) > 5 / sqrt(n) + 1e-3)
-                fail_msg("corr(%s,%s) %g, profile %g", fr__ulb_names[a], fr__ulb_names[b], got, want);
-        }
-    }
-    /* Amount: log1p of the printed amount is near the profile's mean (the clamp
-     * at 0 and rounding to cents move it a little) */
-    double la = st.log_amount / n;
-    if (fabs(la - fr__ulb_mean[FR__ULB_DIM - 1]) > 0.15) fail_msg("mean log1p(Amount) %g, profile %g", la, fr__ulb_mean[28]);
-
-    /* anomalies: about three features far out (the shifted three, 8..16 std);
-     * normal records: almost none (P(|z| > 4.5) ~ 7e-6 per feature) */
-    double far_anomaly = st.far[1] / (double)st.n[1], far_normal = st.far[0] / n;
-    if (far_anomaly < 2.7 || far_anomaly > 3.1) fail_msg("anomalies: %g features > 4.5 std out, want ~3", far_anomaly);
-    if (far_normal > 0.002) fail_msg("normal records: %g features > 4.5 std out", far_normal);
+    if (fabs(chi2 - dof) > 5 * sqrt(2 * dof)) fail_msg("row counts: chi-square %g, %g degrees of freedom", chi2, dof);
+    free(st.drawn);
 
     /* sizes */
     double mean_len = (double)st.total / N;
-    print_message("records: %zu..%zu bytes, mean %.1f; anomalies %zu of %d\n", st.minlen, st.maxlen, mean_len,
-                  st.n[1], N);
+    print_message("records: %zu..%zu bytes, mean %.1f; anomalies %zu of %d; row counts chi-square %.0f (%g dof)\n",
+                  st.minlen, st.maxlen, mean_len, st.n[1], N, chi2, dof);
     assert_true(st.minlen >= 500 && st.maxlen <= 800);
+}
+
+/* the embedded rows are usable: finite, and the statistics they are moved by positive */
+static void embedded_rows_and_statistics_are_sane(void **state) {
+    (void)state;
+    assert_true(fr__ulb_nrows > 1000);
+    for (int f = 0; f < FR__ULB_DIM; f++) assert_true(fr__ulb_std[f] > 0 && isfinite(fr__ulb_mean[f]));
+    for (size_t r = 0; r < fr__ulb_nrows; r++) {
+        for (int f = 0; f < FR__ULB_NV; f++) assert_true(isfinite(fr__ulb_rows[r].v[f]));
+        assert_true(fr__ulb_rows[r].cents <= 100000000u); /* the data's amounts are below 1e6 */
+    }
 }
 
 static void anomaly_rate_extremes_and_bad_options(void **state) {
@@ -373,7 +397,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_same_stream_other_seed_other_stream),
         cmocka_unit_test(timestamps_are_utc_iso8601),
-        cmocka_unit_test(records_are_valid_and_match_the_profile),
+        cmocka_unit_test(records_are_valid_rows_of_the_embedded_set_and_anomalies_are_moved),
+        cmocka_unit_test(embedded_rows_and_statistics_are_sane),
         cmocka_unit_test(anomaly_rate_extremes_and_bad_options),
         cmocka_unit_test(all_anomalies_still_fit_1024),
         cmocka_unit_test(short_buffers_fail_cleanly_and_change_nothing),

@@ -1,7 +1,8 @@
 /* Proves the worker stage keeps every record and its order (mixed good and
  * bad records, batches larger than the model batch, arena growth), that its
  * results equal the stages run by hand, and the sample generator's contract
- * (deterministic, valid JSON, anomaly rate, feature distribution). */
+ * (deterministic, valid JSON, anomaly rate, normal records distributed as the
+ * embedded rows). */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -118,10 +119,23 @@ static void generator_is_deterministic_and_valid(void **state) {
     assert_true(differ > N / 2);
     /* binomial: mean 1000, sd ~31; 5 sd */
     assert_true(abs(anomalies - 1000) < 155);
+    /* normal records are the embedded rows drawn uniformly: each V feature's mean and
+     * standard deviation are the rows' own, within 5 standard errors (of the mean:
+     * sd / sqrt(n); of the sd: sqrt(m4 / sd^4 - 1) / (2 sqrt(n)), m4 the rows' 4th
+     * central moment) */
+    double nn = (double)normals, rows = (double)fr__ulb_nrows;
     for (int f = 0; f < 28; f++) {
-        double mean = sum[f] / (double)normals, sd = sqrt(sum2[f] / (double)normals - mean * mean);
-        assert_true(fabs(mean - fr__ulb_mean[f]) < 5 * fr__ulb_std[f] / sqrt((double)normals) + 1e-6);
-        assert_true(fabs(sd / fr__ulb_std[f] - 1) < 0.05);
+        double rm = 0, rv = 0, m4 = 0;
+        for (size_t r = 0; r < fr__ulb_nrows; r++) rm += fr__ulb_rows[r].v[f] / rows;
+        for (size_t r = 0; r < fr__ulb_nrows; r++) {
+            double d = fr__ulb_rows[r].v[f] - rm;
+            rv += d * d / rows;
+            m4 += d * d * d * d / rows;
+        }
+        double rsd = sqrt(rv);
+        double mean = sum[f] / nn, sd = sqrt(sum2[f] / nn - mean * mean);
+        assert_true(fabs(mean - rm) < 5 * rsd / sqrt(nn) + 1e-6);
+        assert_true(fabs(sd / rsd - 1) < 5 * sqrt(m4 / (rv * rv) - 1) / (2 * sqrt(nn)) + 1e-6);
     }
     assert_true(minlen >= 500 && maxlen <= 800);
     assert_int_equal(fr_gen_next(a, x, 100, NULL), 0);

@@ -4,6 +4,8 @@ usage: FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD [--records N] [--ra
        FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --eos-curve [--records N] [--rate R]
            [--rounds K] [--feed-seconds S]
        FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --rollout [--records N] [--rounds K]
+       FR_KAFKA_BOOTSTRAP=host:port bench_pipeline.py FRAUDD --linger-curve [--records N] [--rounds K]
+           [--feed-seconds S] [--rate R] [--lingers 0,1,2,5,10,20]
 
 For each configuration, in the same run, on the same broker:
   passthrough   the same consumer, rings, workers and producer, but workers copy the input
@@ -63,12 +65,15 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 import test_pipeline as tp  # noqa: E402  (shares the broker helpers)
-from confluent_kafka import Consumer, KafkaException, TopicPartition  # noqa: E402
+from confluent_kafka import (Consumer, KafkaException, Producer, TIMESTAMP_CREATE_TIME,  # noqa: E402
+                             TIMESTAMP_LOG_APPEND_TIME, TopicPartition)
 
 
-def read_timestamps(topic, want, timeout):
-    """(output CreateTime, source partition, source offset) of up to `want` results, read with
-    isolation.level=read_committed (librdkafka's default, spelled out: only committed results)."""
+def read_timestamps(topic, want, timeout, ts_type=TIMESTAMP_CREATE_TIME):
+    """(output timestamp, source partition, source offset) of up to `want` results, read with
+    isolation.level=read_committed (librdkafka's default, spelled out: only committed results).
+    The timestamps must be of type ts_type: CreateTime (fraudd's producer stamps them), or
+    LogAppendTime for a topic created with message.timestamp.type=LogAppendTime."""
     c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
                   "isolation.level": "read_committed"})
@@ -80,11 +85,25 @@ def read_timestamps(topic, want, timeout):
         for m in c.consume(10000, 0.5):
             if m.error():
                 continue
+            if m.timestamp()[0] != ts_type:
+                raise RuntimeError("%s: timestamp type %d, want %d" % (topic, m.timestamp()[0], ts_type))
             h = dict(m.headers() or [])  # none with kafka.result_headers false: source -1, -1
             out.append((m.timestamp()[1], int(h.get("fraudd.source.partition", -1)),
                         int(h.get("fraudd.source.offset", -1))))
     c.close()
     return out
+
+
+def items(lines, m):
+    """(index, record, card key) for m records, cycling through the generated lines."""
+    return [(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(m)]
+
+
+def preload(name, lines, n):
+    """A fresh 4-partition input topic holding n generated records (the drains' shared input)."""
+    inp = tp.topics_for(name)[0]
+    tp.Loader(inp).produce(items(lines, n))
+    return inp
 
 
 def wait_for_end_offsets(topic, want, timeout, tick=None, alive=None):
@@ -168,7 +187,7 @@ def run_one(lines, mode, workers, n, rate):
     # throughput: preloaded topic
     topics = tp.topics_for("bench-%s-%d" % (mode.replace("+", "-"), workers))
     ld = tp.Loader(topics[0])
-    ld.produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
+    ld.produce(items(lines, n))
     cfg = tp.write_config("bench-%s-%d" % (mode, workers), "g-" + topics[0], topics, extra_pipeline=extra,
                           workers=workers)
     port = tp.free_port()
@@ -196,9 +215,7 @@ def run_one(lines, mode, workers, n, rate):
     d = tp.Daemon(cfg, "lat-%s-%d" % (mode, workers))
     d.wait_assigned()
     ld = tp.Loader(topics[0])
-    feeder = threading.Thread(target=ld.produce,
-                              args=([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(m)],
-                                    rate))
+    feeder = threading.Thread(target=ld.produce, args=(items(lines, m), rate))
     feeder.start()
     feeder.join()
     out = read_timestamps(topics[1], m, 120)
@@ -335,38 +352,105 @@ def drain(slug, inp, n, extra_kafka="", extra_model=""):
     return res
 
 
+class Feed:
+    """A paced feed: fraudd (1 worker, a fresh group, HTTP on a free port, extra_kafka under
+    kafka:) on fresh input, output and dead-letter topics; the output topic gets out_config
+    (e.g. message.timestamp.type). feed() produces to the input at `rate` records/s; the
+    caller measures around it (a live reader, /metrics), then calls stop()."""
+
+    def __init__(self, slug, extra_kafka="", out_config=None):
+        name = "%s-%s" % (slug, uuid.uuid4().hex[:8])
+        self.inp, self.out, dlq = name + "-in", name + "-out", name + "-dlq"
+        tp.create_topics([self.inp, dlq])
+        tp.create_topics([self.out], config=out_config)
+        cfg = tp.write_config(name, "g-" + name, (self.inp, self.out, dlq), workers=1, extra_kafka=extra_kafka)
+        self.port = tp.free_port()
+        self.d = tp.Daemon(cfg, name, ["--http-port", str(self.port)])
+        if not self.d.wait_assigned():
+            raise RuntimeError("%s: fraudd was not assigned its partitions (see %s)" % (slug, self.d.log_path))
+
+    def feed(self, lines, rate, seconds, producer=None):
+        """Produces rate * seconds records at `rate` (producer: settings beside tp.Loader's, e.g.
+        linger.ms); returns (records, seconds the feed took, flush included). Leaner than
+        tp.Loader.produce (no delivery callback per record, the producer served every 100
+        records), so one Python thread keeps up with tens of thousands of records/s on the
+        shared cores; where each record landed is read back from the input (input_timestamps)."""
+        m = int(rate * seconds)
+        p = Producer({"bootstrap.servers": tp.BOOT, "linger.ms": 5, "enable.idempotence": True,
+                      "queue.buffering.max.messages": 200000, **(producer or {})})
+        todo = items(lines, m)
+        t0 = time.time()
+        for i, (_, value, key) in enumerate(todo):
+            while True:
+                try:
+                    p.produce(self.inp, value=value, key=key)
+                    break
+                except BufferError:
+                    p.poll(0.01)
+            if i % 100 == 99:
+                p.poll(0)
+                ahead = (i + 1) / rate - (time.time() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        if p.flush(60):
+            raise RuntimeError("%s: the feed was not delivered" % self.inp)
+        return m, time.time() - t0
+
+    def stop(self):
+        self.d.stop()
+
+
 def eos_run(label, extra_kafka, inp, lines, n, rate, feed_s):
     eos = "exactly_once" in extra_kafka
     slug = "eos-" + "".join(ch for ch in label if ch.isalnum())
     # drain: the shared preloaded input, a fresh group and fresh output topics
     res = drain(slug, inp, n, extra_kafka)
     # latency: a fresh topic fed at `rate` while a live read_committed reader watches the output
-    topics = tp.topics_for("lat-" + slug)
-    m = int(rate * feed_s)
-    cfg = tp.write_config("lat-" + name, "g-" + topics[0], topics, workers=1, extra_kafka=extra_kafka)
-    port = tp.free_port()
-    d = tp.Daemon(cfg, "lat-" + name, ["--http-port", str(port)])
-    d.wait_assigned()
-    reader = LiveReader(topics[1])
+    f = Feed("lat-" + slug, extra_kafka)
+    reader = LiveReader(f.out)
     reader.start()
     reader.ready.wait(30)
-    ld = tp.Loader(topics[0])
-    tx0, ab0, _ = txn_counts(port) if eos else (0, 0, 0)
+    tx0, ab0, _ = txn_counts(f.port) if eos else (0, 0, 0)
     t0 = time.time()
-    ld.produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(m)], rate)
-    res["feed_s"] = time.time() - t0
+    m, res["feed_s"] = f.feed(lines, rate, feed_s)
     wait_until(lambda: len(reader.out) >= m, 60, every=0.05)
     t1 = time.time()
-    tx1, ab1, _ = txn_counts(port) if eos else (0, 0, 0)
+    tx1, ab1, _ = txn_counts(f.port) if eos else (0, 0, 0)
     reader.stop.set()
     reader.join(30)
-    d.stop()
+    f.stop()
     res["tx_per_s"] = (tx1 - tx0) / (t1 - t0) if eos else float("nan")
     res["aborted"] += ab1 - ab0
     res["live_n"] = len(reader.out)
     res["lat_n"] = m
-    res.update(latency_stats(reader.out, input_timestamps(topics[0], m)))
+    res.update(latency_stats(reader.out, input_timestamps(f.inp, m)))
     return res
+
+
+def rotated_rounds(configs, rounds, run, show, base, keys=("cpu_us", "rps")):
+    """Runs every configuration (label, extra) once per round, one after the other, the order
+    rotated by one each round (none always runs first, or right after the same other);
+    run(label, extra) -> a result dict, show(round, label, result) prints it. Returns (runs,
+    ratios): runs[label] its results in round order, ratios[label][key] each round's
+    result[key] / that of the configuration labelled `base` in the same round."""
+    runs = {label: [] for label, _ in configs}
+    ratios = {label: {key: [] for key in keys} for label, _ in configs}
+    for r in range(rounds):
+        k = r % len(configs)
+        got = {}
+        for label, extra in configs[k:] + configs[:k]:
+            got[label] = g = run(label, extra)
+            runs[label].append(g)
+            show(r + 1, label, g)
+        for label, _ in configs:
+            for key in keys:
+                ratios[label][key].append(got[label][key] / got[base][key])
+    return runs, ratios
+
+
+def ratio_cell(xs):
+    """A table cell: the median of the per-round ratios, each round's in brackets."""
+    return "%.3f (%s)" % (statistics.median(xs), ", ".join("%.2f" % x for x in xs))
 
 
 def eos_curve(args, lines):
@@ -374,28 +458,19 @@ def eos_curve(args, lines):
     print("eos-curve: %s, %d rounds, drain %d records, feed %.0f records/s for %.0f s, 1 worker" %
           (time.strftime("%Y-%m-%d %H:%M:%S %Z"), rounds, n, rate, args.feed_seconds))
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
-    inp = tp.topics_for("eos-input")[0]
-    tp.Loader(inp).produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
-    runs = {label: [] for label, _ in EOS_CONFIGS}
-    ratios = {label: {"cpu": [], "rps": []} for label, _ in EOS_CONFIGS}
+    inp = preload("eos-input", lines, n)
     t_start = time.time()
-    for r in range(rounds):
-        k = r % len(EOS_CONFIGS)
-        got = {}
-        for label, extra in EOS_CONFIGS[k:] + EOS_CONFIGS[:k]:
-            g = eos_run(label, extra, inp, lines, n, rate, args.feed_seconds)
-            got[label] = g
-            runs[label].append(g)
-            print("round %d %-22s CPU %5.2f us/record  %7.0f records/s  %d results read_committed (%d distinct)"
-                  "  | feed: %d/%d live, p50 %4.0f p99 %5.0f max %5.0f ms  tx/s %5.1f  records/tx (drain) %.0f"
-                  "  aborted %d  load %.2f" %
-                  (r + 1, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], g["live_n"], g["lat_n"], g["p50"],
-                   g["p99"], g["max"], g["tx_per_s"], g["rec_per_tx"], g["aborted"], os.getloadavg()[0]),
-                  flush=True)
-        base = got[EOS_CONFIGS[0][0]]
-        for label, _ in EOS_CONFIGS:
-            ratios[label]["cpu"].append(got[label]["cpu_us"] / base["cpu_us"])
-            ratios[label]["rps"].append(got[label]["rps"] / base["rps"])
+
+    def show(r, label, g):
+        print("round %d %-22s CPU %5.2f us/record  %7.0f records/s  %d results read_committed (%d distinct)"
+              "  | feed: %d/%d live, p50 %4.0f p99 %5.0f max %5.0f ms  tx/s %5.1f  records/tx (drain) %.0f"
+              "  aborted %d  load %.2f" %
+              (r, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], g["live_n"], g["lat_n"], g["p50"],
+               g["p99"], g["max"], g["tx_per_s"], g["rec_per_tx"], g["aborted"], os.getloadavg()[0]), flush=True)
+
+    runs, ratios = rotated_rounds(EOS_CONFIGS, rounds,
+                                  lambda label, extra: eos_run(label, extra, inp, lines, n, rate, args.feed_seconds),
+                                  show, base=EOS_CONFIGS[0][0])
     print("load average at end: %.2f %.2f %.2f (%.0f s)" % (*os.getloadavg(), time.time() - t_start))
     med = statistics.median
     problems = []
@@ -419,9 +494,9 @@ def eos_curve(args, lines):
         eos = label != EOS_CONFIGS[0][0]
         print("| %s | %.2f | %s | %.0f | %s | %.0f ms | %.0f ms | %s | %s |" % (
             label, med(g["cpu_us"] for g in rs),
-            "%.3f (%s)" % (med(ratios[label]["cpu"]), ", ".join("%.2f" % x for x in ratios[label]["cpu"])) if eos else "1",
+            ratio_cell(ratios[label]["cpu_us"]) if eos else "1",
             med(g["rps"] for g in rs),
-            "%.3f (%s)" % (med(ratios[label]["rps"]), ", ".join("%.2f" % x for x in ratios[label]["rps"])) if eos else "1",
+            ratio_cell(ratios[label]["rps"]) if eos else "1",
             med(g["p50"] for g in rs), med(g["p99"] for g in rs),
             "%.1f" % med(g["tx_per_s"] for g in rs) if eos else "-",
             "%.0f" % med(g["rec_per_tx"] for g in rs) if eos else "-"))
@@ -442,22 +517,14 @@ def rollout_curve(args, lines):
     rounds, n = args.rounds, args.records
     print("rollout: %s, %d rounds, drain %d records, 1 worker" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), rounds, n))
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
-    inp = tp.topics_for("rollout-input")[0]
-    tp.Loader(inp).produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)])) for i in range(n)])
-    runs = {label: [] for label, _ in configs}
-    ratios = {label: {"cpu": [], "rps": []} for label, _ in configs}
-    for r in range(rounds):
-        k = r % len(configs)
-        got = {}
-        for label, extra in configs[k:] + configs[:k]:
-            g = drain("rollout-" + "".join(ch for ch in label if ch.isalnum()), inp, n, extra_model=extra)
-            got[label] = g
-            runs[label].append(g)
-            print("round %d %-16s CPU %5.2f us/record  %7.0f records/s  %d results (%d distinct)  load %.2f" %
-                  (r + 1, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], os.getloadavg()[0]), flush=True)
-        for label, _ in configs:
-            ratios[label]["cpu"].append(got[label]["cpu_us"] / got[configs[0][0]]["cpu_us"])
-            ratios[label]["rps"].append(got[label]["rps"] / got[configs[0][0]]["rps"])
+    inp = preload("rollout-input", lines, n)
+    runs, ratios = rotated_rounds(
+        configs, rounds,
+        lambda label, extra: drain("rollout-" + "".join(ch for ch in label if ch.isalnum()), inp, n, extra_model=extra),
+        lambda r, label, g: print("round %d %-16s CPU %5.2f us/record  %7.0f records/s  %d results (%d distinct)"
+                                  "  load %.2f" % (r, label, g["cpu_us"], g["rps"], g["n"], g["distinct"],
+                                                   os.getloadavg()[0]), flush=True),
+        base=configs[0][0])
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
     bad = ["%s: %d results, %d distinct, want %d" % (label, g["n"], g["distinct"], n)
            for label, _ in configs for g in runs[label] if g["n"] != n or g["distinct"] != n]
@@ -470,30 +537,163 @@ def rollout_curve(args, lines):
         rs, base = runs[label], label == configs[0][0]
         print("| %s | %.2f | %s | %.0f | %s |" % (
             label, med(g["cpu_us"] for g in rs),
-            "1" if base else "%.3f (%s)" % (med(ratios[label]["cpu"]), ", ".join("%.2f" % x for x in ratios[label]["cpu"])),
+            "1" if base else ratio_cell(ratios[label]["cpu_us"]),
             med(g["rps"] for g in rs),
-            "1" if base else "%.3f (%s)" % (med(ratios[label]["rps"]), ", ".join("%.2f" % x for x in ratios[label]["rps"]))))
+            "1" if base else ratio_cell(ratios[label]["rps"])))
+
+
+# ---------------------------------------------------------------- --linger-curve
+
+LINGERS = (0, 1, 2, 5, 10, 20)
+DEFAULT_LINGER = 5  # fraudd's own producer default (src/sink/producer.c, fr_sink_new)
+E2E = "fraudd_end_to_end_latency_seconds"
+
+
+def linger_kafka(ms):
+    return '  producer:\n    linger.ms: "%d"\n' % ms
+
+
+def hist_quantile(before, after, name, q):
+    """The q-quantile in ms of a /metrics histogram over the observations between two scrapes
+    (scrape_metrics), interpolated linearly inside its bucket as Prometheus' histogram_quantile
+    does (fraudd exposes one bucket per power of two, so this is a rough cross-check)."""
+    pre = name + '_bucket{le="'
+    edges = sorted((float(k[len(pre):-2]) if "+Inf" not in k else float("inf"), after[k] - before.get(k, 0.0))
+                   for k in after if k.startswith(pre))
+    total = edges[-1][1] if edges else 0
+    lo, below = 0.0, 0.0
+    for le, cum in edges:
+        if total and cum >= q * total:
+            if le == float("inf"):
+                return lo * 1000
+            return (lo + (le - lo) * (q * total - below) / max(cum - below, 1)) * 1000
+        lo, below = le, cum
+    return float("nan")
+
+
+def linger_run(ms, inp, lines, n, rate, feed_s):
+    """One linger.ms: the drain of the shared preloaded input, then a paced feed at `rate`:
+    latency = the output's LogAppendTime (the broker's append of the result, when a one-node
+    broker can acknowledge it) - the input's CreateTime; fraudd's own end-to-end histogram
+    (input timestamp to the delivery report) over the feed after its first eighth."""
+    extra = linger_kafka(ms)
+    res = drain("linger-%d" % ms, inp, n, extra)
+    f = Feed("lat-linger-%d" % ms, extra, out_config={"message.timestamp.type": "LogAppendTime"})
+    warm = {}
+    timer = threading.Timer(feed_s / 8, lambda: warm.update(scrape_metrics(f.port)))
+    timer.start()
+    # the feeder sends at once (linger.ms 0): its CreateTime is when it hands over the record
+    m, res["feed_s"] = f.feed(lines, rate, feed_s, producer={"linger.ms": 0})
+    timer.join()
+    wait_for_end_offsets(f.out, m, 60)
+    time.sleep(0.5)  # the last delivery reports reach fraudd's histogram
+    end = scrape_metrics(f.port)
+    f.stop()
+    got = read_timestamps(f.out, m, 120, ts_type=TIMESTAMP_LOG_APPEND_TIME)
+    res["lat_n"], res["feed_n"] = len(got), m
+    res.update(latency_stats(got, input_timestamps(f.inp, m)))
+    res["own_p50"], res["own_p99"] = hist_quantile(warm, end, E2E, 0.5), hist_quantile(warm, end, E2E, 0.99)
+    d_n = end.get(E2E + "_count", 0) - warm.get(E2E + "_count", 0)
+    res["own_mean"] = (end.get(E2E + "_sum", 0) - warm.get(E2E + "_sum", 0)) * 1000 / d_n if d_n else float("nan")
+    return res
+
+
+def linger_curve(args, lines):
+    """The linger/batch trade-off (docs/BENCHMARKS.md, section (k)): for each linger.ms of
+    --lingers, 1 worker, at least once, the drain and the latency at half the sustainable rate."""
+    rounds, n, feed_s = args.rounds, args.records, args.feed_seconds
+    lingers = [int(x) for x in args.lingers.split(",")]
+    if DEFAULT_LINGER not in lingers:
+        sys.exit("--lingers must include the default, %d: the ratios are to it" % DEFAULT_LINGER)
+    print("linger-curve: %s, %d rounds, drain %d records, feed for %.0f s, 1 worker, at least once, linger.ms %s" %
+          (time.strftime("%Y-%m-%d %H:%M:%S %Z"), rounds, n, feed_s, ", ".join(map(str, lingers))))
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
+    t_start = time.time()
+    inp = preload("linger-input", lines, n)
+    rate = args.rate
+    if not rate:  # half the sustainable rate: a calibration drain with the default linger.ms
+        cal = drain("linger-calibration", inp, n, linger_kafka(DEFAULT_LINGER))
+        rate = cal["rps"] / 2
+        print("calibration: linger.ms %d drains %.0f records/s (CPU %.2f us/record): feeds at %.0f records/s" %
+              (DEFAULT_LINGER, cal["rps"], cal["cpu_us"], rate), flush=True)
+    configs = [(str(ms), linger_kafka(ms)) for ms in lingers]
+
+    def show(r, label, g):
+        print("round %d linger.ms %-3s CPU %5.2f us/record  %7.0f records/s  %d results (%d distinct)"
+              "  | feed %d in %.1f s: %d results, p50 %5.1f p99 %5.1f max %5.0f ms (LogAppendTime);"
+              " fraudd's own p50 %5.1f p99 %5.1f mean %5.1f ms  load %.2f" %
+              (r, label, g["cpu_us"], g["rps"], g["n"], g["distinct"], g["feed_n"], g["feed_s"], g["lat_n"],
+               g["p50"], g["p99"], g["max"], g["own_p50"], g["own_p99"], g["own_mean"], os.getloadavg()[0]),
+              flush=True)
+
+    runs, ratios = rotated_rounds(configs, rounds,
+                                  lambda label, extra: linger_run(int(label), inp, lines, n, rate, feed_s),
+                                  show, base=str(DEFAULT_LINGER), keys=("cpu_us", "rps", "p99"))
+    print("load average at end: %.2f %.2f %.2f (%.0f s)" % (*os.getloadavg(), time.time() - t_start))
+    med = statistics.median
+    problems = []
+    for label, _ in configs:
+        for g in runs[label]:
+            if g["n"] != n or g["distinct"] != n:
+                problems.append("linger.ms %s: %d results, %d distinct, want %d" % (label, g["n"], g["distinct"], n))
+            if g["lat_n"] < g["feed_n"]:
+                problems.append("linger.ms %s: %d of %d fed records have results" % (label, g["lat_n"], g["feed_n"]))
+            if g["feed_s"] > 1.1 * feed_s:
+                problems.append("linger.ms %s: the feed took %.1f s, not %.0f (the feeder fell behind)" %
+                                (label, g["feed_s"], feed_s))
+    base_rps = med(g["rps"] for g in runs[str(DEFAULT_LINGER)])
+    print("feed rate %.0f records/s = %.2f of linger.ms %d's median drain rate (%.0f records/s)" %
+          (rate, rate / base_rps, DEFAULT_LINGER, base_rps))
+    print("checks: " + ("; ".join(problems) if problems else
+                        "every drain %d results, one per input; every fed record has its result; "
+                        "every feed kept its rate" % n))
+    print()
+    print("| linger.ms | CPU us/record | vs %d | records/s | vs %d | p50 | p99 | max | p99 vs %d "
+          "| fraudd's own p99 (histogram) |" % ((DEFAULT_LINGER,) * 3))
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, _ in configs:
+        rs, base = runs[label], label == str(DEFAULT_LINGER)
+        print("| %s | %.2f | %s | %.0f | %s | %.1f ms | %.1f ms | %.0f ms | %s | %.1f ms |" % (
+            "**%s**" % label if base else label, med(g["cpu_us"] for g in rs),
+            "1" if base else ratio_cell(ratios[label]["cpu_us"]),
+            med(g["rps"] for g in rs),
+            "1" if base else ratio_cell(ratios[label]["rps"]),
+            med(g["p50"] for g in rs), med(g["p99"] for g in rs), med(g["max"] for g in rs),
+            "1" if base else ratio_cell(ratios[label]["p99"]),
+            med(g["own_p99"] for g in rs)))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fraudd")
     ap.add_argument("--records", type=int, default=300000)
-    ap.add_argument("--rate", type=float, default=5000)
+    ap.add_argument("--rate", type=float, help="records/s of the paced feeds (default 5000; --linger-curve: half "
+                    "the records/s of a calibration drain)")
     ap.add_argument("--metrics-only", action="store_true",
                     help="only compare scoring with metrics scraped every second against scoring without")
     ap.add_argument("--eos-curve", action="store_true",
                     help="at_least_once against exactly_once at transaction intervals 10, 100, 1000 ms")
     ap.add_argument("--rollout", action="store_true",
                     help="the cost of a shadow and a canary challenger (docs/BENCHMARKS.md, (j))")
-    ap.add_argument("--rounds", type=int, default=3, help="--eos-curve, --rollout: rounds (each runs every configuration)")
-    ap.add_argument("--feed-seconds", type=float, default=8, help="--eos-curve: length of the paced feed")
+    ap.add_argument("--linger-curve", action="store_true",
+                    help="throughput and latency at half the sustainable rate for linger.ms %s (docs/BENCHMARKS.md, (k))"
+                    % ", ".join(map(str, LINGERS)))
+    ap.add_argument("--lingers", default=",".join(map(str, LINGERS)),
+                    help="--linger-curve: the linger.ms values, comma-separated (must include %d)" % DEFAULT_LINGER)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="--eos-curve, --rollout, --linger-curve: rounds (each runs every configuration)")
+    ap.add_argument("--feed-seconds", type=float, default=8, help="--eos-curve, --linger-curve: length of the paced feed")
     args = ap.parse_args()
     if not tp.BOOT:
         sys.exit("set FR_KAFKA_BOOTSTRAP (tests/integration/run_all.sh or scripts/kafka.sh start)")
     tp.FRAUDD = os.path.abspath(args.fraudd)
     _, lines = tp.generate(20000, 5)
     rows = {}
+    if args.linger_curve:
+        linger_curve(args, lines)
+        return
+    if args.rate is None:
+        args.rate = 5000
     if args.eos_curve:
         eos_curve(args, lines)
         return

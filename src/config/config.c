@@ -160,7 +160,8 @@ static const fr__opt opts[] = {
      "session.timeout.ms: \"45000\""},
     {"kafka", "producer", FR__T_KV, 0, 0, 0, NULL, NULL, NULL, OFF(kafka.producer),
      "librdkafka properties for the producer only, applied after properties.\n"
-     "fraudd's own defaults, which these override: linger.ms 5,\n"
+     "fraudd's own defaults, which these override: linger.ms 5 (chosen from the\n"
+     "latency/throughput curve in docs/BENCHMARKS.md, (k)),\n"
      "queue.buffering.max.messages 200000 (must exceed pipeline.max_in_flight),\n"
      "message.max.bytes 8388608 (dead letters\n"
      "carry the input unchanged; the dead-letter topic's max.message.bytes must allow it).",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite.
-#   scripts/test.sh           the whole suite (the default, and what CI runs; 24-28 min on 2 cores)
+#   scripts/test.sh           the whole suite (the default, and what CI runs; about 32 min on 2 cores)
 #   scripts/test.sh --quick   for day-to-day work (a few minutes): the release build, its unit and
 #                             CLI tests, ONNX Runtime parity, and the fastest scenario against a
 #                             real Kafka broker (malformed: dead letters for every reject reason)
@@ -32,7 +32,7 @@
 #      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min);
 #      and the malformed and model hot-reload scenarios of 5. in that mode (FR_IT_DELIVERY)
 #   5f. model rollouts: a shadow challenger (every result carries both models'), a 10 % canary
-#      by card (FNV-1a of the key) and a promotion under load (config file rewritten, SIGHUP),
+#      by card (the key's FNV-1a mixed by fmix64) and a promotion under load (config file rewritten, SIGHUP),
 #      each result byte-identical to `fraudd score` with its model(s), lost 0, duplicates 0
 #      (tests/faults/rollout.py; about 70 s)
 #   6. libFuzzer: each target for FR_FUZZ_SECONDS (default 30) from its seed corpus

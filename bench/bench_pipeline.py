@@ -378,9 +378,9 @@ class Feed:
         m = int(rate * seconds)
         p = Producer({"bootstrap.servers": tp.BOOT, "linger.ms": 5, "enable.idempotence": True,
                       "queue.buffering.max.messages": 200000, **(producer or {})})
-        todo = items(lines, m)
+        batch = items(lines, m)
         t0 = time.time()
-        for i, (_, value, key) in enumerate(todo):
+        for i, (_, value, key) in enumerate(batch):
             while True:
                 try:
                     p.produce(self.inp, value=value, key=key)

@@ -62,8 +62,9 @@ typedef struct fr_mgen_wstats {
 } __attribute__((aligned(64))) fr_mgen_wstats;
 _Static_assert(sizeof(fr_mgen_wstats) % 64 == 0, "one worker's statistics per cache line(s)");
 
-/* Per-worker shadow statistics of one generation: verdict pairs of the
- * records both models scored, and records only the champion could score. */
+/* Per-worker shadow statistics of one (champion, challenger) pair: verdict
+ * pairs of the records both models scored, and records only the champion
+ * could score. */
 typedef struct fr_mgen_shadow {
     _Atomic uint64_t verdicts[2][2]; /* [champion is_fraud][challenger is_fraud] */
     _Atomic uint64_t rejected;       /* scored by the champion, rejected by the challenger */
@@ -138,7 +139,7 @@ typedef struct fr_mgen {
     fr_mgen_model m[2];        /* [FR_ROLE_CHAMPION], [FR_ROLE_CHALLENGER] (m[1].model NULL: none) */
     fr_challenger_mode mode;   /* with a challenger */
     double share;              /* canary */
-    uint64_t canary_below;     /* canary: a key whose FNV-1a 64 >> 11 is below this goes to the challenger */
+    uint64_t canary_below;     /* canary: a key whose hash >> 11 is below this goes to the challenger (mgen.c key_hash) */
     fr_mgen_pair *pair;        /* shadow: the pair's statistics (pair->w: one per worker) */
     double loaded_unix;        /* when it was handed to the pipeline */
     size_t jobs;               /* run thread only: dispatched with it and not yet complete */

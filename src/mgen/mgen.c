@@ -43,6 +43,14 @@ int fr_mgen_role_for_key(const fr_mgen *g, const void *key, size_t len) {
     return (key_hash(key, len) >> 11) < g->canary_below ? FR_ROLE_CHALLENGER : FR_ROLE_CHAMPION;
 }
 
+/* n_workers zeroed entries of size each, a cache line apart; NULL when out
+ * of memory. */
+static void *per_worker(const fr_mgens *s, size_t each) {
+    void *p = aligned_alloc(64, (size_t)s->n_workers * each);
+    if (p) memset(p, 0, (size_t)s->n_workers * each);
+    return p;
+}
+
 /* ---- per-model statistics (under s->mu) ---- */
 
 static fr_mgen_stats *stats_get(fr_mgens *s, const fr_model *m) {
@@ -54,12 +62,10 @@ static fr_mgen_stats *stats_get(fr_mgens *s, const fr_model *m) {
             break;
         }
     if (!st && (st = calloc(1, sizeof *st)) != NULL) {
-        st->w = aligned_alloc(64, (size_t)s->n_workers * sizeof *st->w);
-        if (!st->w) {
+        if (!(st->w = per_worker(s, sizeof *st->w))) {
             free(st);
             st = NULL;
         } else {
-            memset(st->w, 0, (size_t)s->n_workers * sizeof *st->w);
             st->model = m;
             /* score drift: only a model with a reference histogram that scores
              * (not the pass-through benchmark baseline) */
@@ -115,12 +121,10 @@ static fr_mgen_pair *pair_get(fr_mgens *s, const char *champion, const char *cha
         }
     }
     if (!pr && (pr = calloc(1, sizeof *pr)) != NULL) {
-        pr->w = aligned_alloc(64, (size_t)s->n_workers * sizeof *pr->w);
-        if (!pr->w) {
+        if (!(pr->w = per_worker(s, sizeof *pr->w))) {
             free(pr);
             pr = NULL;
         } else {
-            memset(pr->w, 0, (size_t)s->n_workers * sizeof *pr->w);
             snprintf(pr->champion, sizeof pr->champion, "%s", champion);
             snprintf(pr->challenger, sizeof pr->challenger, "%s", challenger);
             pr->refs = 1;

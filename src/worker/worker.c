@@ -109,15 +109,20 @@ static void worker_sleep(fr_worker *w) {
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Runs model mm of this worker over jobs[0..n) into out; times the call
- * from t0 (fr_now_ns() just before). Returns the scorer's result. */
-static int run_model(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen_model *mm, fr_scored *out, int64_t t0) {
-    wcounters *wc = &w->wc;
+/* The input bytes of jobs[0..n) into w->slices, for run_model. */
+static void set_slices(fr_worker *w, fr_job **jobs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = jobs[i]->msg;
         w->slices[i].ptr = m->payload ? m->payload : "";
         w->slices[i].len = m->payload ? m->len : 0;
     }
+}
+
+/* Runs model mm of this worker over the n records set_slices put in
+ * w->slices, into out; times the call from t0 (fr_now_ns() just before).
+ * Returns the scorer's result. */
+static int run_model(fr_worker *w, size_t n, const fr_mgen_model *mm, fr_scored *out, int64_t t0) {
+    wcounters *wc = &w->wc;
     int rc = fr_scorer_run(mm->scorers[w->id], w->slices, n, 0, out);
     int64_t t1 = fr_now_ns();
     fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
@@ -183,7 +188,8 @@ static void deliver(fr_worker *w, fr_job *job, const fr_scored *s, const char *t
  * (include/fraudd/mgen.h). */
 static void score_run(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int role, int64_t t0) {
     const fr_mgen_model *mm = &g->m[role];
-    int rc = run_model(w, jobs, n, mm, w->scored, t0);
+    set_slices(w, jobs, n);
+    int rc = run_model(w, n, mm, w->scored, t0);
     if (rc) { /* out of memory or a result over its size bound */
         dead_letter_all(w, jobs, n, rc);
         return;
@@ -214,12 +220,13 @@ static int compose_reserve(fr_worker *w, size_t len) {
  *   ,"challenger":{"reject":"<reason>"} when only the champion could score it. */
 static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g, int64_t t0) {
     const fr_mgen_model *ch = &g->m[FR_ROLE_CHAMPION], *sh = &g->m[FR_ROLE_CHALLENGER];
-    int rc = run_model(w, jobs, n, ch, w->scored, t0);
+    set_slices(w, jobs, n); /* once: both models read the same records */
+    int rc = run_model(w, n, ch, w->scored, t0);
     if (rc) {
         dead_letter_all(w, jobs, n, rc);
         return;
     }
-    int rc2 = run_model(w, jobs, n, sh, w->scored2, fr_now_ns());
+    int rc2 = run_model(w, n, sh, w->scored2, fr_now_ns());
     account(w, jobs, n, ch, w->scored);
     fr_mgen_wstats *ss = &sh->stats->w[w->id];
     fr_mgen_shadow *sv = &g->pair->w[w->id];

@@ -174,3 +174,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    tp.remove_work()  # generated records and logs; kept when main() raised

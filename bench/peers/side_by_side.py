@@ -284,7 +284,11 @@ def main():
         print("\nWARNING: fewer results than records for %s (see the lines above)" % short)
     if wrong:
         print("\nWARNING: results that disagree with fraudd's, or none checked, for %s" % wrong)
-    return 1 if short or wrong else 0
+    if short or wrong:
+        print("logs and results in %s" % tp.WORK)
+        return 1
+    tp.remove_work()
+    return 0
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ typedef struct fr_job {
     uint8_t rec_blocked;     /* sink: its dead letter failed for good; retried with backoff, partition not read */
     uint8_t role;            /* which model of gen served it (FR_ROLE_*, include/fraudd/mgen.h), set by the worker */
     uint32_t backoff_ms;     /* sink: wait before its next re-send (0 = none yet); reset when it ends */
+    uint32_t worker;         /* the worker it was pushed to (fr_worker_push) */
+    /* a header list a delivered message of the same worker left (the sink's
+     * spares, fr_sink_spare_headers), attached at dispatch; the worker
+     * destroys it just before it allocates this job's headers, so those
+     * blocks are freed and allocated again on one thread (glibc's per-thread
+     * cache) instead of freed on the run thread under the worker's arena
+     * lock. NULL when none. */
+    rd_kafka_headers_t *spare_hdrs;
     struct fr_job *next_free;
 } fr_job;
 

@@ -19,8 +19,10 @@ int fr_jobs_init(fr_jobs *j, size_t n) {
 }
 
 void fr_jobs_destroy(fr_jobs *j) {
-    for (size_t i = 0; j->all && i < j->n; i++)
+    for (size_t i = 0; j->all && i < j->n; i++) {
         if (j->all[i].msg) rd_kafka_message_destroy(j->all[i].msg);
+        if (j->all[i].spare_hdrs) rd_kafka_headers_destroy(j->all[i].spare_hdrs);
+    }
     free(j->all);
     j->all = j->free = NULL;
 }

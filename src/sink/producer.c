@@ -92,7 +92,50 @@ struct fr_sink {
     _Atomic uint64_t st_latency[FR_LAT_BUCKETS];     /* dispatch -> delivery */
     _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];         /* Kafka record timestamp -> delivery */
     _Atomic uint64_t st_latency_sum_ns, st_e2e_sum_ns;
+    /* run thread only: header lists detached from delivered messages, per
+     * worker that built them (spares[w], LIFO, n_spares[w] of cap_spares[w]),
+     * handed back to that worker with its next job (fr_sink_spare_headers).
+     * At most one per job of the pool, since each dispatch takes one back */
+    rd_kafka_headers_t ***spares;
+    size_t *n_spares, *cap_spares;
+    uint32_t n_spare_workers;
 };
+
+/* Run thread: keeps h for worker w (fr_sink_spare_headers); destroys it
+ * here only if there is no memory to keep it. */
+static void spare_put(fr_sink *k, uint32_t w, rd_kafka_headers_t *h) {
+    if (w >= k->n_spare_workers) {
+        uint32_t n = w + 1;
+        rd_kafka_headers_t ***l = realloc(k->spares, n * sizeof *l);
+        if (l) k->spares = l;
+        size_t *c = l ? realloc(k->n_spares, n * sizeof *c) : NULL;
+        if (c) k->n_spares = c;
+        size_t *cc = c ? realloc(k->cap_spares, n * sizeof *cc) : NULL;
+        if (cc) k->cap_spares = cc;
+        if (!cc) {
+            rd_kafka_headers_destroy(h);
+            return;
+        }
+        for (uint32_t i = k->n_spare_workers; i < n; i++) l[i] = NULL, c[i] = cc[i] = 0;
+        k->n_spare_workers = n;
+    }
+    if (k->n_spares[w] == k->cap_spares[w]) {
+        size_t cap = k->cap_spares[w] ? 2 * k->cap_spares[w] : 64;
+        rd_kafka_headers_t **a = realloc(k->spares[w], cap * sizeof *a);
+        if (!a) {
+            rd_kafka_headers_destroy(h);
+            return;
+        }
+        k->spares[w] = a;
+        k->cap_spares[w] = cap;
+    }
+    k->spares[w][k->n_spares[w]++] = h;
+}
+
+rd_kafka_headers_t *fr_sink_spare_headers(fr_sink *k, uint32_t w) {
+    if (w >= k->n_spare_workers || !k->n_spares[w]) return NULL;
+    return k->spares[w][--k->n_spares[w]];
+}
 
 /* Whose fault a failed delivery is, from librdkafka's error list:
  * destination: the topic or the cluster refuses every record (missing,
@@ -204,9 +247,21 @@ static void park_backoff(fr_sink *k, parked *p) {
     park(k, p, job->backoff_ms);
 }
 
+/* Destroys the header list attached to job at dispatch (fr_job's
+ * spare_hdrs, built earlier by this worker): called where new headers are
+ * about to be allocated, so the blocks go back to this thread's cache and
+ * are reused at once. */
+static void drop_spare_headers(fr_job *job) {
+    if (job->spare_hdrs) {
+        rd_kafka_headers_destroy(job->spare_hdrs);
+        job->spare_hdrs = NULL;
+    }
+}
+
 /* Builds the headers of job's dead letter and marks the job dead. */
 static rd_kafka_headers_t *dead_letter_headers(fr_sink *k, fr_job *job, int reason_idx, const char *reason,
                                                const char *message) {
+    drop_spare_headers(job);
     rd_kafka_headers_t *orig = NULL;
     rd_kafka_headers_t *h;
     if (rd_kafka_message_headers(job->msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
@@ -283,6 +338,7 @@ void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason
 
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
     rd_kafka_headers_t *h = NULL;
+    drop_spare_headers(job);
     if (k->cfg->kafka.result_headers) {
         h = rd_kafka_headers_new(4);
         add_source_headers(k, h, job);
@@ -530,6 +586,11 @@ static void on_delivery(fr_sink *k, const rd_kafka_message_t *m, report_clock *c
             fr_log(FR_LOG_INFO, "output_unblocked", "%s topic %s accepts records again",
                    dlq ? "dead-letter" : "output", rd_kafka_topic_name(m->rkt));
         }
+        /* its headers go back to the worker that built them, with a later
+         * job (fr_job's spare_hdrs): they are freed there, not here */
+        rd_kafka_headers_t *h = NULL;
+        if (rd_kafka_message_detach_headers((rd_kafka_message_t *)m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
+            spare_put(k, job->worker, h);
         job_complete(k, job, clk);
         return;
     }
@@ -833,6 +894,13 @@ void fr_sink_free(fr_sink *k) {
         rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(k->producer);
     }
+    for (uint32_t w = 0; w < k->n_spare_workers; w++) {
+        for (size_t i = 0; i < k->n_spares[w]; i++) rd_kafka_headers_destroy(k->spares[w][i]);
+        free(k->spares[w]);
+    }
+    free(k->spares);
+    free(k->n_spares);
+    free(k->cap_spares);
     pthread_mutex_destroy(&k->handoff_mu);
     pthread_mutex_destroy(&k->rec_mu);
     free(k);

@@ -476,6 +476,10 @@ int fr_worker_room(const fr_worker *w) { return fr_ring_free_slots(w->ring) != 0
 
 void fr_worker_push(fr_workers *ws, fr_worker *w, fr_job *job) {
     void *item = job;
+    /* a header list this worker built earlier, for it to free before it
+     * builds the next (fr_job's spare_hdrs) */
+    job->worker = (uint32_t)w->id;
+    if (!job->spare_hdrs) job->spare_hdrs = fr_sink_spare_headers(ws->sink, job->worker);
     /* ownership of job moves to the worker */
     size_t pushed = fr_ring_push(w->ring, &item, 1);
     (void)pushed; /* fr_worker_room said there was room and only we push */

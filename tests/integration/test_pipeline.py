@@ -51,6 +51,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,7 +67,16 @@ BOOT = os.environ.get("FR_KAFKA_BOOTSTRAP")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MODEL = os.path.join(REPO, "models", "default", "fraudd-default.onnx")
 FRAUDD = None
-WORK = tempfile.mkdtemp(prefix="fraudd-it-")
+WORK = tempfile.mkdtemp(prefix="fraudd-it-")  # configs, logs, generated records: removed after a clean run
+
+
+def remove_work():
+    """Removes WORK (hundreds of MB after a long run: generated records, expected results,
+    daemon logs), unless FR_IT_KEEP=1. Called only when a run ends without a failed check, so
+    a failing run keeps everything its failures point to."""
+    if os.environ.get("FR_IT_KEEP") != "1":
+        shutil.rmtree(WORK, ignore_errors=True)
+
 DELIVERY = os.environ.get("FR_IT_DELIVERY", "at_least_once")
 assert DELIVERY in ("at_least_once", "exactly_once"), DELIVERY
 FAILS = []
@@ -1270,8 +1280,12 @@ def run_scenarios(label, runs, prefix=""):
         except Exception as e:  # a broken scenario is a failure, not a crash of the suite
             check(False, "%s raised %r" % (name, e))
         print("  (%.1f s)" % (time.time() - t), flush=True)
-    print("%s: %d failed checks; logs in %s" % (label, len(FAILS), WORK))
-    sys.exit(1 if FAILS else 0)
+    if FAILS:
+        print("%s: %d failed checks; logs in %s" % (label, len(FAILS), WORK))
+        sys.exit(1)
+    remove_work()
+    print("%s: 0 failed checks (work files removed; FR_IT_KEEP=1 keeps them)" % label)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

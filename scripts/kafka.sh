@@ -30,6 +30,8 @@
 #   lists every broker, FR_KAFKA_NODES is passed on). FR_KAFKA_EXTRA_CONFIG and
 #   FR_KAFKA_FORMAT_ARGS apply to every node (@DIR@ is the node's dir); FR_KAFKA_PROXY_PORT is
 #   for one node only. FR_KAFKA_HEAP: the JVM's -Xmx (512m; 384m per node of a cluster).
+#   FR_KAFKA_JVM_OPTS: the JVM's other options (default: -XX:+UseSerialGC -XX:TieredStopAtLevel=1,
+#   small and quick to start; a latency benchmark can give Kafka's own G1 settings instead).
 # VERSION defaults to $FR_KAFKA_VERSION, else the version set in scripts/lib.sh
 # (kafka_default_version). Jars go to ${FR_KAFKA_HOME:-~/.cache/fraudd/kafka}.
 # FR_KAFKA_PROXY_PORT=P (start, with): a second PLAINTEXT listener named PROXY on a free port,
@@ -138,8 +140,10 @@ broker_java() { # broker_java DIR LIBS CLASS ARGS...: becomes the broker's JVM (
   # 2 cores, shared), immune to hangups like nohup; run it in a subshell, `(broker_java ...)`,
   # or in the background, `broker_java ... &`, where $! is then the JVM's pid
   local dir=$1 libs=$2; shift 2
+  local -a jvm
+  read -r -a jvm <<< "${FR_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
   trap '' HUP
-  exec java -Xms256m "-Xmx${FR_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  exec java -Xms256m "-Xmx${FR_KAFKA_HEAP:-512m}" "${jvm[@]}" \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*" "$@"
 }
 

@@ -65,15 +65,15 @@ extern "C" {
 typedef struct fr_sink fr_sink;
 
 /* The producer and its topics. Everything given must outlive the sink. */
-/* Run thread: a header list of a delivered result or dead letter that worker
- * `worker` built, detached from its delivery report, for that worker to destroy
- * before it builds new headers (fr_job's spare_hdrs); NULL when there is none. */
-rd_kafka_headers_t *fr_sink_spare_headers(fr_sink *k, uint32_t worker);
-
 int fr_sink_new(const fr_config *c, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens, fr_sink **out, char *err,
                 size_t errlen);
 /* Anything still queued is abandoned (its offset was never stored). */
 void fr_sink_free(fr_sink *k);
+
+/* Run thread: a header list of a delivered result or dead letter that worker
+ * `worker` built, detached from its delivery report, for that worker to destroy
+ * before it builds new headers (fr_job's spare_hdrs); NULL when there is none. */
+rd_kafka_headers_t *fr_sink_spare_headers(fr_sink *k, uint32_t worker);
 
 /* Worker side: send a result / dead letter for job; never fails silently:
  * an immediate refusal is handed to the run thread, which retries, dead-

@@ -192,6 +192,11 @@ static void a_model_swap_under_load_scores_each_record_with_one_whole_model(void
     enum { N = 8000 }; /* the mock cluster keeps only about 5 MB per partition */
     env *e = env_new(2, 3);
     e->cfg->pipeline.batch_size = 32;
+    /* paced by the delivery reports (64 records in flight at most), so the
+     * 8,000 records take hundreds of ms and the swaps land mid-stream: with
+     * the default bound (2,048) a fast machine dispatched them all before
+     * the first swap served (CI at 0dcdc47: heavy 0) */
+    e->cfg->pipeline.max_in_flight = 64;
     char err[512];
     fr_model *heavy = NULL;
     size_t hn;

@@ -92,12 +92,14 @@ struct fr_sink {
     _Atomic uint64_t st_latency[FR_LAT_BUCKETS];     /* dispatch -> delivery */
     _Atomic uint64_t st_e2e[FR_LAT_BUCKETS];         /* Kafka record timestamp -> delivery */
     _Atomic uint64_t st_latency_sum_ns, st_e2e_sum_ns;
-    /* run thread only: header lists detached from delivered messages, per
-     * worker that built them (spares[w], LIFO, n_spares[w] of cap_spares[w]),
-     * handed back to that worker with its next job (fr_sink_spare_headers).
-     * At most one per job of the pool, since each dispatch takes one back */
-    rd_kafka_headers_t ***spares;
-    size_t *n_spares, *cap_spares;
+    /* run thread only: header lists detached from delivered messages, a
+     * stack per worker that built them, handed back to that worker with its
+     * next job (fr_sink_spare_headers). At most one per job of the pool,
+     * since each dispatch takes one back */
+    struct spare_stack {
+        rd_kafka_headers_t **h;
+        size_t n, cap;
+    } *spares;
     uint32_t n_spare_workers;
 };
 
@@ -105,36 +107,32 @@ struct fr_sink {
  * here only if there is no memory to keep it. */
 static void spare_put(fr_sink *k, uint32_t w, rd_kafka_headers_t *h) {
     if (w >= k->n_spare_workers) {
-        uint32_t n = w + 1;
-        rd_kafka_headers_t ***l = realloc(k->spares, n * sizeof *l);
-        if (l) k->spares = l;
-        size_t *c = l ? realloc(k->n_spares, n * sizeof *c) : NULL;
-        if (c) k->n_spares = c;
-        size_t *cc = c ? realloc(k->cap_spares, n * sizeof *cc) : NULL;
-        if (cc) k->cap_spares = cc;
-        if (!cc) {
-            rd_kafka_headers_destroy(h);
-            return;
-        }
-        for (uint32_t i = k->n_spare_workers; i < n; i++) l[i] = NULL, c[i] = cc[i] = 0;
-        k->n_spare_workers = n;
-    }
-    if (k->n_spares[w] == k->cap_spares[w]) {
-        size_t cap = k->cap_spares[w] ? 2 * k->cap_spares[w] : 64;
-        rd_kafka_headers_t **a = realloc(k->spares[w], cap * sizeof *a);
+        struct spare_stack *a = realloc(k->spares, (w + 1) * sizeof *a);
         if (!a) {
             rd_kafka_headers_destroy(h);
             return;
         }
-        k->spares[w] = a;
-        k->cap_spares[w] = cap;
+        memset(a + k->n_spare_workers, 0, (w + 1 - k->n_spare_workers) * sizeof *a);
+        k->spares = a;
+        k->n_spare_workers = w + 1;
     }
-    k->spares[w][k->n_spares[w]++] = h;
+    struct spare_stack *st = &k->spares[w];
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? 2 * st->cap : 64;
+        rd_kafka_headers_t **a = realloc(st->h, cap * sizeof *a);
+        if (!a) {
+            rd_kafka_headers_destroy(h);
+            return;
+        }
+        st->h = a;
+        st->cap = cap;
+    }
+    st->h[st->n++] = h;
 }
 
 rd_kafka_headers_t *fr_sink_spare_headers(fr_sink *k, uint32_t w) {
-    if (w >= k->n_spare_workers || !k->n_spares[w]) return NULL;
-    return k->spares[w][--k->n_spares[w]];
+    if (w >= k->n_spare_workers || !k->spares[w].n) return NULL;
+    return k->spares[w].h[--k->spares[w].n];
 }
 
 /* Whose fault a failed delivery is, from librdkafka's error list:
@@ -895,12 +893,10 @@ void fr_sink_free(fr_sink *k) {
         rd_kafka_destroy(k->producer);
     }
     for (uint32_t w = 0; w < k->n_spare_workers; w++) {
-        for (size_t i = 0; i < k->n_spares[w]; i++) rd_kafka_headers_destroy(k->spares[w][i]);
-        free(k->spares[w]);
+        for (size_t i = 0; i < k->spares[w].n; i++) rd_kafka_headers_destroy(k->spares[w].h[i]);
+        free(k->spares[w].h);
     }
     free(k->spares);
-    free(k->n_spares);
-    free(k->cap_spares);
     pthread_mutex_destroy(&k->handoff_mu);
     pthread_mutex_destroy(&k->rec_mu);
     free(k);

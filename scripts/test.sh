@@ -28,8 +28,9 @@
 #   5d. scale out and in under backpressure: 1, 2, 3, 2, 1 processes in one group with a
 #      saturated pipeline; every partition keeps flowing after each change, lost 0,
 #      duplicates 0 (tests/faults/run_scale_soak.sh; about 2.5 min)
-#   5e. exactly once: kafka.delivery exactly_once under 10 SIGKILLs, a rebalance and a zombie,
-#      checked by a read_committed client: lost 0, duplicates 0 (tests/faults/eos.py; about 5 min);
+#   5e. exactly once: kafka.delivery exactly_once under 10 SIGKILLs, a rebalance, a zombie and a
+#      poison record, checked by a read_committed client: lost 0, duplicates 0
+#      (tests/faults/eos.py; about 5.5 min);
 #      and the malformed and model hot-reload scenarios of 5. in that mode (FR_IT_DELIVERY)
 #   5f. model rollouts: a shadow challenger (every result carries both models'), a 10 % canary
 #      by card (the key's FNV-1a mixed by fmix64) and a promotion under load (config file rewritten, SIGHUP),
@@ -92,8 +93,9 @@ else
   step "fault campaign (three brokers)" tests/faults/run_cluster.sh build/release/fraudd
   step "fault campaign (scale out and in)" tests/faults/run_scale_soak.sh build/release/fraudd scale
   # kafka.delivery exactly_once against a real broker with a read_committed checker: 10 SIGKILLs,
-  # a rebalance, a zombie; lost 0, duplicates 0, byte-identical to fraudd score (about 5 min)
-  step "exactly once (real broker)" tests/faults/run_faults.sh build/release/fraudd eos_sigkill eos_rebalance eos_zombie
+  # a rebalance, a zombie, a poison record; lost 0, duplicates 0, byte-identical to fraudd score
+  # (about 5.5 min)
+  step "exactly once (real broker)" tests/faults/run_faults.sh build/release/fraudd eos_sigkill eos_rebalance eos_zombie eos_poison
   # the same mode keeps the behaviour of these integration scenarios (read_committed reader)
   FR_IT_DELIVERY=exactly_once step "exactly once: dead letters and model hot reload" \
     tests/integration/run_all.sh build/release/fraudd malformed reload reload_url

@@ -40,6 +40,10 @@ typedef struct fr_job {
     uint8_t role;            /* which model of gen served it (FR_ROLE_*, include/fraudd/mgen.h), set by the worker */
     uint32_t backoff_ms;     /* sink: wait before its next re-send (0 = none yet); reset when it ends */
     uint32_t worker;         /* the worker it was pushed to (fr_worker_push) */
+    /* exactly_once: the broker refused this record's result when it was
+     * sent alone (rd_kafka_resp_err_t, set at dispatch by the source): its
+     * dead letter (class produce) is sent instead. 0 otherwise. */
+    int32_t result_refused;
     /* a header list a delivered message of the same worker left (the sink's
      * spares, fr_sink_spare_headers), attached at dispatch; the worker
      * destroys it just before it allocates this job's headers, so those

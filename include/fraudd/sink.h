@@ -146,6 +146,26 @@ void fr_sink_txn_purge(fr_sink *k);
  * FR_TXN_COMMITTED when the abort went through, else FR_TXN_FATAL. */
 fr_txn_result fr_sink_txn_abort(fr_sink *k, int64_t deadline_ns);
 
+/* A message of the open transaction that the broker refused for its
+ * record's own fault (too large, invalid: FR_DELIVERY_RECORD), which made
+ * the transaction fail. The source retries such a record in a transaction
+ * of its own (include/fraudd/source.h, "poison records"). A refused batch
+ * names every record in it, not only the one at fault. */
+#define FR_TXN_MAX_CULPRITS 64
+typedef struct fr_txn_culprit {
+    int32_t partition;
+    int64_t offset; /* of the input record */
+    int dead;       /* the refused message was its dead letter, not its result */
+    int err;        /* rd_kafka_resp_err_t */
+} fr_txn_culprit;
+/* The open (or just failed) transaction's culprits, up to
+ * FR_TXN_MAX_CULPRITS, in *out; their count. Valid until the next begin. */
+size_t fr_sink_txn_culprits(const fr_sink *k, const fr_txn_culprit **out);
+/* exactly_once: the source holds (held 1) or released (0) a record whose
+ * dead letter cannot be delivered: it shows as a blocked record
+ * (fraudd_blocked_record_offset), as in the other mode. */
+void fr_sink_record_held(fr_sink *k, int32_t partition, int64_t offset, int held);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,6 +82,10 @@ struct fr_sink {
     int eos;
     int txn_failed;
     char txn_why[256]; /* the first failure's error, for the log */
+    /* the records of the open transaction whose messages the broker refused
+     * for their own fault (fr_sink_txn_culprits); cleared by a begin */
+    fr_txn_culprit culprits[FR_TXN_MAX_CULPRITS];
+    size_t n_culprits;
     int64_t txn_begin_ns;
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_txn[2]; /* committed, aborted */
@@ -335,6 +339,11 @@ void fr_sink_dead_letter(fr_sink *k, fr_job *job, int reason, const char *reason
 }
 
 void fr_sink_result(fr_sink *k, fr_job *job, const char *text, size_t len) {
+    if (job->result_refused) { /* exactly_once: the broker refused this result before (fr_job) */
+        rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)job->result_refused;
+        fr_sink_dead_letter(k, job, FR_DEAD_DELIVERY, rd_kafka_err2name(e), rd_kafka_err2str(e));
+        return;
+    }
     rd_kafka_headers_t *h = NULL;
     drop_spare_headers(job);
     if (k->cfg->kafka.result_headers) {
@@ -353,17 +362,34 @@ void fr_sink_stop_waiting(fr_sink *k) {
 
 /* ---- blocked records (run thread) ---- */
 
+/* The blocked-record list that scrapes read (fraudd_blocked_record_offset). */
+static void rec_add(fr_sink *k, int32_t partition, int64_t offset) {
+    pthread_mutex_lock(&k->rec_mu);
+    if (k->n_rec < FR_STATS_MAX_BLOCKED) {
+        k->rec_partition[k->n_rec] = partition;
+        k->rec_offset[k->n_rec] = offset;
+        k->n_rec++;
+    }
+    pthread_mutex_unlock(&k->rec_mu);
+}
+
+static void rec_remove(fr_sink *k, int32_t partition, int64_t offset) {
+    pthread_mutex_lock(&k->rec_mu);
+    for (size_t i = 0; i < k->n_rec; i++)
+        if (k->rec_partition[i] == partition && k->rec_offset[i] == offset) {
+            k->n_rec--;
+            k->rec_partition[i] = k->rec_partition[k->n_rec];
+            k->rec_offset[i] = k->rec_offset[k->n_rec];
+            break;
+        }
+    pthread_mutex_unlock(&k->rec_mu);
+}
+
 static void record_block(fr_sink *k, fr_job *job, rd_kafka_resp_err_t err) {
     if (!job->rec_blocked) {
         job->rec_blocked = 1;
         job->part->blocked++; /* the source stops reading the partition */
-        pthread_mutex_lock(&k->rec_mu);
-        if (k->n_rec < FR_STATS_MAX_BLOCKED) {
-            k->rec_partition[k->n_rec] = job->msg->partition;
-            k->rec_offset[k->n_rec] = job->msg->offset;
-            k->n_rec++;
-        }
-        pthread_mutex_unlock(&k->rec_mu);
+        rec_add(k, job->msg->partition, job->msg->offset);
     }
     static fr_log_limiter lim;
     fr_log_limited(&lim, FR_LOG_ERROR, "record_blocked",
@@ -379,17 +405,16 @@ static void record_unblock(fr_sink *k, fr_job *job) {
     if (!job->rec_blocked) return;
     job->rec_blocked = 0;
     job->part->blocked--;
-    pthread_mutex_lock(&k->rec_mu);
-    for (size_t i = 0; i < k->n_rec; i++)
-        if (k->rec_partition[i] == job->msg->partition && k->rec_offset[i] == job->msg->offset) {
-            k->n_rec--;
-            k->rec_partition[i] = k->rec_partition[k->n_rec];
-            k->rec_offset[i] = k->rec_offset[k->n_rec];
-            break;
-        }
-    pthread_mutex_unlock(&k->rec_mu);
+    rec_remove(k, job->msg->partition, job->msg->offset);
     fr_log(FR_LOG_INFO, "record_unblocked", "%s [%" PRId32 "] offset %" PRId64 ": delivered or handed back",
            k->cfg->kafka.input_topic, job->msg->partition, job->msg->offset);
+}
+
+void fr_sink_record_held(fr_sink *k, int32_t partition, int64_t offset, int held) {
+    if (held)
+        rec_add(k, partition, offset);
+    else
+        rec_remove(k, partition, offset);
 }
 
 /* ---- run thread: completion, failure, the waiting list ---- */
@@ -448,6 +473,9 @@ static void job_complete(fr_sink *k, fr_job *job, report_clock *clk) {
  * again). The first reason is kept for the log. */
 static void txn_fail(fr_sink *k, parked *p, rd_kafka_resp_err_t err, const char *what) {
     fr_job *job = p->job;
+    if (delivery_class(err) == FR_DELIVERY_RECORD && k->n_culprits < FR_TXN_MAX_CULPRITS)
+        k->culprits[k->n_culprits++] = (fr_txn_culprit){
+            .partition = job->msg->partition, .offset = job->msg->offset, .dead = job->dead, .err = (int)err};
     if (!k->txn_failed) {
         k->txn_failed = 1;
         snprintf(k->txn_why, sizeof k->txn_why, "%s of %s [%" PRId32 "] offset %" PRId64 ": %s", what,
@@ -705,10 +733,16 @@ int fr_sink_txn_begin(fr_sink *k) {
     k->txn_failed = 0;
     k->txn_why[0] = 0;
     k->txn_begin_ns = fr_now_ns();
+    k->n_culprits = 0;
     return 0;
 }
 
 const char *fr_sink_txn_failed(const fr_sink *k) { return k->txn_failed ? k->txn_why : NULL; }
+
+size_t fr_sink_txn_culprits(const fr_sink *k, const fr_txn_culprit **out) {
+    *out = k->culprits;
+    return k->n_culprits;
+}
 
 enum { TXN_COMMIT, TXN_ABORT };
 

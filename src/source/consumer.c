@@ -60,6 +60,9 @@ struct fr_source {
     int64_t txn_start_ns;    /* fr_now_ns when it began */
     int64_t txn_resume_ns;   /* no transaction begins before this (backoff after a failed one) */
     uint32_t txn_backoff_ms; /* the next backoff; 0 = none yet */
+    int txn_solo;            /* the open transaction is a marked record's own (see "poison records") */
+    struct fr__mark *marks;  /* records that go alone (see "poison records") */
+    size_t n_marks, cap_marks;
     /* why the last transaction failed (a constant string), NULL once one
      * commits: not ready meanwhile (fr_source_ready, read by scrapes) */
     _Atomic(const char *) txn_failing;
@@ -175,7 +178,7 @@ void fr_source_store_offsets(fr_source *s) {
  *
  * The run thread owns the one open transaction of the producer. It begins
  * one before dispatching the first record after the last one ended
- * (txn_ready), so an idle instance commits nothing. A transaction is
+ * (txn_admit), so an idle instance commits nothing. A transaction is
  * closed (txn_close) transaction_interval_ms after it began, or when it
  * holds transaction_max_records records, or before partitions are given
  * up (revoke, shutdown):
@@ -203,16 +206,158 @@ void fr_source_store_offsets(fr_source *s) {
 #define FR_TXN_BACKOFF_MIN_MS 100
 #define FR_TXN_BACKOFF_MAX_MS 5000
 
-/* A transaction is open (beginning one if needed) and may take one more
- * record. */
-static int txn_ready(fr_source *s, int64_t now_ns) {
-    if (s->txn_open) return s->txn_records < (uint64_t)s->cfg->kafka.transaction_max_records;
-    if (now_ns < s->txn_resume_ns || atomic_load(&s->ks->fatal)) return 0;
-    if (fr_sink_txn_begin(s->sink)) return 0; /* fatal: the run stops */
+enum { DISPATCHED = 0, BLOCKED = 1, HELD = 2 };
+
+/* ---- poison records (kafka.delivery: exactly_once) ----
+ *
+ * One transaction covers every partition, so a record whose message the
+ * broker refuses for the record's own fault (too large for the topic,
+ * invalid: the sink names it, fr_sink_txn_culprits) would abort every
+ * transaction it is in, for ever, and stall every partition. Such a record
+ * is marked, and a marked record only ever goes in a transaction of its
+ * own (txn_solo), which nothing else joins:
+ *   - marked after a shared transaction failed: a suspect (a refused batch
+ *     names every record in it); alone it usually just commits;
+ *   - its result refused alone more than kafka.produce_retries times: its
+ *     dead letter is sent instead (fr_job.result_refused, class produce),
+ *     as in the at-least-once mode;
+ *   - its dead letter refused alone: it is blocked, as in the other mode:
+ *     tried alone again with backoff (100 ms doubling to 5 s), shown as a
+ *     blocked record (fraudd_blocked_record_offset, FrauddRecordBlocked).
+ * Its partition waits behind it (records keep their order and nothing is
+ * committed past it); every other partition flows in the shared
+ * transactions. A marked record that is due goes before the next shared
+ * transaction begins. A mark ends when a commit passes its offset, or with
+ * its partition (revoked: the next owner meets the record itself). Such an
+ * abort is the record's fault, not the deployment's: no backoff for the
+ * others, readiness unchanged. */
+typedef struct fr__mark {
+    int32_t partition;
+    int64_t offset;
+    int32_t result_err;  /* its result was refused alone too often: dead-letter it */
+    int refusals;        /* its result was refused alone this often */
+    int held;            /* its dead letter was refused alone: blocked */
+    uint32_t backoff_ms; /* held: the next wait */
+    int64_t due_ns;      /* not tried again before this */
+} fr__mark;
+
+static fr__mark *mark_find(fr_source *s, int32_t partition, int64_t offset) {
+    for (size_t i = 0; i < s->n_marks; i++)
+        if (s->marks[i].partition == partition && s->marks[i].offset == offset) return &s->marks[i];
+    return NULL;
+}
+
+/* The mark of (partition, offset), new if there is none; NULL when out of
+ * memory (the record then fails its shared transactions until memory
+ * comes back: retried, never skipped). */
+static fr__mark *mark_get(fr_source *s, int32_t partition, int64_t offset) {
+    fr__mark *mk = mark_find(s, partition, offset);
+    if (mk) return mk;
+    if (s->n_marks == s->cap_marks) {
+        size_t cap = s->cap_marks ? 2 * s->cap_marks : 8;
+        fr__mark *a = realloc(s->marks, cap * sizeof *a);
+        if (!a) return NULL;
+        s->marks = a;
+        s->cap_marks = cap;
+    }
+    mk = &s->marks[s->n_marks++];
+    *mk = (fr__mark){.partition = partition, .offset = offset};
+    return mk;
+}
+
+static void mark_remove(fr_source *s, size_t i, const char *why) {
+    fr__mark *mk = &s->marks[i];
+    if (mk->held) {
+        fr_sink_record_held(s->sink, mk->partition, mk->offset, 0);
+        fr_log(FR_LOG_INFO, "record_unblocked", "%s [%d] offset %lld: %s", s->cfg->kafka.input_topic,
+               (int)mk->partition, (long long)mk->offset, why);
+    }
+    s->marks[i] = s->marks[--s->n_marks];
+}
+
+/* Drops the marks a commit passed, and those of partitions no longer ours. */
+static void marks_prune(fr_source *s) {
+    for (size_t i = s->n_marks; i-- > 0;) {
+        fr_part *part = fr_parts_get(&s->parts, s->marks[i].partition, 0);
+        if (!part || !part->assigned)
+            mark_remove(s, i, "its partition was revoked");
+        else if (part->txn_sent > s->marks[i].offset)
+            mark_remove(s, i, "committed");
+    }
+}
+
+/* A due mark whose record waits at the head of its partition: it goes
+ * before a shared transaction begins. */
+static int marks_waiting(fr_source *s, int64_t now_ns) {
+    for (size_t i = 0; i < s->n_marks; i++) {
+        fr__mark *mk = &s->marks[i];
+        if (mk->due_ns > now_ns) continue;
+        fr_part *part = fr_parts_get(&s->parts, mk->partition, 0);
+        fr__pq *q = part && part->assigned ? part->queue : NULL;
+        if (q && q->n && q->held[q->head]->offset == mk->offset) return 1;
+    }
+    return 0;
+}
+
+/* The open transaction failed: its culprits (the sink's) become marks, or
+ * move on if they are marked (solo). Returns how many it named. */
+static size_t marks_note(fr_source *s, int64_t now_ns) {
+    const fr_txn_culprit *c;
+    size_t n = fr_sink_txn_culprits(s->sink, &c);
+    for (size_t i = 0; i < n; i++) {
+        fr_part *part = fr_parts_get(&s->parts, c[i].partition, 0);
+        if (!part || !part->assigned) continue;
+        fr__mark *mk = mark_get(s, c[i].partition, c[i].offset);
+        if (!mk) continue;
+        const char *err = rd_kafka_err2str((rd_kafka_resp_err_t)c[i].err);
+        if (!s->txn_solo) {
+            fr_log(FR_LOG_WARN, "record_suspect", "%s [%d] offset %lld: its %s was refused (%s); it goes alone next",
+                   s->cfg->kafka.input_topic, (int)c[i].partition, (long long)c[i].offset,
+                   c[i].dead ? "dead letter" : "result", err);
+        } else if (!c[i].dead) {
+            int last = ++mk->refusals > s->cfg->kafka.produce_retries;
+            if (last) mk->result_err = c[i].err;
+            fr_log(FR_LOG_WARN, "result_refused", "%s [%d] offset %lld: its result was refused alone (%s, attempt %d)%s",
+                   s->cfg->kafka.input_topic, (int)c[i].partition, (long long)c[i].offset, err, mk->refusals,
+                   last ? "; its dead letter goes instead" : "; tried alone again");
+        } else {
+            mk->backoff_ms = mk->backoff_ms ? mk->backoff_ms * 2 : FR_TXN_BACKOFF_MIN_MS;
+            if (mk->backoff_ms > FR_TXN_BACKOFF_MAX_MS) mk->backoff_ms = FR_TXN_BACKOFF_MAX_MS;
+            mk->due_ns = now_ns + (int64_t)mk->backoff_ms * 1000000;
+            if (!mk->held) {
+                mk->held = 1;
+                fr_sink_record_held(s->sink, mk->partition, mk->offset, 1);
+            }
+            static fr_log_limiter lim;
+            fr_log_limited(&lim, FR_LOG_ERROR, "record_blocked",
+                           "%s [%d] offset %lld: its dead letter to %s failed for good (%s); partition %d is not "
+                           "committed past it; retrying alone every %u ms",
+                           s->cfg->kafka.input_topic, (int)c[i].partition, (long long)c[i].offset,
+                           s->cfg->kafka.dead_letter_topic, err, (int)c[i].partition, mk->backoff_ms);
+        }
+    }
+    return n;
+}
+
+/* May m go into a transaction now (beginning one if needed)? DISPATCHED:
+ * yes; BLOCKED: not yet (the open one is full, a backoff); HELD: its
+ * partition waits (a marked record waits for its turn alone, or the open
+ * transaction is one). *mkp: m's mark, if any. */
+static int txn_admit(fr_source *s, const rd_kafka_message_t *m, int64_t now_ns, fr__mark **mkp) {
+    fr__mark *mk = s->n_marks ? mark_find(s, m->partition, m->offset) : NULL;
+    *mkp = mk;
+    if (s->txn_open) {
+        if (mk || s->txn_solo) return HELD;
+        return s->txn_records < (uint64_t)s->cfg->kafka.transaction_max_records ? DISPATCHED : BLOCKED;
+    }
+    if (now_ns < s->txn_resume_ns || atomic_load(&s->ks->fatal)) return BLOCKED;
+    if (mk ? mk->due_ns > now_ns : s->n_marks && marks_waiting(s, now_ns)) return HELD;
+    if (fr_sink_txn_begin(s->sink)) return BLOCKED; /* fatal: the run stops */
     s->txn_open = 1;
+    s->txn_solo = mk != NULL;
     s->txn_records = 0;
     s->txn_start_ns = now_ns;
-    return 1;
+    return DISPATCHED;
 }
 
 /* The bound of one transaction step: pipeline.shutdown_timeout_ms, and the
@@ -296,6 +441,9 @@ static int txn_abort(fr_source *s, const char *why, int backoff) {
         return FR_EIO;
     }
     s->txn_open = 0;
+    /* a record's own fault: it goes alone from now on, the others need no backoff */
+    if (s->eos && marks_note(s, fr_now_ns())) backoff = 0;
+    s->txn_solo = 0;
     if (fr_sink_txn_abort(s->sink, deadline) != FR_TXN_COMMITTED) return FR_EIO; /* fatal, logged */
     if (backoff) {
         atomic_store(&s->txn_failing, why);
@@ -340,6 +488,7 @@ static int txn_close(fr_source *s) {
     int rc = 0;
     if (r == FR_TXN_COMMITTED) {
         s->txn_open = 0;
+        s->txn_solo = 0;
         s->txn_backoff_ms = 0;
         atomic_store(&s->txn_failing, NULL);
         /* the committed offset is the new rewind point if records taken
@@ -350,6 +499,7 @@ static int txn_close(fr_source *s) {
             part->txn_sent = list->elems[i].offset;
             part->txn_base = part->queue && part->queue->n ? part->txn_sent : -1;
         }
+        if (s->n_marks) marks_prune(s);
     } else if (r == FR_TXN_ABORT) {
         txn_abort(s, "the commit failed", 1);
         rc = FR_EIO;
@@ -369,7 +519,7 @@ static void txn_tick(fr_source *s) {
         return;
     }
     int64_t now = fr_now_ns();
-    if (now - s->txn_start_ns >= (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000 ||
+    if (s->txn_solo || now - s->txn_start_ns >= (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000 ||
         s->txn_records >= (uint64_t)s->cfg->kafka.transaction_max_records)
         txn_close(s);
 }
@@ -408,8 +558,6 @@ static fr_worker *pick_worker(fr_source *s, const rd_kafka_message_t *m) {
     }
 }
 
-enum { DISPATCHED = 0, BLOCKED = 1 };
-
 /* now_ns: the clock read once per batch of records */
 static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     fr_part *part = fr_parts_get(&s->parts, m->partition, 0);
@@ -420,7 +568,11 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     if (!fr_jobs_available(s->jobs)) return BLOCKED;
     fr_worker *w = pick_worker(s, m);
     if (!fr_worker_room(w)) return BLOCKED;
-    if (s->eos && !txn_ready(s, now_ns)) return BLOCKED;
+    fr__mark *mk = NULL;
+    if (s->eos) {
+        int r = txn_admit(s, m, now_ns, &mk);
+        if (r != DISPATCHED) return r;
+    }
     uint64_t seq;
     int rc = fr_otrack_push(&part->track, m->offset, &seq);
     if (rc == FR_ENOMEM) {
@@ -451,6 +603,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     job->tries = 0;
     job->dead = 0;
     job->flagged = 0;
+    job->result_refused = mk ? mk->result_err : 0;
     job->gen = fr_mgens_acquire(s->gens); /* the model it will be scored with (include/fraudd/mgen.h) */
     fr_worker_push(s->ws, w, job);        /* ownership of job moves to the worker */
     fr_ctr_add(&s->st_consumed, 1);
@@ -458,16 +611,17 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     return DISPATCHED;
 }
 
-/* Dispatches the partition's held records in order; returns 1 if none is
- * left. */
+/* Dispatches the partition's held records in order: DISPATCHED when none
+ * is left, else what stopped it (BLOCKED, HELD). */
 static int flush_part(fr_source *s, fr__pq *q, int64_t now_ns) {
     while (q->n) {
-        if (dispatch(s, q->held[q->head], now_ns) == BLOCKED) return 0;
+        int r = dispatch(s, q->held[q->head], now_ns);
+        if (r != DISPATCHED) return r;
         q->head++;
         q->n--;
     }
     q->head = 0;
-    return 1;
+    return DISPATCHED;
 }
 
 /* A record taken from the consumer and not dispatched (held records of a
@@ -527,11 +681,13 @@ static void serve_group(fr_source *s, int timeout_ms) {
 
 /* One turn of a partition: its held records first, then up to FR_BATCH
  * new ones from its queue (never more than the job pool can take). Sets
- * *blocked when a record found no room. */
+ * *blocked when a record found no room (a record held back by its
+ * partition's own turn, see "poison records", is not that). */
 static void read_part(fr_source *s, fr__pq *q, int *blocked) {
     int64_t now = q->n ? fr_now_ns() : 0; /* read only when there are records */
-    if (q->n && !flush_part(s, q, now)) {
-        *blocked = 1;
+    int r = q->n ? flush_part(s, q, now) : DISPATCHED;
+    if (r != DISPATCHED) {
+        if (r == BLOCKED) *blocked = 1;
         return;
     }
     size_t want = fr_jobs_available(s->jobs);
@@ -560,7 +716,7 @@ static void read_part(fr_source *s, fr__pq *q, int *blocked) {
         fr_part *part = fr_parts_get(&s->parts, q->held[0]->partition, 0);
         if (part && part->txn_base < 0) part->txn_base = q->held[0]->offset;
     }
-    if (!flush_part(s, q, now)) *blocked = 1;
+    if (flush_part(s, q, now) == BLOCKED) *blocked = 1;
 }
 
 /* One round over the partitions we own and read (not blocked by the sink),
@@ -756,11 +912,19 @@ void fr_source_poll(fr_source *s, int timeout_ms) {
     check_progress(s, fr_now_ns());
     if (s->eos) {
         txn_tick(s);
-        /* wake up when the open transaction is due, or the backoff ends */
-        int64_t at = s->txn_open ? s->txn_start_ns + (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000
-                                 : s->txn_resume_ns;
+        /* wake up when the open transaction is due, or a backoff or a marked
+         * record's wait ends (one already over needs no wake-up: a past
+         * time here would make every wait 0, a busy loop while idle) */
+        int64_t now = fr_now_ns(), at = 0;
+        if (s->txn_open) {
+            at = s->txn_start_ns + (int64_t)s->cfg->kafka.transaction_interval_ms * 1000000;
+        } else {
+            if (s->txn_resume_ns > now) at = s->txn_resume_ns;
+            for (size_t i = 0; i < s->n_marks; i++)
+                if (s->marks[i].due_ns > now && (!at || s->marks[i].due_ns < at)) at = s->marks[i].due_ns;
+        }
         if (at) {
-            int64_t due = at - fr_now_ns();
+            int64_t due = at - now;
             int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
             if (due_ms < timeout_ms) timeout_ms = due_ms;
         }
@@ -914,6 +1078,7 @@ static void on_revoke_eos(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition
         fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
         if (part) part->assigned = 0;
     }
+    if (s->n_marks) marks_prune(s);
     size_t owned = give_up(s, rk, parts, coop, lost);
     fr_log(rc ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
            "%s partitions [%s]: the open transaction (%llu records) %s in %.0f ms; now own %zu",
@@ -1250,6 +1415,7 @@ void fr_source_free(fr_source *s) {
     if (s->wake[0] >= 0) close(s->wake[0]);
     if (s->wake[1] >= 0) close(s->wake[1]);
     fr_parts_free(&s->parts);
+    free(s->marks);
     pthread_mutex_destroy(&s->stall_mu);
     pthread_mutex_destroy(&s->probe_mu);
     pthread_cond_destroy(&s->probe_cv);

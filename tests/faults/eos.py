@@ -17,6 +17,12 @@ bundled librdkafka). Each scenario checks, from what the checker saw:
   eos_zombie     fraudd is SIGSTOPped past its session timeout and its transaction timeout; a
                  second member takes over the partitions; SIGCONT: the zombie is fenced (its
                  group generation is stale, its producer epoch bumped) and never commits
+  eos_poison     one record in the feed is not JSON and larger than the dead-letter topic's
+                 max.message.bytes, so the broker refuses its dead letter: its partition stops
+                 at it (committed up to it, no result past it) while the other three flow to
+                 their end, and fraudd stays ready; then the topic's limit is raised and the
+                 record's dead letter and the rest of its partition come through. Its checks
+                 (one dead letter, the poison's) replace "no dead letters" above
 """
 import hashlib
 import os
@@ -60,9 +66,9 @@ def expected_digests():
     return [hashlib.blake2b(v, digest_size=8).digest() for v in exp]
 
 
-def daemon(cfg, name, tid):
+def daemon(cfg, name, tid, args=()):
     os.environ["FR_EOS_TID"] = tid
-    return tp.Daemon(cfg, name)
+    return tp.Daemon(cfg, name, args)
 
 
 def verdict(name, chk, ld, want, ends, final_committed, extra=None):
@@ -207,4 +213,90 @@ def run_eos_zombie(name="eos_zombie"):
     verdict(name, chk, ld, want, ends, final_committed, {"zombie_rc": zombie_rc})
 
 
-SCENARIOS = {"eos_sigkill": run_eos_sigkill, "eos_rebalance": run_eos_rebalance, "eos_zombie": run_eos_zombie}
+def set_dlq_limit(topic, max_bytes):
+    """The dead-letter topic's max.message.bytes, changed on the broker (the checker's own admin
+    client, not fraudd)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, ConfigEntry, AlterConfigOpType
+    admin = AdminClient({"bootstrap.servers": tp.BOOT})
+    res = ConfigResource("topic", topic, incremental_configs=[
+        ConfigEntry("max.message.bytes", str(max_bytes), incremental_operation=AlterConfigOpType.SET)])
+    for f in admin.incremental_alter_configs([res]).values():
+        f.result(30)
+
+
+def run_eos_poison(name="eos_poison"):
+    topics, group, cfg = setup(name)
+    http_port = tp.free_port()
+    small = 16384
+    set_dlq_limit(topics[2], small)
+    n = int(fl.RATE * 8)
+    items = fl.feed_items(n)
+    poison = n // 3
+    items[poison] = (poison, b"x" * (4 * small), items[poison][2])  # not JSON: a dead letter, over the limit
+    chk = ReadCommittedChecker(topics, group)
+    d = daemon(cfg, name, "fraudd-" + topics[0], ["--http-port", str(http_port)])
+    try:
+        if not check(d.wait_assigned(), name + ": fraudd got partitions"):
+            return
+        ld = tp.Loader(topics[0])
+        ld.produce(items, fl.RATE)
+        ends, want = fl.input_ends(topics[0])
+        pp, po = ld.where[poison]
+        print("  the poison record is %s [%d] offset %d (%d bytes); the dead-letter topic takes %d" %
+              (topics[0], pp, po, len(items[poison][1]), small), flush=True)
+        behind = {(pp, o) for o in range(po, ends[pp][1])}
+        flowing = want - behind
+        t0 = time.time()
+        while time.time() < t0 + 60 and not flowing <= chk.sources():
+            time.sleep(0.25)
+        print("  every record before it and on the other partitions: %.1f s after the feed" %
+              (time.time() - t0), flush=True)
+        time.sleep(3)  # the poison record keeps failing alone meanwhile
+        seen = chk.sources()
+        check(flowing <= seen, name + ": the other partitions and its own up to it have their results (%d of %d)"
+              % (len(flowing & seen), len(flowing)))
+        check(not (behind & seen), name + ": nothing at or past the poison record has a committed result or dead "
+              "letter while it is blocked (%d)" % len(behind & seen))
+        cc = chk.group_reader()
+        com = chk.committed(cc, 10)
+        cc.close()
+        others = {p: (com.get(p), ends[p][1]) for p in range(fl.PARTS) if p != pp}
+        check(all(c == e for c, e in others.values()),
+              name + ": the other partitions are committed to their end ({partition: (committed, end)} %s)" % others)
+        check(com.get(pp) == po, name + ": its partition is committed up to the poison record, not past it "
+              "(%s, the record at %d)" % (com.get(pp), po))
+        check(d.proc.poll() is None, name + ": fraudd is still running (exit %s)" % d.proc.poll())
+        m = tp.scrape(http_port)
+        check(m.get("fraudd_ready") == 1.0, name + ": fraudd stays ready (fraudd_ready %s)" % m.get("fraudd_ready"))
+        key = 'fraudd_blocked_record_offset{partition="%d"}' % pp
+        check(m.get(key) == float(po), name + ": fraudd names the blocked record (%s %s)" % (key, m.get(key)))
+        set_dlq_limit(topics[2], 4194304)
+        t_fix = time.time()
+        rc, final_committed, waited = fl.finish(chk, d, name, lambda: want <= chk.sources(), 60)
+        print("  after the limit was raised: every record accounted for in %.1f s" % waited, flush=True)
+    finally:
+        fl.cleanup(chk, d)
+    tl = fl.tally(chk, want)
+    exp = expected_digests()
+    pos_to_idx = {v: k for k, v in ld.where.items()}
+    differ = sum(1 for pos, digs in tl.copies.items()
+                 if pos in pos_to_idx and pos != (pp, po) and any(d != exp[pos_to_idx[pos] % len(exp)] for d in digs))
+    dlq = [a for a in chk.arrivals if a[1] == chk.dlq]
+    print("  records in %d, results out %d, dead letters %d, lost %d, duplicates %d, differing from "
+          "`fraudd score` %d" % (len(want), tl.n_out, tl.n_dlq, len(tl.lost), tl.n_dups, differ), flush=True)
+    check(not tl.lost, name + ": lost 0 (%d without a result or dead letter)%s" %
+          (len(tl.lost), (": first " + str(tl.lost[:5])) if tl.lost else ""))
+    check(tl.n_dups == 0, name + ": duplicates 0 (%d extra)" % tl.n_dups)
+    check(len(dlq) == 1 and (dlq[0][2], dlq[0][3]) == (pp, po),
+          name + ": one dead letter, the poison record's (%s)" % [(a[2], a[3]) for a in dlq][:5])
+    check(not tl.stray, name + ": every result names an input offset that exists (%d do not)" % len(tl.stray))
+    check(differ == 0, name + ": every result is byte-identical to `fraudd score` of its record (%d differ)" % differ)
+    lag = sum(ends[p][1] - final_committed.get(p, 0) for p in range(fl.PARTS))
+    check(lag == 0, name + ": after SIGTERM the committed offsets are the input's end (lag %d)" % lag)
+    fl.report({"scenario": name, "records_in": len(want), "results_out": tl.n_out, "lost": len(tl.lost),
+               "duplicates": tl.n_dups, "dead_letters": tl.n_dlq, "recovered_s": round(waited, 1),
+               "fixed_at": round(t_fix - t0, 1)})
+
+
+SCENARIOS = {"eos_sigkill": run_eos_sigkill, "eos_rebalance": run_eos_rebalance, "eos_zombie": run_eos_zombie,
+             "eos_poison": run_eos_poison}

@@ -640,7 +640,7 @@ def run_http_flood(name="http_flood"):
 
 ONLY_WHEN_NAMED = {"sigkill_loop": run_sigkill_loop}
 # kafka.delivery exactly_once (tests/faults/eos.py): only when named
-EOS = ("eos_sigkill", "eos_rebalance", "eos_zombie")
+EOS = ("eos_sigkill", "eos_rebalance", "eos_zombie", "eos_poison")
 # model rollouts: a shadow challenger, a canary, a promotion (tests/faults/rollout.py): only when named
 ROLLOUT = ("rollout_shadow", "rollout_canary", "rollout_promote")
 # not about Kafka, but run with the campaign: no broker fault, the same feed and checker

@@ -5,7 +5,7 @@
 # always stops both.
 #   tests/faults/run_faults.sh FRAUDD [SCENARIO...]
 # Scenarios: broker_kill broker_stop latency bandwidth reset blackhole http_flood (default: all);
-# only when named: sigkill_loop, eos_sigkill, eos_rebalance, eos_zombie (tests/faults/eos.py),
+# only when named: sigkill_loop, eos_sigkill, eos_rebalance, eos_zombie, eos_poison (tests/faults/eos.py),
 # rollout_shadow, rollout_canary, rollout_promote (tests/faults/rollout.py); and scale, soak
 # (tests/faults/scale_soak.py, run by tests/faults/run_scale_soak.sh after the others, on a
 # broker of their own).

@@ -21,6 +21,11 @@
  *    delivered), and its stall gauge stays low;
  *  - regression: readiness recovers when a broker is back after all were
  *    down, with no record or acknowledgement to tell it.
+ *  - exactly_once: a failed transaction is aborted and scored again; a
+ *    broken destination commits nothing and is not ready, and the idle
+ *    pipeline does not spin after it; a poison record (a refused result or
+ *    dead letter) goes alone: its result is dead-lettered after its
+ *    retries, an undeliverable dead letter blocks only its partition.
  *
  * ./test_pipeline_mock PATTERN runs only the matching tests; FR_TEST_LOG=N
  * logs at level N (0 debug), FR_TEST_RDK_DEBUG=cgrp,... turns on
@@ -40,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -475,6 +481,30 @@ static void produce_refused_for_authorization_is_retried_until_it_passes(void **
     env_free(e);
 }
 
+/* per records on each of partitions 0 and 1, generated from seed; the one
+ * at offset poison of partition 0 is 6,000 bytes of 'x': not JSON, so it
+ * becomes a dead letter, which a producer whose message.max.bytes is 4000
+ * refuses. */
+static void produce_with_poison(env *e, int per, int poison, unsigned seed) {
+    fr_gen *g = gen_new(seed, 0);
+    char rec[2048], key[16];
+    static char big[6000];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < per; i++) {
+        snprintf(key, sizeof key, "a%d", i);
+        if (i == poison) {
+            produce_to(e, 0, big, sizeof big, key);
+        } else {
+            size_t len = gen_record(g, rec, sizeof rec);
+            produce_to(e, 0, rec, len, key);
+        }
+        snprintf(key, sizeof key, "b%d", i);
+        size_t len = gen_record(g, rec, sizeof rec);
+        produce_to(e, 1, rec, len, key);
+    }
+    fr_gen_free(g);
+}
+
 /* Regression (fault issue #6): a record whose dead letter cannot be
  * delivered (larger than the producer's message.max.bytes here; a topic's
  * max.message.bytes on a real broker) made the member fatal, and the next
@@ -487,23 +517,7 @@ static void an_undeliverable_dead_letter_blocks_only_its_partition(void **state)
     env *e = env_new(2, 2);
     e->cfg->pipeline.shutdown_timeout_ms = 1000;
     producer_prop(e, "message.max.bytes", "4000");
-    fr_gen *g = gen_new(24, 0);
-    char rec[2048], key[16];
-    static char big[6000];
-    memset(big, 'x', sizeof big); /* not JSON: a dead letter, and too large for it */
-    for (int i = 0; i < PER; i++) {
-        snprintf(key, sizeof key, "a%d", i);
-        if (i == POISON) {
-            produce_to(e, 0, big, sizeof big, key);
-        } else {
-            size_t len = gen_record(g, rec, sizeof rec);
-            produce_to(e, 0, rec, len, key);
-        }
-        snprintf(key, sizeof key, "b%d", i);
-        size_t len = gen_record(g, rec, sizeof rec);
-        produce_to(e, 1, rec, len, key);
-    }
-    fr_gen_free(g);
+    produce_with_poison(e, PER, POISON, 24);
     start(e);
     fr_stats s;
     /* partition 1 whole and partition 0 up to the poison record */
@@ -801,6 +815,13 @@ static void exactly_once_aborts_a_failed_transaction_and_scores_it_again(void **
     env_free(e);
 }
 
+/* CPU time of this process so far (user + system), in seconds. */
+static double process_cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* exactly_once keeps the fault behaviour of a broken destination (fault
  * issue #5, as an_unauthorized_output_topic_keeps_the_records_until_it_is_fixed
  * shows it for at_least_once): while the output topic refuses fraudd
@@ -833,11 +854,97 @@ static void exactly_once_an_unauthorized_output_topic_dead_letters_and_commits_n
     rd_kafka_mock_topic_set_error(e->mc, "out", RD_KAFKA_RESP_ERR_NO_ERROR);
     WAIT_FOR(e, s, s.txn_records >= N);
     assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 1);
+    /* idle now, after aborts with backoff: the run thread sleeps in its poll.
+     * Regression: the backoff's end, long past, made every poll's wait 0, a
+     * busy loop (a whole core while idle). A second of this process's CPU
+     * time: a busy loop uses about 1 s, idle threads a few ms. */
+    sleep(1);
+    double cpu0 = process_cpu_s();
+    sleep(1);
+    double idle_cpu = process_cpu_s() - cpu0;
+    print_message("idle: %.3f s of CPU in 1 s\n", idle_cpu);
+    assert_true(idle_cpu < 0.5);
     stop_within(e, 15);
     fr_pipeline_get_stats(e->p, &s);
     assert_int_equal(e->rc, 0);
     assert_int_equal(s.txn_records, N);
     assert_int_equal(s.dead_letters, 0);
+    env_free(e);
+}
+
+/* exactly_once, a poison record (src/source/consumer.c, "poison
+ * records"): the broker refuses the result of the only record in its
+ * shared transaction, then alone on the first try and on each of its
+ * kafka.produce_retries (2) retries. Its dead letter (class produce) goes
+ * instead, committed once, and the instance stays ready. Before, every
+ * transaction with the record aborted until one got through, for ever if
+ * none did. */
+static void exactly_once_a_result_refused_alone_goes_to_the_dead_letter_topic(void **state) {
+    (void)state;
+    env *e = eos_env(1, 2, "fraudd-test-eos-refused");
+    produce_records(e, 1, 25, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    rd_kafka_mock_push_request_errors(e->mc, 0 /* Produce */, 4, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.txn_records >= 1);
+    char why[160];
+    assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 1);
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    print_message("transactions: %llu committed (%llu records), %llu aborted\n", (unsigned long long)s.transactions[0],
+                  (unsigned long long)s.txn_records, (unsigned long long)s.transactions[1]);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.transactions[1], 4); /* shared, then alone three times */
+    assert_int_equal(s.txn_records, 1);
+    assert_int_equal(s.results, 0);
+    assert_int_equal(s.dead_letters, 1);
+    assert_int_equal(s.dead_by_class[FR_EC_PRODUCE], 1);
+    msg *dl = read_topic(e, "dlq", 1, 1);
+    assert_string_equal(dl[0].cls, "produce");
+    assert_int_equal(dl[0].src_offset, 0);
+    free(dl);
+    env_free(e);
+}
+
+/* exactly_once: a record whose dead letter cannot be delivered (larger
+ * than the producer's message.max.bytes here; a topic's max.message.bytes
+ * on a real broker: tests/faults/eos.py eos_poison) blocks only its own
+ * partition, as in the other mode. Before, one transaction covered every
+ * partition and every one of them aborted on it, for ever: nothing was
+ * committed anywhere. Now partition 1 commits whole, partition 0 up to the
+ * record and not past it; the record shows as blocked; the instance stays
+ * ready and up. */
+static void exactly_once_an_undeliverable_dead_letter_blocks_only_its_partition(void **state) {
+    (void)state;
+    enum { PER = 20, POISON = 5 };
+    env *e = eos_env(2, 2, "fraudd-test-eos-poison");
+    e->cfg->pipeline.shutdown_timeout_ms = 2000;
+    producer_prop(e, "message.max.bytes", "4000");
+    produce_with_poison(e, PER, POISON, 26);
+    start(e);
+    fr_stats s;
+    WAIT_FOR(e, s, s.txn_records >= PER + POISON || atomic_load(&e->done));
+    sleep(2); /* its dead letter keeps failing, alone; nothing else is held up */
+    assert_false(atomic_load(&e->done));
+    fr_pipeline_get_stats(e->p, &s);
+    print_message("transactions: %llu committed (%llu records), %llu aborted; blocked: %zu\n",
+                  (unsigned long long)s.transactions[0], (unsigned long long)s.txn_records,
+                  (unsigned long long)s.transactions[1], s.n_blocked);
+    assert_int_equal(s.txn_records, PER + POISON); /* partition 1 whole, partition 0 up to the record */
+    assert_int_equal(s.dead_letters, 0);
+    assert_true(s.transactions[1] >= 3); /* shared once, then alone with backoff */
+    assert_int_equal(s.n_blocked, 1);
+    assert_int_equal(s.blocked_partition[0], 0);
+    assert_int_equal(s.blocked_offset[0], POISON);
+    char why[160];
+    assert_int_equal(fr_pipeline_ready(e->p, why, sizeof why), 1);
+    stop_within(e, 15);
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(e->rc, 0);
+    assert_int_equal(s.txn_records, PER + POISON);
     env_free(e);
 }
 
@@ -861,6 +968,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(readiness_recovers_when_a_broker_is_back_on_a_quiet_topic),
         cmocka_unit_test(exactly_once_aborts_a_failed_transaction_and_scores_it_again),
         cmocka_unit_test(exactly_once_an_unauthorized_output_topic_dead_letters_and_commits_nothing),
+        cmocka_unit_test(exactly_once_a_result_refused_alone_goes_to_the_dead_letter_topic),
+        cmocka_unit_test(exactly_once_an_undeliverable_dead_letter_blocks_only_its_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@
  * duplicates; a crash re-delivers at most the uncommitted tail.
  * kafka.delivery exactly_once: results, dead letters and the input offsets
  * go into one Kafka transaction per transaction_interval_ms, owned by the
- * run thread (include/fraudd/source.h, src/source/consumer.c
+ * run thread (include/fraudd/source.h, src/source/txn.c
  * "transactions"), so each input record has exactly one committed result.
  *
  * Thread safety: fr_pipeline_run runs on one thread; fr_pipeline_get_stats

@@ -149,7 +149,7 @@ fr_txn_result fr_sink_txn_abort(fr_sink *k, int64_t deadline_ns);
 /* A message of the open transaction that the broker refused for its
  * record's own fault (too large, invalid: FR_DELIVERY_RECORD), which made
  * the transaction fail. The source retries such a record in a transaction
- * of its own (include/fraudd/source.h, "poison records"). A refused batch
+ * of its own (src/source/txn.c, "poison records"). A refused batch
  * names every record in it, not only the one at fault. */
 #define FR_TXN_MAX_CULPRITS 64
 typedef struct fr_txn_culprit {

@@ -51,7 +51,7 @@
  * with the committable offsets (send_offsets_to_transaction) every
  * transaction_interval_ms, before a revoke and at shutdown, or aborts it and
  * rewinds every owned partition to its last commit
- * (src/source/consumer.c, "transactions", has the steps). No offset is
+ * (src/source/txn.c, "transactions", has the steps). No offset is
  * stored or auto-committed in this mode.
  *
  * Progress: per assigned partition, the time since it last dispatched a

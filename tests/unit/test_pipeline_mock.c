@@ -872,7 +872,7 @@ static void exactly_once_an_unauthorized_output_topic_dead_letters_and_commits_n
     env_free(e);
 }
 
-/* exactly_once, a poison record (src/source/consumer.c, "poison
+/* exactly_once, a poison record (src/source/txn.c, "poison
  * records"): the broker refuses the result of the only record in its
  * shared transaction, then alone on the first try and on each of its
  * kafka.produce_retries (2) retries. Its dead letter (class produce) goes

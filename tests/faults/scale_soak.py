@@ -209,9 +209,13 @@ def run_scale(name="scale"):
             lo, hi = waits.get(s[1], (s[2], s[2]))
             waits[s[1]] = (min(lo, s[2]), max(hi, s[2]))
         waited = sum(hi - lo for lo, hi in waits.values())
+        # partitions owned at the phase's end: the last sample of each live process (a process
+        # stopped at the phase's start can still answer a scrape while it shuts down)
+        live_names = {"%s-%d" % (name, k) for k in live}
         last = {}
         for s in smp:
-            last[s[1]] = s[3]
+            if s[1] in live_names:
+                last[s[1]] = s[3]
         stall = max((v for s in smp for v in s[4].values()), default=0.0)
         s_end = chk.sample_before(t1)
         behind = sum(s_end[2][p] - s_end[1].get(p, 0) for p in range(PARTS)) if s_end else 0

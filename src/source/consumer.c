@@ -146,9 +146,9 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     if (!fr_jobs_available(s->jobs)) return BLOCKED;
     fr_worker *w = pick_worker(s, m);
     if (!fr_worker_room(w)) return BLOCKED;
-    fr__mark *mk = NULL;
+    int32_t result_refused = 0;
     if (s->eos) {
-        int r = fr__txn_admit(s, m, now_ns, &mk);
+        int r = fr__txn_admit(s, m, now_ns, &result_refused);
         if (r != DISPATCHED) return r;
     }
     uint64_t seq;
@@ -181,7 +181,7 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     job->tries = 0;
     job->dead = 0;
     job->flagged = 0;
-    job->result_refused = mk ? mk->result_err : 0;
+    job->result_refused = result_refused;
     job->gen = fr_mgens_acquire(s->gens); /* the model it will be scored with (include/fraudd/mgen.h) */
     fr_worker_push(s->ws, w, job);        /* ownership of job moves to the worker */
     fr_ctr_add(&s->st_consumed, 1);
@@ -490,9 +490,9 @@ void fr_source_poll(fr_source *s, int timeout_ms) {
     check_progress(s, fr_now_ns());
     if (s->eos) {
         fr__txn_tick(s);
-        int64_t at = fr__txn_wake_at(s, fr_now_ns());
+        int64_t now = fr_now_ns(), at = fr__txn_wake_at(s, now);
         if (at) {
-            int64_t due = at - fr_now_ns();
+            int64_t due = at - now;
             int due_ms = due > 0 ? (int)(due / 1000000) + 1 : 0;
             if (due_ms < timeout_ms) timeout_ms = due_ms;
         }
@@ -646,7 +646,7 @@ static void on_revoke_eos(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition
         fr_part *part = fr_parts_get(&s->parts, parts->elems[i].partition, 0);
         if (part) part->assigned = 0;
     }
-    if (s->n_marks) fr__marks_prune(s);
+    fr__marks_prune(s);
     size_t owned = give_up(s, rk, parts, coop, lost);
     fr_log(rc ? FR_LOG_WARN : FR_LOG_INFO, lost ? "partitions_lost" : "revoked",
            "%s partitions [%s]: the open transaction (%llu records) %s in %.0f ms; now own %zu",

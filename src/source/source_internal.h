@@ -87,16 +87,6 @@ struct fr_source {
     int probe_stop;
 };
 
-typedef struct fr__mark {
-    int32_t partition;
-    int64_t offset;
-    int32_t result_err;  /* its result was refused alone too often: dead-letter it */
-    int refusals;        /* its result was refused alone this often */
-    int held;            /* its dead letter was refused alone: blocked */
-    uint32_t backoff_ms; /* held: the next wait */
-    int64_t due_ns;      /* not tried again before this */
-} fr__mark;
-
 /* What dispatching one record came to: DISPATCHED (taken), BLOCKED (no
  * room: the pool, the worker's ring, a full or backed-off transaction),
  * HELD (its partition waits: a marked record's turn, see txn.c). */
@@ -110,8 +100,9 @@ void fr__skip_unaccounted(fr_source *s);
 /* ---- txn.c (kafka.delivery: exactly_once) ---- */
 
 /* May m go into a transaction now, beginning one if needed: DISPATCHED,
- * BLOCKED or HELD (above). *mkp: m's mark, if it has one. */
-int fr__txn_admit(fr_source *s, const rd_kafka_message_t *m, int64_t now_ns, fr__mark **mkp);
+ * BLOCKED or HELD (above). *result_refused: the broker's error if m's
+ * result is to be replaced by its dead letter (fr_job.result_refused), else 0. */
+int fr__txn_admit(fr_source *s, const rd_kafka_message_t *m, int64_t now_ns, int32_t *result_refused);
 /* Commits the open transaction (aborting it if it cannot): 0, or FR_EIO. */
 int fr__txn_close(fr_source *s);
 /* Aborts the open transaction and rewinds every owned partition; backoff:

@@ -67,6 +67,17 @@
  * its partition (revoked: the next owner meets the record itself). Such an
  * abort is the record's fault, not the deployment's: no backoff for the
  * others, readiness unchanged. */
+/* One marked record (fr_source.marks). */
+typedef struct fr__mark {
+    int32_t partition;
+    int64_t offset;
+    int32_t result_err;  /* its result was refused alone too often: dead-letter it */
+    int refusals;        /* its result was refused alone this often */
+    int held;            /* its dead letter was refused alone: blocked */
+    uint32_t backoff_ms; /* held: the next wait */
+    int64_t due_ns;      /* not tried again before this */
+} fr__mark;
+
 static fr__mark *mark_find(fr_source *s, int32_t partition, int64_t offset) {
     for (size_t i = 0; i < s->n_marks; i++)
         if (s->marks[i].partition == partition && s->marks[i].offset == offset) return &s->marks[i];
@@ -168,10 +179,10 @@ static size_t marks_note(fr_source *s, int64_t now_ns) {
 /* May m go into a transaction now (beginning one if needed)? DISPATCHED:
  * yes; BLOCKED: not yet (the open one is full, a backoff); HELD: its
  * partition waits (a marked record waits for its turn alone, or the open
- * transaction is one). *mkp: m's mark, if any. */
-int fr__txn_admit(fr_source *s, const rd_kafka_message_t *m, int64_t now_ns, fr__mark **mkp) {
+ * transaction is one). *result_refused: as in source_internal.h. */
+int fr__txn_admit(fr_source *s, const rd_kafka_message_t *m, int64_t now_ns, int32_t *result_refused) {
     fr__mark *mk = s->n_marks ? mark_find(s, m->partition, m->offset) : NULL;
-    *mkp = mk;
+    *result_refused = mk ? mk->result_err : 0;
     if (s->txn_open) {
         if (mk || s->txn_solo) return HELD;
         return s->txn_records < (uint64_t)s->cfg->kafka.transaction_max_records ? DISPATCHED : BLOCKED;

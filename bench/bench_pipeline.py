@@ -556,7 +556,8 @@ def linger_kafka(ms):
 def hist_quantile(before, after, name, q):
     """The q-quantile in ms of a /metrics histogram over the observations between two scrapes
     (scrape_metrics), interpolated linearly inside its bucket as Prometheus' histogram_quantile
-    does (fraudd exposes one bucket per power of two, so this is a rough cross-check)."""
+    does (fraudd's end-to-end buckets are a quarter of a power of two apart between 1 and 131 ms,
+    a power of two elsewhere)."""
     pre = name + '_bucket{le="'
     edges = sorted((float(k[len(pre):-2]) if "+Inf" not in k else float("inf"), after[k] - before.get(k, 0.0))
                    for k in after if k.startswith(pre))

@@ -53,6 +53,13 @@ static inline uint64_t fr_ctr_get(const _Atomic uint64_t *c) {
 #define FR_LAT_BUCKETS 128
 int fr_lat_bucket(int64_t ns);
 int64_t fr_latency_bucket_upper_ns(int i);
+/* Whether /metrics shows bucket i's upper bound as an `le`: bucket 0 and
+ * every power of two (1 us, 2 us, 4 us, ...); with fine, also the three
+ * quarter steps of each power of two from 1.024 ms to 131 ms (1.28, 1.54,
+ * 1.79, 2.05, ..., 8.19, 10.24, 12.29, 14.34, 16.38, ... ms), where latency
+ * objectives sit: a p99 against 10 ms is then read between 8.19 and 10.24 ms,
+ * not interpolated across 8-16 ms. */
+int fr_lat_bucket_shown(int i, int fine);
 /* Adds a latency histogram of single-writer counters into a snapshot's. */
 static inline void fr_lat_hist_add(uint64_t *dst, const _Atomic uint64_t *src) {
     for (int i = 0; i < FR_LAT_BUCKETS; i++) dst[i] += fr_ctr_get(&src[i]);

@@ -21,6 +21,16 @@ int64_t fr_latency_bucket_upper_ns(int i) {
     return (int64_t)(us * 1000.0);
 }
 
+/* quarter steps shown from bucket 1 + 4 * 10 (above 2^10 us) to bucket
+ * 4 * 17 (2^17 us = 131 ms) */
+enum { FINE_LO = 1 + 4 * 10, FINE_HI = 4 * 17 };
+
+int fr_lat_bucket_shown(int i, int fine) {
+    if (i < 0 || i >= FR_LAT_BUCKETS - 1) return 0; /* the last bucket is +Inf's */
+    if (i == 0 || i % 4 == 0) return 1;
+    return fine && i >= FINE_LO && i <= FINE_HI;
+}
+
 int64_t fr_latency_quantile_ns(const uint64_t *b, double q) {
     uint64_t total = 0;
     for (int i = 0; i < FR_LAT_BUCKETS; i++) total += b[i];

@@ -49,14 +49,15 @@ static void gauge(fr_buf *b, const char *name, const char *help, double v) {
 }
 
 /* Latency histogram from the pipeline's 128 log buckets, in seconds. */
-static void lat_hist(fr_buf *b, const char *name, const char *help, const uint64_t *bk, uint64_t sum_ns) {
+/* fine: also the quarter steps between 1 ms and 131 ms (fr_lat_bucket_shown),
+ * for the latencies that objectives are set on */
+static void lat_hist(fr_buf *b, const char *name, const char *help, const uint64_t *bk, uint64_t sum_ns, int fine) {
     head(b, name, "histogram", help);
     uint64_t acc = 0, total = 0;
     for (int i = 0; i < FR_LAT_BUCKETS; i++) total += bk[i];
     for (int i = 0; i < FR_LAT_BUCKETS; i++) {
         acc += bk[i];
-        /* bucket 0 ends at 1 us, bucket 4k+4 at 2^(k+1) us */
-        if (i == 0 || (i >= 4 && i % 4 == 0))
+        if (fr_lat_bucket_shown(i, fine))
             fr_buf_printf(b, "%s_bucket{le=\"%.9g\"} %llu\n", name, (double)fr_latency_bucket_upper_ns(i) / 1e9,
                           (unsigned long long)acc);
     }
@@ -240,18 +241,18 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
                     (double)st->txn_records);
             lat_hist(b, "fraudd_transaction_latency_seconds",
                      "From a transaction's first record to its commit being acknowledged.", st->txn_latency,
-                     st->txn_latency_sum_ns);
+                     st->txn_latency_sum_ns, 1);
         }
         lat_hist(b, "fraudd_end_to_end_latency_seconds",
                  "From the input record's Kafka timestamp to the broker acknowledging its result or dead letter.",
-                 st->e2e_latency, st->e2e_sum_ns);
+                 st->e2e_latency, st->e2e_sum_ns, 1);
         lat_hist(b, "fraudd_processing_latency_seconds",
                  "From dispatch to a worker to the broker acknowledging the result or dead letter.", st->latency,
-                 st->latency_sum_ns);
+                 st->latency_sum_ns, 1);
         lat_hist(b, "fraudd_queue_wait_seconds", "Time a record waits in its worker's ring.", st->queue_wait,
-                 st->queue_wait_sum_ns);
+                 st->queue_wait_sum_ns, 0);
         lat_hist(b, "fraudd_inference_seconds", "Time of one micro-batch through decode, model, score and encode.",
-                 st->inference, st->inference_sum_ns);
+                 st->inference, st->inference_sum_ns, 0);
         head(b, "fraudd_score", "histogram",
              "Scores of scored records, by model version (drift); a replaced model's series "
              "ends when its last record is done.");

@@ -369,9 +369,11 @@ class Feed:
         if not self.d.wait_assigned():
             raise RuntimeError("%s: fraudd was not assigned its partitions (see %s)" % (slug, self.d.log_path))
 
-    def feed(self, lines, rate, seconds, producer=None):
+    def feed(self, lines, rate, seconds, producer=None, on_start=None):
         """Produces rate * seconds records at `rate` (producer: settings beside tp.Loader's, e.g.
-        linger.ms); returns (records, seconds the feed took, flush included). Leaner than
+        linger.ms); returns (records, seconds the feed took, flush included). on_start(), if
+        given, is called just before the first record is produced (the records are generated
+        first, which takes seconds for a long feed). Leaner than
         tp.Loader.produce (no delivery callback per record, the producer served every 100
         records), so one Python thread keeps up with tens of thousands of records/s on the
         shared cores; where each record landed is read back from the input (input_timestamps)."""
@@ -379,6 +381,8 @@ class Feed:
         p = Producer({"bootstrap.servers": tp.BOOT, "linger.ms": 5, "enable.idempotence": True,
                       "queue.buffering.max.messages": 200000, **(producer or {})})
         batch = items(lines, m)
+        if on_start:
+            on_start()
         t0 = time.time()
         for i, (_, value, key) in enumerate(batch):
             while True:
@@ -581,10 +585,12 @@ def linger_run(ms, inp, lines, n, rate, feed_s):
     res = drain("linger-%d" % ms, inp, n, extra)
     f = Feed("lat-linger-%d" % ms, extra, out_config={"message.timestamp.type": "LogAppendTime"})
     warm = {}
+    # the warm-up scrape an eighth of the feed after its first record (until 2026-12-07 an
+    # eighth after the call, while the records were still being generated: then fraudd's own
+    # figures included the feed's first moments, which the broker's side leaves out)
     timer = threading.Timer(feed_s / 8, lambda: warm.update(scrape_metrics(f.port)))
-    timer.start()
     # the feeder sends at once (linger.ms 0): its CreateTime is when it hands over the record
-    m, res["feed_s"] = f.feed(lines, rate, feed_s, producer={"linger.ms": 0})
+    m, res["feed_s"] = f.feed(lines, rate, feed_s, producer={"linger.ms": 0}, on_start=timer.start)
     timer.join()
     wait_for_end_offsets(f.out, m, 60)
     time.sleep(0.5)  # the last delivery reports reach fraudd's histogram

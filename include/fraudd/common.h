@@ -62,6 +62,11 @@ struct timespec fr_mono_after_ms(int64_t ms);
  * cgroup_root is normally "/sys/fs/cgroup" (a parameter for tests). */
 int fr_cpu_count(const char *cgroup_root);
 
+/* The memory limit of this process's cgroup in bytes (v2 memory.max, v1
+ * memory.limit_in_bytes, as in a Kubernetes pod), -1 when there is none or
+ * it cannot be read. */
+int64_t fr_memory_limit(const char *cgroup_root);
+
 /* url with its "user:password@" and its query (often a signed token)
  * removed, or with markers replaced by "[redacted]@" / "?[redacted]";
  * the fragment goes too. For logs and dumps; dst is NUL terminated. */

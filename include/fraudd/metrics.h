@@ -166,6 +166,7 @@ typedef struct fr_stats {
     uint64_t in_flight;                      /* dispatched, not yet acknowledged */
     uint64_t backpressure_ns;                /* time the input waited for room */
     uint64_t assigned_partitions;            /* partitions owned now */
+    uint64_t prefetch_bytes;                 /* per partition: the consumer's queued.max.messages.kbytes */
     uint64_t rebalances;                     /* assignment changes seen */
     /* dispatch -> broker acknowledgement, per record (fr_lat_bucket) */
     uint64_t latency[FR_LAT_BUCKETS];

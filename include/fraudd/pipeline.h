@@ -68,6 +68,9 @@ typedef struct fr_pipeline_opts {
     const fr_kv_list *consumer_override;
     /* model.challenger's model, when the config names one; may be NULL */
     const fr_model *challenger;
+    /* where the CPU quota and the memory limit are read (fr_cpu_count,
+     * fr_memory_limit); NULL: /sys/fs/cgroup */
+    const char *cgroup_root;
 } fr_pipeline_opts;
 
 /* Builds the clients, rings and workers (threads start in run). The config

@@ -11,8 +11,9 @@
  * consumer's queue keeps the group events, errors and statistics, and is
  * served on every poll, so the group session never waits for room).
  * librdkafka stops fetching a partition while its queue holds
- * queued.max.messages.kbytes (8 MB here by default), so memory is bounded
- * per partition, and backpressure is simply not reading: nothing is
+ * queued.max.messages.kbytes (8 MB here by default, less under a memory
+ * limit: fr_source_prefetch_kb), so memory is bounded per partition, and
+ * backpressure is simply not reading: nothing is
  * paused, nothing fetched is dropped and fetched again.
  *
  * Dispatch: the run thread reads the partitions in rounds, up to 64
@@ -84,9 +85,26 @@ typedef struct fr_source fr_source;
 
 /* The consumer, subscribed to the input topic. override: extra librdkafka
  * properties applied last (the demo tunes its in-process cluster); may be
- * NULL. Everything given must outlive the source. */
-int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs, fr_mgens *gens,
-                  fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen);
+ * NULL. mem_limit: the process's memory limit in bytes (fr_memory_limit),
+ * or -1: under a limit, and unless the config sets queued.max.messages.kbytes,
+ * the per-partition prefetch bound is sized so that owning every partition
+ * of the input topic stays within half of it (fr_source_prefetch_kb).
+ * Everything given must outlive the source. */
+int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_limit, fr_kafka_state *ks,
+                  fr_jobs *jobs, fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err,
+                  size_t errlen);
+
+/* The prefetch bound in KB per partition (queued.max.messages.kbytes) for
+ * a process with mem_limit bytes (-1: none) that may own `partitions` input
+ * partitions (<= 0: unknown): FR_PREFETCH_KB_MAX without a limit or a
+ * count, else what keeps partitions x (1.6 x the bound + one 256 KB fetch
+ * response) within half the limit, in FR_PREFETCH_KB_MIN..FR_PREFETCH_KB_MAX.
+ * 1.6: a queued record costs its librdkafka op and its share of the fetch
+ * buffer beside the bytes the bound counts (measured: docs/ARCHITECTURE.md,
+ * "Backpressure and memory bounds"). */
+#define FR_PREFETCH_KB_MAX 8192
+#define FR_PREFETCH_KB_MIN 1024
+int fr_source_prefetch_kb(int64_t mem_limit, int partitions);
 /* Destroys the consumer and the records it still holds; every job's record
  * (fr_jobs_destroy) must be destroyed before, or rd_kafka_destroy waits for
  * it forever. */

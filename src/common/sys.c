@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,26 @@ int fr_cpu_count(const char *root) {
         if (q < n) n = q;
     }
     return n < 1 ? 1 : n;
+}
+
+int64_t fr_memory_limit(const char *root) {
+    char path[512], buf[128];
+    /* cgroup v2: "max" or bytes */
+    snprintf(path, sizeof path, "%s/memory.max", root);
+    if (read_text(path, buf, sizeof buf) > 0) {
+        if (strncmp(buf, "max", 3) == 0) return -1;
+        char *end;
+        long long v = strtoll(buf, &end, 10);
+        return end != buf && v > 0 ? (int64_t)v : -1;
+    }
+    /* cgroup v1: no limit reads as a huge number (PAGE_COUNTER_MAX pages) */
+    snprintf(path, sizeof path, "%s/memory/memory.limit_in_bytes", root);
+    if (read_text(path, buf, sizeof buf) > 0) {
+        char *end;
+        long long v = strtoll(buf, &end, 10);
+        return end != buf && v > 0 && v < (1LL << 60) ? (int64_t)v : -1;
+    }
+    return -1;
 }
 
 void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {

@@ -226,6 +226,9 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
                 "Time the input waited for room: the job pool (max_in_flight) or a worker's ring was full.",
                 (double)st->backpressure_ns / 1e9);
         gauge(b, "fraudd_assigned_partitions", "Input partitions this process owns.", (double)st->assigned_partitions);
+        gauge(b, "fraudd_prefetch_bound_bytes",
+              "Records librdkafka prefetches per owned partition at most (queued.max.messages.kbytes).",
+              (double)st->prefetch_bytes);
         counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)st->rebalances);
         counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)st->batches);
         if (st->exactly_once) {

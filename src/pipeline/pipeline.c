@@ -131,7 +131,8 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
     pthread_mutex_init(&p->wd_mu, NULL);
     fr_cond_init_monotonic(&p->wd_cv);
     atomic_store(&p->wd_step, "running");
-    p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count("/sys/fs/cgroup");
+    const char *cgroup = p->opts.cgroup_root ? p->opts.cgroup_root : "/sys/fs/cgroup";
+    p->n_workers = c->pipeline.workers > 0 ? c->pipeline.workers : fr_cpu_count(cgroup);
     p->batch = (size_t)c->pipeline.batch_size;
     size_t ring = (size_t)c->pipeline.ring_capacity;
     size_t n_jobs = c->pipeline.max_in_flight > 0 ? (size_t)c->pipeline.max_in_flight : 2 * (size_t)p->n_workers * ring;
@@ -153,8 +154,8 @@ int fr_pipeline_new(const fr_config *c, const fr_model *m, const fr_pipeline_opt
     p->gens_ok = 1;
     if ((rc = fr_sink_new(c, &p->kafka, &p->jobs, &p->gens, &p->sink, err, errlen))) goto out;
     if ((rc = fr_workers_new(c, p->n_workers, p->batch, p->sink, &p->workers, err, errlen))) goto out;
-    if ((rc = fr_source_new(c, p->opts.consumer_override, &p->kafka, &p->jobs, &p->gens, p->workers, p->sink,
-                            &p->source, err, errlen)))
+    if ((rc = fr_source_new(c, p->opts.consumer_override, fr_memory_limit(cgroup), &p->kafka, &p->jobs, &p->gens,
+                            p->workers, p->sink, &p->source, err, errlen)))
         goto out;
 out:
     if (rc) {

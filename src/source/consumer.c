@@ -868,8 +868,101 @@ void fr_source_close(fr_source *s) {
 
 /* ---- construction ---- */
 
-int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state *ks, fr_jobs *jobs,
-                  fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err, size_t errlen) {
+/* ---- the prefetch bound under a memory limit ---- */
+
+int fr_source_prefetch_kb(int64_t mem_limit, int partitions) {
+    if (mem_limit <= 0 || partitions <= 0) return FR_PREFETCH_KB_MAX;
+    double per = (double)mem_limit / 2 / partitions;  /* half the limit for prefetched records */
+    double kb = (per - 262144.0) / 1.6 / 1024.0;      /* one fetch response, then 1.6x the bound */
+    if (kb >= FR_PREFETCH_KB_MAX) return FR_PREFETCH_KB_MAX;
+    if (kb <= FR_PREFETCH_KB_MIN) return FR_PREFETCH_KB_MIN;
+    return (int)kb;
+}
+
+static int kv_has(const fr_kv_list *l, const char *key) {
+    for (size_t i = 0; l && i < l->n; i++)
+        if (!strcmp(l->items[i].key, key)) return 1;
+    return 0;
+}
+
+/* Partitions of the input topic, asked of the cluster by a short-lived
+ * client without a group (the same properties as the consumer, its logs
+ * off: a failure is reported by the caller); -1 if it cannot tell within
+ * timeout_ms. Not the producer's handle: a producer's metadata request may
+ * create a missing topic (allow.auto.create.topics is true for producers). */
+static int input_partitions(const fr_config *c, const fr_kv_list *override, int timeout_ms, char *why,
+                            size_t whylen) {
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, NULL);
+    if (fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", e, sizeof e) ||
+        fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", e, sizeof e) ||
+        fr_kafka_conf_apply(conf, override, "consumer override", e, sizeof e) ||
+        fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, e, sizeof e)) {
+        snprintf(why, whylen, "%s", e);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        snprintf(why, whylen, "%s", e);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    int n = -1;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, c->kafka.input_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t ke = t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
+    if (ke) snprintf(why, whylen, "%s", rd_kafka_err2str(ke));
+    for (int i = 0; md && i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, c->kafka.input_topic)) continue;
+        if (md->topics[i].err)
+            snprintf(why, whylen, "%s", rd_kafka_err2str(md->topics[i].err));
+        else
+            n = md->topics[i].partition_cnt;
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    if (t) rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* Sets queued.max.messages.kbytes from the memory limit, unless the config
+ * or the override sets it. */
+static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t mem_limit, rd_kafka_conf_t *conf,
+                         char *err, size_t errlen) {
+    static const char key[] = "queued.max.messages.kbytes";
+    if (mem_limit <= 0 || kv_has(&c->kafka.properties, key) || kv_has(&c->kafka.consumer, key) ||
+        kv_has(override, key))
+        return 0;
+    char why[520] = "no answer";
+    int n = input_partitions(c, override, 5000, why, sizeof why);
+    double mib = (double)mem_limit / (1 << 20);
+    if (n <= 0) {
+        fr_log(FR_LOG_WARN, "prefetch_bound",
+               "memory limit %.0f MiB, but the partition count of %s is unknown (%s): the prefetch bound stays "
+               "%d KB per partition; a pod that owns many partitions may need kafka.consumer "
+               "queued.max.messages.kbytes lowered",
+               mib, c->kafka.input_topic, why, FR_PREFETCH_KB_MAX);
+        return 0;
+    }
+    int kb = fr_source_prefetch_kb(mem_limit, n);
+    double worst = (double)n * (1.6 * kb * 1024 + 262144) / (1 << 20);
+    fr_log(worst > mib / 2 ? FR_LOG_WARN : FR_LOG_INFO, "prefetch_bound",
+           "%s has %d partitions and the memory limit is %.0f MiB: prefetch bound %d KB per partition "
+           "(owning all of them: about %.0f MiB of prefetched records%s)",
+           c->kafka.input_topic, n, mib, kb, worst,
+           worst > mib / 2 ? ", more than half the limit even at the smallest bound: give the pod more memory or run "
+                             "more replicas"
+                           : "");
+    char v[16];
+    snprintf(v, sizeof v, "%d", kb);
+    return fr_kafka_conf_set(conf, key, v, err, errlen);
+}
+
+int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_limit, fr_kafka_state *ks,
+                  fr_jobs *jobs, fr_mgens *gens, fr_workers *ws, fr_sink *sink, fr_source **out, char *err,
+                  size_t errlen) {
     char e[512];
     int rc = 0;
     rd_kafka_conf_t *conf = NULL;
@@ -907,6 +1000,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
          * draining 4 partitions, same CPU and drain rate; BENCHMARKS.md (l)) */
         (rc = fr_kafka_conf_set(conf, "max.partition.fetch.bytes", "262144", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
+        (rc = size_prefetch(c, override, mem_limit, conf, err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, override, "consumer override", err, errlen)) ||
@@ -927,6 +1021,10 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, fr_kafka_state
         goto out;
     }
     fr_kafka_conf_callbacks(conf, &s->ctx);
+    char qmax[32];
+    size_t ql = sizeof qmax;
+    if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", qmax, &ql) == RD_KAFKA_CONF_OK)
+        s->prefetch_bytes = (uint64_t)strtoull(qmax, NULL, 10) * 1024;
     s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!s->consumer) {
         rc = fr_set_err(err, errlen, FR_EINVAL, "kafka consumer: %s", e);
@@ -1002,4 +1100,5 @@ void fr_source_stats(const fr_source *s, fr_stats *out) {
     out->backpressure_ns += fr_ctr_get(&s->st_backpressure_ns);
     out->assigned_partitions += fr_ctr_get(&s->st_assigned);
     out->rebalances += fr_ctr_get(&s->st_rebalances);
+    out->prefetch_bytes = s->prefetch_bytes;
 }

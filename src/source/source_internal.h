@@ -34,6 +34,7 @@ struct fr_source {
     fr_workers *ws;
     fr_sink *sink;
     rd_kafka_t *consumer;
+    uint64_t prefetch_bytes; /* queued.max.messages.kbytes in bytes, set before the consumer starts */
     fr_parts parts;     /* input partitions by number */
     rd_kafka_queue_t *cq; /* the consumer's queue: group events, errors, statistics */
     int wake[2];          /* a pipe librdkafka writes to when one of those queues gets an entry */

@@ -36,6 +36,10 @@ is checked by an independent client build.
               carries fraudd.score_histogram and a 10 s window, normal generated traffic keeps
               fraudd_model_score_psi below 0.1, traffic shifted on purpose (fraudd generate
               --shift 1) raises it above 0.25, and normal traffic again brings it back below 0.1
+  memory_limit  fraudd in a 128 MiB memory cgroup (as in a pod; root needed) on a 32-partition
+              topic with a 160 MB backlog: it sizes its prefetch bound from the limit and the
+              partition count, drains every record once, is never OOM-killed and peaks under
+              the limit; the same run with a fixed 8 MB bound (1 GiB limit) peaks above 128 MiB
 
 usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them)
 FR_IT_DELIVERY=exactly_once: every fraudd runs with kafka.delivery exactly_once, and the
@@ -228,10 +232,12 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, cfg, name, args=()):
+    def __init__(self, cfg, name, args=(), wrap=()):
+        """wrap: a command that runs fraudd's (e.g. in_memory_cgroup.sh CGROUP --)."""
         self.log_path = os.path.join(WORK, name + ".log")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([FRAUDD, "run", "--config", cfg, *args], stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([*wrap, FRAUDD, "run", "--config", cfg, *args], stdout=self.log,
+                                     stderr=self.log)
 
     def wait_assigned(self, timeout=60):
         deadline = time.time() + timeout
@@ -1262,11 +1268,141 @@ def scenario_compacted():
     check(rc == 0, "compacted: fraudd exits 0 on SIGTERM (got %s)" % rc)
 
 
+class MemoryCgroup:
+    """A memory cgroup of `limit` bytes under the host's cgroupfs (v2, or v1's memory
+    controller), for a process started through tests/integration/in_memory_cgroup.sh."""
+
+    def __init__(self, name, limit):
+        self.v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        base = "/sys/fs/cgroup" if self.v2 else "/sys/fs/cgroup/memory"
+        self.path = os.path.join(base, "fraudd-it-%s-%s" % (name, uuid.uuid4().hex[:6]))
+        os.mkdir(self.path)
+        with open(os.path.join(self.path, "memory.max" if self.v2 else "memory.limit_in_bytes"), "w") as f:
+            f.write(str(limit))
+        if not self.v2:  # no swap to spill into: the limit is the limit
+            try:
+                with open(os.path.join(self.path, "memory.swappiness"), "w") as f:
+                    f.write("0")
+            except OSError:
+                pass
+        self.wrap = (os.path.join(REPO, "tests", "integration", "in_memory_cgroup.sh"), self.path, "--")
+
+    def peak(self):
+        """The most memory the cgroup held (bytes)."""
+        with open(os.path.join(self.path, "memory.peak" if self.v2 else "memory.max_usage_in_bytes")) as f:
+            return int(f.read().split()[0])
+
+    def oom_kills(self):
+        try:
+            with open(os.path.join(self.path, "memory.events" if self.v2 else "memory.oom_control")) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == "oom_kill":
+                        return int(v)
+        except OSError:
+            pass
+        return 0
+
+    def remove(self):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:  # its last process is still leaving
+                time.sleep(0.1)
+
+
+def scenario_memory_limit():
+    """Under a container's memory limit fraudd sizes its prefetch from the input topic's
+    partition count: 32 partitions holding a backlog of about 160 MB, fraudd in a 128 MiB
+    memory cgroup (seen as its cgroup root, as in a pod). It picks 1120 KB per partition
+    ((64 MiB / 32 - 256 KB) / 1.6), drains every record once without being killed, and its
+    cgroup's peak stays under the limit. The control, the same run with the old fixed 8 MB per
+    partition set in its config and a 1 GiB limit, holds more than the 128 MiB at its peak:
+    it would not fit the pod."""
+    limit, parts, n = 128 << 20, 32, 250000
+    t = "memlimit-" + uuid.uuid4().hex[:8]
+    topics = (t + "-in", t + "-out", t + "-dlq")
+    create_topics([topics[0]], partitions=parts)
+    create_topics(topics[1:])
+    _, lines = generate(20000, 31)
+    Loader(topics[0]).produce((i, lines[i % len(lines)], card_key(lines[i % len(lines)])) for i in range(n))
+    want_kb = (limit // 2 // parts - 262144) * 10 // 16 // 1024
+    peaks = {}
+    for label, extra in (("sized", ""), ("fixed 8 MB", '    queued.max.messages.kbytes: "8192"\n')):
+        slug = "memlimit-" + label.split()[0]
+        out = t + "-out-" + label.split()[0]
+        create_topics([out])
+        port = free_port()
+        cfg = write_config(slug, "g-" + out, (topics[0], out, topics[2]), workers=1, extra_consumer=extra,
+                           http_port=port)
+        cg = MemoryCgroup(slug, limit if label == "sized" else 1 << 30)
+        try:
+            d = Daemon(cfg, slug, wrap=cg.wrap)
+            if label == "sized":
+                ev = d.wait_events("prefetch_bound", timeout=30)
+                check(ev and ("prefetch bound %d KB per partition" % want_kb) in ev[0]["msg"] and
+                      "has %d partitions" % parts in ev[0]["msg"],
+                      "memory_limit: fraudd read the limit and the partition count and logged its bound (%s)" %
+                      (ev[0]["msg"] if ev else "no prefetch_bound event"))
+                m = None
+                for _ in range(100):
+                    try:
+                        m = scrape(port)
+                        break
+                    except OSError:
+                        time.sleep(0.2)
+                check(m and m.get("fraudd_prefetch_bound_bytes") == want_kb * 1024,
+                      "memory_limit: /metrics shows the bound, %d KB (%s)" %
+                      (want_kb, m and m.get("fraudd_prefetch_bound_bytes")))
+                got = read_topic(out, n, 180)
+                src = by_source(got)
+                check(len(src) == n and all(len(v) == 1 for v in src.values()),
+                      "memory_limit: every record of the backlog has one result (%d of %d, %d duplicates)" %
+                      (len(src), n, sum(len(v) - 1 for v in src.values())))
+            else:
+                wait_until_exit_or(d, lambda: end_total(out) >= n, 180)
+            killed = d.proc.poll() is not None and d.proc.returncode == -signal.SIGKILL
+            rc = d.stop() if d.proc.poll() is None else d.proc.returncode
+            peaks[label] = (cg.peak(), cg.oom_kills(), killed, rc)
+        finally:
+            cg.remove()
+    (sp, sk, skilled, src_rc), (fp, fk, fkilled, _) = peaks["sized"], peaks["fixed 8 MB"]
+    print("  cgroup peak: sized %.1f MiB (OOM kills %d; limit %d MiB), fixed 8 MB %.1f MiB (limit 1024 MiB)" %
+          (sp / 2**20, sk, limit >> 20, fp / 2**20))
+    check(not skilled and sk == 0 and src_rc == 0,
+          "memory_limit: sized, fraudd was never OOM-killed and exits 0 on SIGTERM (rc %s, OOM kills %d)" %
+          (src_rc, sk))
+    check(sp < limit * 0.85, "memory_limit: sized, the cgroup's peak %.1f MiB stays below 85%% of the %d MiB limit" %
+          (sp / 2**20, limit >> 20))
+    check(not fkilled and fp > limit,
+          "memory_limit: the control (8 MB per partition, 1 GiB limit) peaks above the sized run's limit: "
+          "%.1f MiB > %d MiB" % (fp / 2**20, limit >> 20))
+
+
+def end_total(topic):
+    """Messages in a topic (the sum of its partitions' end offsets)."""
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": "ends-" + uuid.uuid4().hex})
+    try:
+        md = c.list_topics(topic, timeout=10)
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for p in md.topics[topic].partitions)
+    finally:
+        c.close()
+
+
+def wait_until_exit_or(d, done, timeout):
+    """Until done() holds, d's process exits, or timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and d.proc.poll() is None and not done():
+        time.sleep(0.5)
+
+
 SCENARIOS = {"full": scenario_full, "sigterm": scenario_sigterm, "sigkill": scenario_sigkill,
              "malformed": scenario_malformed, "rebalance": scenario_rebalance,
              "rolling": scenario_rolling, "prometheus": scenario_prometheus,
              "reload": scenario_reload, "reload_url": scenario_reload_url, "gaps": scenario_gaps,
-             "compacted": scenario_compacted, "drift": scenario_drift}
+             "compacted": scenario_compacted, "drift": scenario_drift, "memory_limit": scenario_memory_limit}
 
 def run_scenarios(label, runs, prefix=""):
     """The main loop of every runner here and in tests/faults, tests/security: runs (name,

@@ -51,6 +51,7 @@ typedef struct env {
     pthread_t thread;
     int rc;
     _Atomic int done; /* fr_pipeline_run returned */
+    const char *cgroup_root; /* fr_pipeline_opts.cgroup_root (NULL: the machine's) */
 } env;
 
 static inline void set(char **dst, const char *v) {
@@ -139,6 +140,7 @@ static inline void start(env *e) {
     fr_kv_list props = {kv, 1};
     po.consumer_override = &props;
     po.challenger = e->challenger;
+    po.cgroup_root = e->cgroup_root;
     assert_int_equal(fr_pipeline_new(e->cfg, e->m, &po, &e->p, err, sizeof err), 0);
     assert_int_equal(pthread_create(&e->thread, NULL, run_thread, e), 0);
 }

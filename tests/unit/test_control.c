@@ -26,6 +26,7 @@
 
 #include "fraudd/common.h"
 #include "fraudd/log.h"
+#include "fraudd/source.h"
 
 static int affinity(void) {
     cpu_set_t s;
@@ -150,9 +151,53 @@ static void rate_limiter_reports_suppressed_lines(void **state) {
     free(out);
 }
 
+static void memory_limit_follows_the_cgroup(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fr-cgroup-XXXXXX", path[512];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fr_memory_limit(dir), -1); /* no cgroup files */
+    write_file(dir, "memory.max", "max\n");     /* v2, unlimited */
+    assert_int_equal(fr_memory_limit(dir), -1);
+    write_file(dir, "memory.max", "536870912\n");
+    assert_int_equal(fr_memory_limit(dir), 536870912);
+    write_file(dir, "memory.max", "garbage\n");
+    assert_int_equal(fr_memory_limit(dir), -1);
+    unlink(strcat(strcpy(path, dir), "/memory.max"));
+    mkdir(strcat(strcpy(path, dir), "/memory"), 0700); /* v1 */
+    write_file(dir, "memory/memory.limit_in_bytes", "9223372036854771712\n"); /* unlimited */
+    assert_int_equal(fr_memory_limit(dir), -1);
+    write_file(dir, "memory/memory.limit_in_bytes", "268435456\n");
+    assert_int_equal(fr_memory_limit(dir), 268435456);
+    unlink(strcat(strcpy(path, dir), "/memory/memory.limit_in_bytes"));
+    rmdir(strcat(strcpy(path, dir), "/memory"));
+    rmdir(dir);
+}
+
+/* the prefetch bound keeps every partition's share of half the limit:
+ * partitions x (1.6 x bound + 256 KB) <= limit / 2, within 1..8 MB */
+static void prefetch_bound_fits_half_the_memory_limit(void **state) {
+    (void)state;
+    const int64_t mib = 1 << 20;
+    assert_int_equal(fr_source_prefetch_kb(-1, 64), FR_PREFETCH_KB_MAX);       /* no limit */
+    assert_int_equal(fr_source_prefetch_kb(512 * mib, 0), FR_PREFETCH_KB_MAX); /* count unknown */
+    assert_int_equal(fr_source_prefetch_kb(512 * mib, 4), FR_PREFETCH_KB_MAX); /* the cap */
+    assert_int_equal(fr_source_prefetch_kb(512 * mib, 64), 2400);              /* (4 MiB - 256 KB) / 1.6 */
+    assert_int_equal(fr_source_prefetch_kb(256 * mib, 64), 1120);              /* (2 MiB - 256 KB) / 1.6 */
+    assert_int_equal(fr_source_prefetch_kb(512 * mib, 5000), FR_PREFETCH_KB_MIN); /* the floor */
+    for (int n = 1; n <= 1024; n *= 2)
+        for (int64_t lim = 64 * mib; lim <= 8192 * mib; lim *= 2) {
+            int kb = fr_source_prefetch_kb(lim, n);
+            assert_in_range(kb, FR_PREFETCH_KB_MIN, FR_PREFETCH_KB_MAX);
+            if (kb > FR_PREFETCH_KB_MIN) assert_true(n * (1.6 * kb * 1024 + 262144) <= lim / 2 + 1);
+            if (kb < FR_PREFETCH_KB_MAX) assert_true(n * (1.6 * (kb + 1) * 1024 + 262144) > lim / 2);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_count_follows_the_cgroup_quota),
+        cmocka_unit_test(memory_limit_follows_the_cgroup),
+        cmocka_unit_test(prefetch_bound_fits_half_the_memory_limit),
         cmocka_unit_test(json_lines_are_valid_json_objects),
         cmocka_unit_test(text_lines_carry_level_and_event),
         cmocka_unit_test(rate_limiter_reports_suppressed_lines),

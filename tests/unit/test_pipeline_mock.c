@@ -60,6 +60,7 @@
 #include "fraudd/scorer.h"
 #include "model_variants.h"
 
+#include "fraudd/source.h"
 #include "mock_env.h"
 
 static void every_record_once_and_each_key_in_order(void **state) {
@@ -949,12 +950,56 @@ static void exactly_once_an_undeliverable_dead_letter_blocks_only_its_partition(
 }
 
 /* argv[1] or FR_TEST_FILTER: run only the tests whose names match this pattern (cmocka's) */
+/* Under a memory limit the prefetch bound is sized from the input topic's
+ * partition count (asked of the cluster), unless the config sets it; the
+ * records still flow. */
+static void the_prefetch_bound_follows_the_memory_limit(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fr-cgroup-XXXXXX", path[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/memory.max", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("268435456\n", f); /* 256 MiB */
+    fclose(f);
+    /* 64 partitions: (128 MiB / 64 - 256 KB) / 1.6 = 1120 KB each */
+    env *e = env_new_parts(1, 0, 64);
+    e->cgroup_root = dir;
+    produce_records(e, 200, 5, "card");
+    start(e);
+    fr_stats s = finish(e, 200);
+    assert_int_equal(s.prefetch_bytes, 1120 * 1024);
+    assert_int_equal(s.results, 200);
+    assert_int_equal(s.dead_letters, 0);
+    env_free(e);
+    /* set in the config: kept as set */
+    e = env_new_parts(1, 0, 64);
+    e->cgroup_root = dir;
+    e->cfg->kafka.consumer.items = calloc(1, sizeof(fr_kv));
+    e->cfg->kafka.consumer.items[0] = (fr_kv){strdup("queued.max.messages.kbytes"), strdup("3000")};
+    e->cfg->kafka.consumer.n = 1;
+    start(e);
+    s = finish(e, 0);
+    assert_int_equal(s.prefetch_bytes, 3000 * 1024);
+    env_free(e);
+    /* no limit: the default */
+    unlink(path);
+    e = env_new_parts(1, 0, 64);
+    e->cgroup_root = dir;
+    start(e);
+    s = finish(e, 0);
+    assert_int_equal(s.prefetch_bytes, 8192 * 1024);
+    env_free(e);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv) {
     fr_log_setup(FR_LOGFMT_TEXT, getenv("FR_TEST_LOG") ? (fr_log_level)atoi(getenv("FR_TEST_LOG")) : FR_LOG_ERROR, 2);
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     else if (getenv("FR_TEST_FILTER")) cmocka_set_test_filter(getenv("FR_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
+        cmocka_unit_test(the_prefetch_bound_follows_the_memory_limit),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
         cmocka_unit_test(results_without_headers_when_result_headers_is_off),

@@ -1337,6 +1337,7 @@ def scenario_memory_limit():
         cfg = write_config(slug, "g-" + out, (topics[0], out, topics[2]), workers=1, extra_consumer=extra,
                            http_port=port)
         cg = MemoryCgroup(slug, limit if label == "sized" else 1 << 30)
+        d = None
         try:
             d = Daemon(cfg, slug, wrap=cg.wrap)
             if label == "sized":
@@ -1366,6 +1367,9 @@ def scenario_memory_limit():
             rc = d.stop() if d.proc.poll() is None else d.proc.returncode
             peaks[label] = (cg.peak(), cg.oom_kills(), killed, rc)
         finally:
+            if d and d.proc.poll() is None:  # a check raised: no process left in the cgroup
+                d.proc.kill()
+                d.proc.wait()
             cg.remove()
     (sp, sk, skilled, src_rc), (fp, fk, fkilled, _) = peaks["sized"], peaks["fixed 8 MB"]
     print("  cgroup peak: sized %.1f MiB (OOM kills %d; limit %d MiB), fixed 8 MB %.1f MiB (limit 1024 MiB)" %

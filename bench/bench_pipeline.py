@@ -153,12 +153,7 @@ def cpu_seconds(pid, children=False):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def vm_hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+vm_hwm_kb = tp.vm_hwm_kb  # a process's peak RSS, KB (bench_drain_ab and peers/ import it from here)
 
 
 class Scraper(threading.Thread):

@@ -97,13 +97,15 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
 /* The prefetch bound in KB per partition (queued.max.messages.kbytes) for
  * a process with mem_limit bytes (-1: none) that may own `partitions` input
  * partitions (<= 0: unknown): FR_PREFETCH_KB_MAX without a limit or a
- * count, else what keeps partitions x (1.6 x the bound + one 256 KB fetch
- * response) within half the limit, in FR_PREFETCH_KB_MIN..FR_PREFETCH_KB_MAX.
- * 1.6: a queued record costs its librdkafka op and its share of the fetch
- * buffer beside the bytes the bound counts (measured: docs/ARCHITECTURE.md,
- * "Backpressure and memory bounds"). */
+ * count, else what keeps partitions x (1.6 x the bound + 1 MiB) within
+ * half the limit, in FR_PREFETCH_KB_MIN..FR_PREFETCH_KB_MAX. 1.6: a queued
+ * record costs its librdkafka op and its share of the fetch buffer beside
+ * the bytes the bound counts; 1 MiB: the fetch responses a partition pins
+ * besides (a response lives until its last record's job ends, and holds
+ * up to 256 KB of each partition). Measured: docs/ARCHITECTURE.md,
+ * "Backpressure and memory bounds". */
 #define FR_PREFETCH_KB_MAX 8192
-#define FR_PREFETCH_KB_MIN 1024
+#define FR_PREFETCH_KB_MIN 512
 int fr_source_prefetch_kb(int64_t mem_limit, int partitions);
 /* Destroys the consumer and the records it still holds; every job's record
  * (fr_jobs_destroy) must be destroyed before, or rd_kafka_destroy waits for

@@ -873,7 +873,7 @@ void fr_source_close(fr_source *s) {
 int fr_source_prefetch_kb(int64_t mem_limit, int partitions) {
     if (mem_limit <= 0 || partitions <= 0) return FR_PREFETCH_KB_MAX;
     double per = (double)mem_limit / 2 / partitions;  /* half the limit for prefetched records */
-    double kb = (per - 262144.0) / 1.6 / 1024.0;      /* one fetch response, then 1.6x the bound */
+    double kb = (per - 1048576.0) / 1.6 / 1024.0;     /* 1 MiB of fetch responses, then 1.6x the bound */
     if (kb >= FR_PREFETCH_KB_MAX) return FR_PREFETCH_KB_MAX;
     if (kb <= FR_PREFETCH_KB_MIN) return FR_PREFETCH_KB_MIN;
     return (int)kb;
@@ -947,7 +947,7 @@ static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t
         return 0;
     }
     int kb = fr_source_prefetch_kb(mem_limit, n);
-    double worst = (double)n * (1.6 * kb * 1024 + 262144) / (1 << 20);
+    double worst = (double)n * (1.6 * kb * 1024 + 1048576) / (1 << 20);
     fr_log(worst > mib / 2 ? FR_LOG_WARN : FR_LOG_INFO, "prefetch_bound",
            "%s has %d partitions and the memory limit is %.0f MiB: prefetch bound %d KB per partition "
            "(owning all of them: about %.0f MiB of prefetched records%s)",

@@ -1292,6 +1292,17 @@ class MemoryCgroup:
         with open(os.path.join(self.path, "memory.peak" if self.v2 else "memory.max_usage_in_bytes")) as f:
             return int(f.read().split()[0])
 
+    def stat(self):
+        """Its memory now: anonymous (rss / anon) and page cache (cache / file), MiB."""
+        keys = ("anon", "file") if self.v2 else ("rss", "cache")
+        got = {}
+        with open(os.path.join(self.path, "memory.stat")) as f:
+            for line in f:
+                k, _, v = line.partition(" ")
+                if k in keys:
+                    got[k] = "%.1f MiB" % (int(v) / 2**20)
+        return ", ".join("%s %s" % (k, got.get(k, "?")) for k in keys)
+
     def oom_kills(self):
         try:
             with open(os.path.join(self.path, "memory.events" if self.v2 else "memory.oom_control")) as f:
@@ -1315,8 +1326,8 @@ class MemoryCgroup:
 def scenario_memory_limit():
     """Under a container's memory limit fraudd sizes its prefetch from the input topic's
     partition count: 32 partitions holding a backlog of about 160 MB, fraudd in a 128 MiB
-    memory cgroup (seen as its cgroup root, as in a pod). It picks 1120 KB per partition
-    ((64 MiB / 32 - 256 KB) / 1.6), drains every record once without being killed, and its
+    memory cgroup (seen as its cgroup root, as in a pod). It picks 640 KB per partition
+    ((64 MiB / 32 - 1 MiB) / 1.6 = 640 KB), drains every record once without being killed, and its
     cgroup's peak stays under the limit. The control, the same run with the old fixed 8 MB per
     partition set in its config and a 1 GiB limit, holds more than the 128 MiB at its peak:
     it would not fit the pod."""
@@ -1327,7 +1338,7 @@ def scenario_memory_limit():
     create_topics(topics[1:])
     _, lines = generate(20000, 31)
     Loader(topics[0]).produce((i, lines[i % len(lines)], card_key(lines[i % len(lines)])) for i in range(n))
-    want_kb = (limit // 2 // parts - 262144) * 10 // 16 // 1024
+    want_kb = (limit // 2 // parts - 1048576) * 10 // 16 // 1024
     peaks = {}
     for label, extra in (("sized", ""), ("fixed 8 MB", '    queued.max.messages.kbytes: "8192"\n')):
         slug = "memlimit-" + label.split()[0]
@@ -1364,14 +1375,17 @@ def scenario_memory_limit():
             else:
                 wait_until_exit_or(d, lambda: end_total(out) >= n, 180)
             killed = d.proc.poll() is not None and d.proc.returncode == -signal.SIGKILL
+            hwm = vm_hwm_kb(d.proc.pid) if d.proc.poll() is None else 0
+            print("  %s: cgroup %s" % (label, cg.stat()))
             rc = d.stop() if d.proc.poll() is None else d.proc.returncode
-            peaks[label] = (cg.peak(), cg.oom_kills(), killed, rc)
+            peaks[label] = (cg.peak(), cg.oom_kills(), killed, rc, hwm)
         finally:
             if d and d.proc.poll() is None:  # a check raised: no process left in the cgroup
                 d.proc.kill()
                 d.proc.wait()
             cg.remove()
-    (sp, sk, skilled, src_rc), (fp, fk, fkilled, _) = peaks["sized"], peaks["fixed 8 MB"]
+    (sp, sk, skilled, src_rc, shwm), (fp, fk, fkilled, _, fhwm) = peaks["sized"], peaks["fixed 8 MB"]
+    print("  peak RSS (VmHWM): sized %.1f MiB, fixed 8 MB %.1f MiB" % (shwm / 1024, fhwm / 1024))
     print("  cgroup peak: sized %.1f MiB (OOM kills %d; limit %d MiB), fixed 8 MB %.1f MiB (limit 1024 MiB)" %
           (sp / 2**20, sk, limit >> 20, fp / 2**20))
     check(not skilled and sk == 0 and src_rc == 0,
@@ -1382,6 +1396,15 @@ def scenario_memory_limit():
     check(not fkilled and fp > limit,
           "memory_limit: the control (8 MB per partition, 1 GiB limit) peaks above the sized run's limit: "
           "%.1f MiB > %d MiB" % (fp / 2**20, limit >> 20))
+
+
+def vm_hwm_kb(pid):
+    """A process's peak resident memory (VmHWM), KB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def end_total(topic):

@@ -174,22 +174,22 @@ static void memory_limit_follows_the_cgroup(void **state) {
 }
 
 /* the prefetch bound keeps every partition's share of half the limit:
- * partitions x (1.6 x bound + 256 KB) <= limit / 2, within 1..8 MB */
+ * partitions x (1.6 x bound + 1 MiB) <= limit / 2, within 512 KB..8 MB */
 static void prefetch_bound_fits_half_the_memory_limit(void **state) {
     (void)state;
     const int64_t mib = 1 << 20;
     assert_int_equal(fr_source_prefetch_kb(-1, 64), FR_PREFETCH_KB_MAX);       /* no limit */
     assert_int_equal(fr_source_prefetch_kb(512 * mib, 0), FR_PREFETCH_KB_MAX); /* count unknown */
     assert_int_equal(fr_source_prefetch_kb(512 * mib, 4), FR_PREFETCH_KB_MAX); /* the cap */
-    assert_int_equal(fr_source_prefetch_kb(512 * mib, 64), 2400);              /* (4 MiB - 256 KB) / 1.6 */
-    assert_int_equal(fr_source_prefetch_kb(256 * mib, 64), 1120);              /* (2 MiB - 256 KB) / 1.6 */
+    assert_int_equal(fr_source_prefetch_kb(512 * mib, 64), 1920);              /* (4 MiB - 1 MiB) / 1.6 */
+    assert_int_equal(fr_source_prefetch_kb(256 * mib, 64), 640);               /* (2 MiB - 1 MiB) / 1.6 */
     assert_int_equal(fr_source_prefetch_kb(512 * mib, 5000), FR_PREFETCH_KB_MIN); /* the floor */
     for (int n = 1; n <= 1024; n *= 2)
         for (int64_t lim = 64 * mib; lim <= 8192 * mib; lim *= 2) {
             int kb = fr_source_prefetch_kb(lim, n);
             assert_in_range(kb, FR_PREFETCH_KB_MIN, FR_PREFETCH_KB_MAX);
-            if (kb > FR_PREFETCH_KB_MIN) assert_true(n * (1.6 * kb * 1024 + 262144) <= lim / 2 + 1);
-            if (kb < FR_PREFETCH_KB_MAX) assert_true(n * (1.6 * (kb + 1) * 1024 + 262144) > lim / 2);
+            if (kb > FR_PREFETCH_KB_MIN) assert_true(n * (1.6 * kb * 1024 + 1048576) <= lim / 2 + 1);
+            if (kb < FR_PREFETCH_KB_MAX) assert_true(n * (1.6 * (kb + 1) * 1024 + 1048576) > lim / 2);
         }
 }
 

@@ -962,13 +962,13 @@ static void the_prefetch_bound_follows_the_memory_limit(void **state) {
     assert_non_null(f);
     fputs("268435456\n", f); /* 256 MiB */
     fclose(f);
-    /* 64 partitions: (128 MiB / 64 - 256 KB) / 1.6 = 1120 KB each */
+    /* 64 partitions: (128 MiB / 64 - 1 MiB) / 1.6 = 640 KB each */
     env *e = env_new_parts(1, 0, 64);
     e->cgroup_root = dir;
     produce_records(e, 200, 5, "card");
     start(e);
     fr_stats s = finish(e, 200);
-    assert_int_equal(s.prefetch_bytes, 1120 * 1024);
+    assert_int_equal(s.prefetch_bytes, 640 * 1024);
     assert_int_equal(s.results, 200);
     assert_int_equal(s.dead_letters, 0);
     env_free(e);

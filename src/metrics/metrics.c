@@ -48,9 +48,9 @@ static void gauge(fr_buf *b, const char *name, const char *help, double v) {
     fr_buf_printf(b, "%s %.15g\n", name, v);
 }
 
-/* Latency histogram from the pipeline's 128 log buckets, in seconds. */
-/* fine: also the quarter steps between 1 ms and 131 ms (fr_lat_bucket_shown),
- * for the latencies that objectives are set on */
+/* Latency histogram from the pipeline's 128 log buckets, in seconds; fine:
+ * also the quarter steps between 1 and 131 ms (fr_lat_bucket_shown), for the
+ * latencies that objectives are set on. */
 static void lat_hist(fr_buf *b, const char *name, const char *help, const uint64_t *bk, uint64_t sum_ns, int fine) {
     head(b, name, "histogram", help);
     uint64_t acc = 0, total = 0;

@@ -870,10 +870,13 @@ void fr_source_close(fr_source *s) {
 
 /* ---- the prefetch bound under a memory limit ---- */
 
+/* What a partition's prefetch costs in memory (fr_source_prefetch_kb). */
+static double prefetch_cost(int kb) { return 1.6 * kb * 1024.0 + 1048576.0; }
+
 int fr_source_prefetch_kb(int64_t mem_limit, int partitions) {
     if (mem_limit <= 0 || partitions <= 0) return FR_PREFETCH_KB_MAX;
-    double per = (double)mem_limit / 2 / partitions;  /* half the limit for prefetched records */
-    double kb = (per - 1048576.0) / 1.6 / 1024.0;     /* 1 MiB of fetch responses, then 1.6x the bound */
+    double per = (double)mem_limit / 2 / partitions;       /* half the limit for prefetched records */
+    double kb = (per - prefetch_cost(0)) / (prefetch_cost(1) - prefetch_cost(0)); /* prefetch_cost(kb) = per */
     if (kb >= FR_PREFETCH_KB_MAX) return FR_PREFETCH_KB_MAX;
     if (kb <= FR_PREFETCH_KB_MIN) return FR_PREFETCH_KB_MIN;
     return (int)kb;
@@ -885,24 +888,15 @@ static int kv_has(const fr_kv_list *l, const char *key) {
     return 0;
 }
 
-/* Partitions of the input topic, asked of the cluster by a short-lived
- * client without a group (the same properties as the consumer, its logs
- * off: a failure is reported by the caller); -1 if it cannot tell within
- * timeout_ms. Not the producer's handle: a producer's metadata request may
- * create a missing topic (allow.auto.create.topics is true for producers). */
-static int input_partitions(const fr_config *c, const fr_kv_list *override, int timeout_ms, char *why,
-                            size_t whylen) {
+/* Partitions of topic, asked of the cluster by a short-lived client made
+ * from conf (destroyed here): the consumer's settings so far, no callbacks,
+ * its logs off (a failure is reported by the caller). -1 if it cannot tell
+ * within timeout_ms. Not the producer's handle: a producer's metadata
+ * request may create a missing topic (allow.auto.create.topics is true for
+ * producers); nor a subscribe: the client never joins the group. */
+static int topic_partitions(rd_kafka_conf_t *conf, const char *topic, int timeout_ms, char *why, size_t whylen) {
     char e[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, NULL);
-    if (fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", e, sizeof e) ||
-        fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", e, sizeof e) ||
-        fr_kafka_conf_apply(conf, override, "consumer override", e, sizeof e) ||
-        fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, e, sizeof e)) {
-        snprintf(why, whylen, "%s", e);
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!rk) {
         snprintf(why, whylen, "%s", e);
@@ -910,12 +904,12 @@ static int input_partitions(const fr_config *c, const fr_kv_list *override, int 
         return -1;
     }
     int n = -1;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, c->kafka.input_topic, NULL);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t ke = t ? rd_kafka_metadata(rk, 0, t, &md, timeout_ms) : rd_kafka_last_error();
     if (ke) snprintf(why, whylen, "%s", rd_kafka_err2str(ke));
     for (int i = 0; md && i < md->topic_cnt; i++) {
-        if (strcmp(md->topics[i].topic, c->kafka.input_topic)) continue;
+        if (strcmp(md->topics[i].topic, topic)) continue;
         if (md->topics[i].err)
             snprintf(why, whylen, "%s", rd_kafka_err2str(md->topics[i].err));
         else
@@ -927,8 +921,8 @@ static int input_partitions(const fr_config *c, const fr_kv_list *override, int 
     return n;
 }
 
-/* Sets queued.max.messages.kbytes from the memory limit, unless the config
- * or the override sets it. */
+/* Sets queued.max.messages.kbytes in conf (the consumer's, every map
+ * applied) from the memory limit, unless the config or the override sets it. */
 static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t mem_limit, rd_kafka_conf_t *conf,
                          char *err, size_t errlen) {
     static const char key[] = "queued.max.messages.kbytes";
@@ -936,7 +930,12 @@ static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t
         kv_has(override, key))
         return 0;
     char why[520] = "no answer";
-    int n = input_partitions(c, override, 5000, why, sizeof why);
+    int n = -1;
+    rd_kafka_conf_t *probe = rd_kafka_conf_dup(conf);
+    if (fr_kafka_conf_set(probe, "bootstrap.servers", c->kafka.bootstrap_servers, why, sizeof why))
+        rd_kafka_conf_destroy(probe);
+    else
+        n = topic_partitions(probe, c->kafka.input_topic, 5000, why, sizeof why);
     double mib = (double)mem_limit / (1 << 20);
     if (n <= 0) {
         fr_log(FR_LOG_WARN, "prefetch_bound",
@@ -947,7 +946,7 @@ static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t
         return 0;
     }
     int kb = fr_source_prefetch_kb(mem_limit, n);
-    double worst = (double)n * (1.6 * kb * 1024 + 1048576) / (1 << 20);
+    double worst = n * prefetch_cost(kb) / (1 << 20);
     fr_log(worst > mib / 2 ? FR_LOG_WARN : FR_LOG_INFO, "prefetch_bound",
            "%s has %d partitions and the memory limit is %.0f MiB: prefetch bound %d KB per partition "
            "(owning all of them: about %.0f MiB of prefetched records%s)",
@@ -1000,10 +999,10 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
          * draining 4 partitions, same CPU and drain rate; BENCHMARKS.md (l)) */
         (rc = fr_kafka_conf_set(conf, "max.partition.fetch.bytes", "262144", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
-        (rc = size_prefetch(c, override, mem_limit, conf, err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, override, "consumer override", err, errlen)) ||
+        (rc = size_prefetch(c, override, mem_limit, conf, err, errlen)) ||
         /* fixed: the delivery guarantee depends on these */
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||

@@ -67,9 +67,10 @@ int fr_cpu_count(const char *cgroup_root);
  * it cannot be read. */
 int64_t fr_memory_limit(const char *cgroup_root);
 
-/* url with its "user:password@" and its query (often a signed token)
- * removed, or with markers replaced by "[redacted]@" / "?[redacted]";
- * the fragment goes too. For logs and dumps; dst is NUL terminated. */
+/* url with its "user:password@" (up to the last '@' before the path), its
+ * query (often a signed token) and its fragment removed, or with markers
+ * replaced by "[redacted]@" / "?[redacted]" / "#[redacted]". For logs, dumps
+ * and config errors; dst is NUL terminated. */
 void fr_url_redact(const char *url, int markers, char *dst, size_t cap);
 
 #ifdef __cplusplus

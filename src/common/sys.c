@@ -72,10 +72,12 @@ void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
     const char *end = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(end - host));
+    const char *at = NULL; /* the last '@': a raw '@' in a password stays redacted */
+    for (const char *p = host; p < end; p++)
+        if (*p == '@') at = p;
     const char *rest = at ? at + 1 : host;
     size_t tail = strcspn(rest, "?#");
-    int query = rest[tail] == '?';
-    snprintf(dst, cap, "%.*s%s%.*s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
-             query && markers ? "?[redacted]" : "");
+    int query = rest[tail] == '?', fragment = strchr(rest, '#') != NULL;
+    snprintf(dst, cap, "%.*s%s%.*s%s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
+             query && markers ? "?[redacted]" : "", fragment && markers ? "#[redacted]" : "");
 }

@@ -437,13 +437,19 @@ static int topic_ok(const char *s) {
     return 1;
 }
 
-/* http:// or https:// followed by a host, no spaces or control characters. */
+/* http:// or https:// followed by a host (after any "user:password@", before
+ * any ":port", "/", "?" or "#"), no spaces or control characters. A URL
+ * without a host ("http://#x", "http://u@/m") would dump, with its fragment
+ * or credentials redacted, as one that does not load back. */
 static int url_ok(const char *s) {
     const char *h = !strncasecmp(s, "http://", 7) ? s + 7 : !strncasecmp(s, "https://", 8) ? s + 8 : NULL;
-    if (!h || !*h || *h == '/' || *h == ':') return 0;
+    if (!h) return 0;
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
-    return 1;
+    const char *end = h + strcspn(h, "/?#"), *host = h;
+    for (const char *p = h; p < end; p++)
+        if (*p == '@') host = p + 1;
+    return host < end && *host != ':';
 }
 
 /* A dotted field path: non-empty segments, at most 8 of them. */
@@ -662,8 +668,15 @@ static int load_scalar(fr__ctx *x, size_t i, const yaml_node_t *v) {
         text[0] = 0; /* null */
     rc = convert(x->c, o, text);
     if (rc == FR_ENOMEM) rc = fail(x, rc, v->start_mark, "%s: out of memory", path);
-    else if (rc) rc = fail(x, rc, v->start_mark, "%s: expected %s, got %s", path, want,
-                           show(shown, sizeof shown, text, strlen(text)));
+    else if (rc) {
+        const char *bad = text;
+        char safe[1024];
+        if (o->flags & FR__F_URL) { /* credentials and a signed query stay out of the message */
+            fr_url_redact(text, 1, safe, sizeof safe);
+            bad = safe;
+        }
+        rc = fail(x, rc, v->start_mark, "%s: expected %s, got %s", path, want, show(shown, sizeof shown, bad, strlen(bad)));
+    }
     free(text);
     return rc;
 }

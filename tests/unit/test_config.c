@@ -374,6 +374,23 @@ static void model_url_must_be_http_and_exclusive_with_path(void **state) {
                "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"ftp://host/m.onnx\"");
     fails_with(BASE "model:\n  url: \"http:// x\"\n", FR_ETYPE,
                "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"http:// x\"");
+    /* a URL needs a host: "http://#x" would dump as "http://", which does not load back */
+    fails_with(BASE "model:\n  url: http://#rels/b.onnx\n", FR_ETYPE,
+               "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"http://#[redacted]\"");
+    fails_with(BASE "model:\n  url: https://u:pw@/m.onnx\n", FR_ETYPE,
+               "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"https://[redacted]@/m.onnx\"");
+    fails_with(BASE "model:\n  url: http://?sig=1\n", FR_ETYPE,
+               "t.yaml:7:8: model.url: expected an http:// or https:// URL or null, got \"http://?[redacted]\"");
+    /* a raw '@' in a password: everything before the last '@' is redacted */
+    assert_int_equal(load(BASE "model:\n  url: https://u:p@ss@models.internal/m.onnx\n", &c), 0);
+    dump = NULL;
+    f = open_memstream(&dump, &dlen);
+    fr_config_dump(c, f);
+    fclose(f);
+    assert_non_null(strstr(dump, "\"https://[redacted]@models.internal/m.onnx\""));
+    assert_null(strstr(dump, "ss@"));
+    free(dump);
+    fr_config_free(c);
     fails_with(BASE "model:\n  path: /m.onnx\n  url: http://host/m.onnx\n", FR_EINVAL,
                "t.yaml:8:8: model.url: set either model.path or model.url, not both");
     fails_with(BASE "model:\n  max_bytes: 10\n", FR_ERANGE,

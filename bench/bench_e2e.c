@@ -2,9 +2,11 @@
  *
  *   bench_e2e [--data data/ulb/creditcard_legit_train.csv] [--seconds S] [--model M.onnx] [--only fraudd|model]
  *             (from the repository root; without --model: the embedded default model)
- *   bench_e2e --only fraudd [--seconds S | --passes N]   the fraudd path alone: timed, or N passes
- *             over the records untimed, for `perf stat -e cycles:u` (cycles count only while the
- *             process runs, so they stay comparable on a busy machine where wall time does not)
+ *   bench_e2e --only fraudd [--seconds S | --passes N] [--unpadded]   the fraudd path alone: timed,
+ *             or N passes over the records untimed, for `perf stat -e cycles:u` (cycles count only
+ *             while the process runs, so they stay comparable on a busy machine where wall time does
+ *             not); --unpadded: the records are handed over as the daemon's worker hands Kafka's
+ *             (fr_scorer_run's padded = 0), not as padded input
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -110,10 +112,12 @@ typedef struct fctx {
     fr_scored res[BATCH];
 } fctx;
 
+static int padded = 1; /* 0 with --unpadded */
+
 static double run_fraudd(void *c, const recs *rs, size_t *done) {
     fctx *f = c;
     for (size_t i = 0; i + BATCH <= rs->n; i += BATCH) {
-        fr_scorer_run(f->s, rs->r + i, BATCH, 1, f->res);
+        fr_scorer_run(f->s, rs->r + i, BATCH, padded, f->res);
         sink += f->res[0].score;
     }
     *done += rs->n / BATCH * BATCH;
@@ -211,6 +215,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
         else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc) passes = atol(argv[++i]);
+        else if (strcmp(argv[i], "--unpadded") == 0) padded = 0;
         else {
             fprintf(stderr, "bench_e2e: unknown argument %s\n", argv[i]);
             return 2;

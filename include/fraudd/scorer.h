@@ -50,7 +50,8 @@ double fr_scorer_threshold(const fr_scorer *s);
 
 /* Scores n records (any n; batched internally). out[i].text stays valid
  * until the next call. padded: each record has FR_JSON_PADDING readable
- * bytes after its end. Returns 0, FR_ENOMEM, or FR_EINVAL if a result
+ * bytes after its end; if 0, those with fr_json_tail_readable are still
+ * read in place and only the others copied. Returns 0, FR_ENOMEM, or FR_EINVAL if a result
  * outgrew the scorer's size bound (a bug, never silent). */
 int fr_scorer_run(fr_scorer *s, const fr_slice *records, size_t n, int padded, fr_scored *out);
 

@@ -150,12 +150,14 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
     size_t rows = 0, staged = 0;
     char reason[FR__REASON_MAX];
     if (!padded) {
-        /* Passthrough slices must stay valid until the chunk is encoded, so
-         * unpadded records are copied side by side with padding once here
-         * (instead of into the decoder's single scratch copy). */
+        /* A record whose tail is readable is decoded where it lies (about 63
+         * in 64). Passthrough slices must stay valid until the chunk is
+         * encoded, so the others are copied side by side with padding once
+         * here (instead of into the decoder's single scratch copy). */
         size_t need = 0;
         for (size_t i = 0; i < n; i++)
-            if (rec[i].len <= s->max_bytes) need += rec[i].len + FR_JSON_PADDING;
+            if (rec[i].len <= s->max_bytes && !fr_json_tail_readable(rec[i].ptr, rec[i].len))
+                need += rec[i].len + FR_JSON_PADDING;
         if (need > s->stage_cap) {
             char *p = realloc(s->stage, need);
             if (!p) return FR_ENOMEM;
@@ -166,7 +168,8 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
     for (size_t i = 0; i < n; i++) {
         float *raw = s->raw + rows * s->nin, *x = s->xrow;
         const char *buf = rec[i].ptr;
-        if (!padded && rec[i].len <= s->max_bytes) { /* too large ones are rejected unread */
+        /* too large ones are rejected unread; most others are read in place */
+        if (!padded && rec[i].len <= s->max_bytes && !fr_json_tail_readable(rec[i].ptr, rec[i].len)) {
             memcpy(s->stage + staged, rec[i].ptr, rec[i].len);
             memset(s->stage + staged + rec[i].len, ' ', FR_JSON_PADDING);
             buf = s->stage + staged;

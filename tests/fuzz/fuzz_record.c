@@ -2,7 +2,8 @@
  *
  * Schema: ULB-like (features V1..V28, Amount, and a nested "card.amount"
  * with a default; passthrough "id" and "meta"). Each input is decoded
- * padded (a copy with FR_JSON_PADDING bytes after it), unpadded (the
+ * padded (a copy with FR_JSON_PADDING bytes after it, of a content chosen
+ * by the input's length), unpadded (the
  * fuzzer's own buffer, so ASan catches any read past its end), and by a
  * decoder with a 64-byte limit. Invariants, checked with abort():
  *  - never crashes, leaks or reads out of bounds (the sanitizers);
@@ -121,7 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *padded = malloc(size + FR_JSON_PADDING);
     if (!padded) return 0;
     if (size) memcpy(padded, data, size);
-    memset(padded + size, '}', FR_JSON_PADDING); /* padding content must not matter */
+    /* Padding content must not matter: the daemon decodes records in place
+     * with whatever follows them in the fetch buffer (fr_json_tail_readable),
+     * so the fill varies with the input: the input itself again (the next
+     * record), or one of the bytes that would extend a record's last token. */
+    static const char fills[] = "}9\",\\ e";
+    size_t pick = size % (sizeof fills); /* sizeof fills - 1 single bytes, then the input again */
+    for (size_t i = 0; i < FR_JSON_PADDING; i++)
+        padded[size + i] = pick < sizeof fills - 1 ? fills[pick] : size ? (char)data[i % size] : '{';
 
     fr_reject x = fr_decoder_decode(dec, padded, size, 1, a, pa, ra, sizeof ra);
     check_reason(x, ra, sizeof ra);

@@ -3,6 +3,7 @@
  * results equal the stages run by hand, and the sample generator's contract
  * (deterministic, valid JSON, anomaly rate, normal records distributed as the
  * embedded rows). */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/mman.h>
 
 #include "fraudd/gen.h"
 #include "fraudd/model.h"
@@ -65,6 +67,103 @@ static void scorer_keeps_order_and_every_record(void **state) {
     fr_gen_free(g);
     fr_scorer_free(s);
     fr_model_free(m);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifdef SANITIZED
+enum { IN_PLACE = 0 }; /* ASan and TSan report reads past a heap block: everything is copied */
+#else
+enum { IN_PLACE = 1 };
+#endif
+
+/* A record is read where it lies only when the 64 bytes after it are in the
+ * same page as its last byte; the result never depends on what those bytes
+ * hold, and a record that ends at a page whose next page is unmapped is
+ * copied, not read past its end. */
+static void scorer_reads_records_in_place_only_when_their_tail_is_readable(void **state) {
+    (void)state;
+    enum { PAGE = 4096 };
+    /* the 4 KiB arithmetic */
+    enum { PAGES = 16 };
+    char *base = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    char *end = base + (PAGES - 1) * PAGE; /* first unreadable byte: a guard page follows */
+    assert_int_equal(mprotect(end, PAGE, PROT_NONE), 0);
+    assert_int_equal(fr_json_tail_readable(end - 10, 10), 0);
+    assert_int_equal(fr_json_tail_readable(end - 64, 64), 0);
+    assert_int_equal(fr_json_tail_readable(end - 65, 1), IN_PLACE);  /* 64 bytes left: exactly enough */
+    assert_int_equal(fr_json_tail_readable(end - 64 - 20, 20), IN_PLACE);
+    assert_int_equal(fr_json_tail_readable(base + PAGE - 63, 10), 0); /* crosses into the next page */
+    assert_int_equal(fr_json_tail_readable(base, 0), 0);
+
+    char err[256];
+    fr_model *m;
+    assert_int_equal(fr_model_load_default(&m, err, sizeof err), 0);
+    const char *pt[] = {"id"};
+    fr_scorer_opts so = {.passthrough = pt, .np = 1, .threshold = NAN, .max_batch = 8, .max_record_bytes = 4096};
+    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err);
+    fr_scorer *ref = fr_scorer_new(m, &so, err, sizeof err);
+    assert_non_null(s);
+    assert_non_null(ref);
+    fr_gen_opts go = {.seed = 5, .anomaly_rate = 0.2, .first_id = 1, .rate_per_s = 100};
+    fr_gen *g = fr_gen_new(&go);
+    /* records ending at every distance 0..99 from the guard page, and others
+     * mid-page followed by bytes that would extend them if they were read:
+     * digits, a quote, a key, a closing brace */
+    enum { N = 140 };
+    static char clean[N][1024];
+    fr_slice rec[N], want_rec[N];
+    fr_scored out[N], want[N];
+    const char *tails[] = {"9999999999", "\"", ",\"V1\":5}", "}}}}", "e+99"};
+    char *mid = base + 100;
+    for (int i = 0; i < N; i++) {
+        size_t len = fr_gen_next(g, clean[i], sizeof clean[i], NULL);
+        if (i % 9 == 4) len -= 1;                                 /* no closing brace: not JSON */
+        if (i % 13 == 6) len = (size_t)snprintf(clean[i], sizeof clean[i], "{\"id\":%d,\"V1\":12", i); /* number at the end */
+        assert_true(len + FR_JSON_PADDING <= sizeof clean[i]); /* zeros after it: the padded reference */
+        want_rec[i] = (fr_slice){clean[i], len};
+        char *at;
+        if (i < 100) {
+            at = end - (size_t)i - len; /* its last byte i bytes before the guard page */
+        } else {
+            at = mid;
+            const char *t = tails[i % 5];
+            memcpy(at + len, t, strlen(t) + 1);
+            mid += len + 64;
+            assert_true(mid + 1024 < end - 2 * PAGE);
+        }
+        if (i >= 100) memcpy(at, clean[i], len);
+        rec[i] = (fr_slice){at, len};
+    }
+    for (int k = 0; k < 100; k++) { /* the records at the guard page overlap: each is rewritten, then scored */
+        memcpy((char *)rec[k].ptr, clean[k], rec[k].len);
+        assert_int_equal(fr_scorer_run(s, &rec[k], 1, 0, &out[k]), 0);
+        assert_int_equal(fr_scorer_run(ref, &want_rec[k], 1, 1, &want[k]), 0);
+        assert_int_equal(out[k].reject, want[k].reject);
+        assert_int_equal(out[k].len, want[k].len);
+        assert_memory_equal(out[k].text, want[k].text, want[k].len);
+    }
+    assert_int_equal(fr_scorer_run(s, rec + 100, N - 100, 0, out + 100), 0);
+    assert_int_equal(fr_scorer_run(ref, want_rec + 100, N - 100, 1, want + 100), 0);
+    size_t scored = 0;
+    for (int i = 100; i < N; i++) {
+        assert_int_equal(out[i].reject, want[i].reject);
+        assert_int_equal(out[i].len, want[i].len);
+        assert_memory_equal(out[i].text, want[i].text, want[i].len);
+        scored += out[i].reject == FR_REJ_NONE;
+    }
+    assert_true(scored > 20);
+    fr_gen_free(g);
+    fr_scorer_free(s);
+    fr_scorer_free(ref);
+    fr_model_free(m);
+    munmap(base, PAGES * PAGE);
 }
 
 static void scorer_requires_a_threshold(void **state) {
@@ -147,6 +246,7 @@ static void generator_is_deterministic_and_valid(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scorer_keeps_order_and_every_record),
+        cmocka_unit_test(scorer_reads_records_in_place_only_when_their_tail_is_readable),
         cmocka_unit_test(scorer_requires_a_threshold),
         cmocka_unit_test(generator_is_deterministic_and_valid),
     };

@@ -32,6 +32,11 @@ typedef struct fr_job {
     struct fr_part *part;    /* its partition's offsets */
     uint64_t seq;            /* handle in part->track */
     int64_t t_dispatch_ns;   /* fr_now_ns() at dispatch */
+    /* fr_wall_ms() of the worker's batch, set by the worker: the CreateTime
+     * of the job's result or dead letter when the worker produces it (one
+     * clock read per batch instead of librdkafka's one per message); a
+     * message re-sent later by the run thread gets the time of its re-send */
+    int64_t created_ms;
     uint32_t tries;          /* produce attempts of the current message */
     uint8_t dead;            /* the message in flight is a dead letter */
     uint8_t flagged;         /* result over the threshold */

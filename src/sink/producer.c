@@ -198,14 +198,15 @@ static void add_source_headers(fr_sink *k, rd_kafka_headers_t *h, const fr_job *
  * belong to the producer. The input's own bytes (a dead letter's value, a
  * pass-through result) are not copied: they live as long as the job, whose
  * input message is destroyed only after this message's delivery report.
- * Anything else (a result in the scorer's buffer, a parked copy) is. */
+ * Anything else (a result in the scorer's buffer, a parked copy) is.
+ * ts_ms: the message's CreateTime; 0 = librdkafka reads the clock. */
 static rd_kafka_resp_err_t produce(fr_sink *k, int dlq, const void *val, size_t len, rd_kafka_headers_t *h,
-                                   fr_job *job) {
+                                   fr_job *job, int64_t ts_ms) {
     int flags = val == job->msg->payload ? 0 : RD_KAFKA_MSG_F_COPY;
     return rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->topic[dlq]), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                              RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_VALUE((void *)val, len),
                              RD_KAFKA_V_KEY(job->msg->key, job->msg->key_len), RD_KAFKA_V_HEADERS(h),
-                             RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
+                             RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
 }
 
 /* A waiting entry; copies val unless the message is a dead letter (which
@@ -298,7 +299,7 @@ static void mark_fatal(fr_sink *k, fr_job *job, const char *why) {
 static void worker_send(fr_sink *k, fr_job *job, int dlq, const void *val, size_t len, rd_kafka_headers_t *h) {
     rd_kafka_resp_err_t e;
     for (int spins = 0;; spins++) {
-        e = produce(k, dlq, val, len, h, job);
+        e = produce(k, dlq, val, len, h, job, job->created_ms);
         /* the flag guards no data: relaxed (fr_sink_stop_waiting) */
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load_explicit(&k->stopping, memory_order_relaxed)) break;
         /* the run thread serves delivery reports, which frees room */
@@ -586,7 +587,7 @@ static void send_due(fr_sink *k) {
             park(k, p, 0);
             p->due_ns = due; /* not yet due, or due and behind a full queue: keeps its turn */
         } else {
-            rd_kafka_resp_err_t e = produce(k, p->dlq, p->val, p->len, p->h, job);
+            rd_kafka_resp_err_t e = produce(k, p->dlq, p->val, p->len, p->h, job, 0);
             if (!e) {
                 p->h = NULL; /* now the producer's */
                 park_free(p);

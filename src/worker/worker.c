@@ -314,7 +314,9 @@ static void process(fr_worker *w, size_t n) {
     /* the clock read that times the batch also says the worker is alive */
     atomic_store_explicit(&wc->heartbeat_ns, t0, memory_order_relaxed);
     uint64_t wait_sum = 0;
+    int64_t wall_ms = fr_wall_ms(); /* the CreateTime of this batch's messages (fr_job.created_ms) */
     for (size_t i = 0; i < n; i++) {
+        w->jobs[i]->created_ms = wall_ms;
         int64_t wait = t0 - w->jobs[i]->t_dispatch_ns;
         fr_ctr_add(&wc->queue_wait[fr_lat_bucket(wait)], 1);
         wait_sum += (uint64_t)(wait > 0 ? wait : 0);

@@ -170,6 +170,8 @@ typedef struct msg {
     char json_version[64]; /* the result's "model_version" */
     char score[48];      /* the result's "score" value, as printed */
     char text[2048];     /* the whole value (truncated past 2047 bytes) */
+    int64_t ts_ms;       /* its timestamp */
+    int ts_type;         /* rd_kafka_timestamp_type_t */
 } msg;
 
 /* Copies the text of JSON field name (a string's contents or a number). */
@@ -215,6 +217,9 @@ __attribute__((noinline, unused)) static msg *read_topic_body(env *e, const char
         if (!m->err) {
             msg *o = &out[got++];
             snprintf(o->key, sizeof o->key, "%.*s", (int)m->key_len, m->key ? (const char *)m->key : "");
+            rd_kafka_timestamp_type_t tt;
+            o->ts_ms = rd_kafka_message_timestamp(m, &tt);
+            o->ts_type = (int)tt;
             rd_kafka_headers_t *h = NULL;
             const void *v;
             size_t vl;

@@ -81,8 +81,10 @@ static void every_record_once_and_each_key_in_order(void **state) {
         }
     }
     fr_gen_free(g);
+    int64_t t_start = fr_wall_ms();
     start(e);
     fr_stats s = finish(e, N);
+    int64_t t_end = fr_wall_ms();
     assert_int_equal(e->rc, 0);
     assert_int_equal(s.results, N - bad);
     assert_int_equal(s.dead_letters, bad);
@@ -98,10 +100,17 @@ static void every_record_once_and_each_key_in_order(void **state) {
         assert_true(k >= 0 && k < KEYS);
         assert_true(out[i].src_offset > last[k]);
         last[k] = out[i].src_offset;
+        /* CreateTime: when fraudd made the result (fr_job.created_ms) */
+        assert_int_equal(out[i].ts_type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+        assert_true(out[i].ts_ms >= t_start && out[i].ts_ms <= t_end);
     }
     free(out);
     msg *dl = read_topic(e, "dlq", 1, bad);
-    for (size_t i = 0; i < bad; i++) assert_string_equal(dl[i].cls, "decode");
+    for (size_t i = 0; i < bad; i++) {
+        assert_string_equal(dl[i].cls, "decode");
+        assert_int_equal(dl[i].ts_type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+        assert_true(dl[i].ts_ms >= t_start && dl[i].ts_ms <= t_end);
+    }
     free(dl);
     env_free(e);
 }

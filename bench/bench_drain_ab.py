@@ -69,6 +69,11 @@ class Run:
     def done(self, n):
         """True once the output holds n messages; then the CPU and RSS are taken (once)."""
         if self.res is None:
+            if self.d.proc.poll() is not None:  # exited (a config error, a crash): no output will come
+                with open(self.d.log_path, errors="replace") as f:
+                    last = (f.read().strip().splitlines() or [""])[-1]
+                raise RuntimeError("fraudd exited with %s before its output held %d messages (log %s): %s" %
+                                   (self.d.proc.returncode, n, self.d.log_path, last))
             try:
                 got = sum(self.watch.get_watermark_offsets(TopicPartition(self.out, p), timeout=10)[1]
                           for p in self.parts)

@@ -15,8 +15,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Maven Central (scripts/kafka.sh); kcat is a second, independent client.
 # Benchmarks: the JDK (javac) builds the Kafka Streams peer (bench/peers/streams).
 # clang-format: scripts/format-check.sh (informational).
-# Fault tests: Toxiproxy is built with Go from the Go module proxy (scripts/toxiproxy.sh); when
-# no `go` is on PATH, Debian's golang-go (1.19 on bookworm) is installed for it.
+# Go 1.26 or newer (the manifest tests, tests/k8s; Toxiproxy for the fault tests,
+# scripts/toxiproxy.sh): the `go` on PATH, else Go 1.26.8 from the Go module proxy, pinned by
+# its SHA-256 (scripts/go.sh; Debian bookworm's golang-go is 1.19, too old); unzip unpacks it.
 pkgs=(build-essential cmake ninja-build pkg-config
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libsimdjson-dev libjansson-dev libcmocka-dev
@@ -24,12 +25,12 @@ pkgs=(build-essential cmake ninja-build pkg-config
       librdkafka-dev libyaml-dev libmicrohttpd-dev
       libcurl4-openssl-dev prometheus curl openssl
       openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat
-      clang-format)
+      clang-format unzip)
 
 # shellcheck source=lib.sh
 . "$here/scripts/lib.sh"
-command -v go >/dev/null || pkgs+=(golang-go)
 apt_install_missing "${pkgs[@]}"
+"$here/scripts/go.sh" >/dev/null
 
 if [[ "${1:-}" != "--no-python" ]]; then
   "$here/scripts/setup-python.sh"

@@ -8,36 +8,27 @@
 #                                       port; prints the API address (http://127.0.0.1:PORT) as its last line
 #   scripts/toxiproxy.sh stop DIR       stop it (TERM, then KILL after 5 s); succeeds if nothing runs
 #
-# The versions are pinned here; `go install` checks the module against the Go checksum database
-# (sum.golang.org), and install refuses a binary whose embedded module version (`go version -m`)
-# is not the pinned one. v2.12.0 (2025-03) needs Go 1.23 (its go.mod); with an older `go`, such
-# as Debian bookworm's golang-go 1.19 on a fresh machine (scripts/setup.sh installs it when no
-# `go` is found), v2.8.0, the newest whose go.mod asks for 1.19 (built and used here with
-# Debian's 1.19.8; the latency, bandwidth, reset_peer and timeout toxics are the same).
+# The version is pinned here; `go install` checks the module against the Go checksum database
+# (sum.golang.org, through the module proxy), and install refuses a binary whose embedded module
+# version (`go version -m`) is not the pinned one. v2.12.0 (2025-03) needs Go 1.23 (its go.mod);
+# the `go` is scripts/go.sh's (1.26 or newer: the one on PATH, or Go 1.26.8 from the module
+# proxy on a machine without it, such as a fresh Debian bookworm, whose golang-go is 1.19).
 # FR_TOXIPROXY_HOME overrides the cache root.
 set -euo pipefail
-toxiproxy_version=v2.12.0        # with Go >= 1.23
-toxiproxy_version_old_go=v2.8.0  # with Go 1.19 .. 1.22
+toxiproxy_version=v2.12.0
 home=${FR_TOXIPROXY_HOME:-$HOME/.cache/fraudd/toxiproxy}
+scripts=$(cd "$(dirname "$0")" && pwd)
+bin=$home/$toxiproxy_version/toxiproxy-server
 
 die() { echo "toxiproxy.sh: $*" >&2; exit 1; }
 
-pick_version() { # sets toxiproxy_version and bin for the `go` on PATH
-  local minor
-  command -v go >/dev/null || die "go is not installed (scripts/setup.sh installs Debian's golang-go)"
-  minor=$(go env GOVERSION | sed -nE 's/^go1\.([0-9]+).*/\1/p')
-  [ -n "$minor" ] && [ "$minor" -ge 19 ] || die "go $(go env GOVERSION) is too old (1.19 or newer)"
-  [ "$minor" -ge 23 ] || toxiproxy_version=$toxiproxy_version_old_go
-  bin=$home/$toxiproxy_version/toxiproxy-server
-}
-
 built_ok() { # the binary exists and embeds the pinned module version
-  [ -x "$bin" ] && go version -m "$bin" 2>/dev/null |
+  [ -x "$bin" ] && GOTOOLCHAIN=local "$go" version -m "$bin" 2>/dev/null |
     grep -qE "^[[:space:]]mod[[:space:]]+github.com/Shopify/toxiproxy/v2[[:space:]]+$toxiproxy_version[[:space:]]"
 }
 
 install() {
-  pick_version
+  go=$("$scripts/go.sh") || die "no Go toolchain (scripts/go.sh)"
   if built_ok; then echo "$bin"; return; fi
   mkdir -p "$home/$toxiproxy_version"
   exec 9>"$home/$toxiproxy_version/.lock"   # two installs at once take turns
@@ -46,7 +37,7 @@ install() {
     local tmp; tmp=$(mktemp -d "$home/$toxiproxy_version/gobin.XXXXXX")
     echo "toxiproxy.sh: building github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version" >&2
     # outside any module (cd /), so no go.mod around us changes what is built
-    (cd / && GOBIN=$tmp GOFLAGS=-mod=mod GOTOOLCHAIN=local go install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version") ||
+    (cd / && GOBIN=$tmp GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version") ||
       { rm -rf "$tmp"; die "go install failed"; }
     mv "$tmp/server" "$bin"
     rm -rf "$tmp"

@@ -14,7 +14,9 @@ if (($# > 0)); then
   FRAUDD=$(realpath "$1")
   export FRAUDD
 fi
-command -v go >/dev/null || { echo "run.sh: go (1.26 or newer) is not installed" >&2; exit 1; }
+# Go 1.26 or newer: the one on PATH, else fetched once from the module proxy (scripts/go.sh)
+go=$("$here/../../scripts/go.sh") || { echo "run.sh: no Go 1.26 or newer (scripts/go.sh)" >&2; exit 1; }
+export GOTOOLCHAIN=local
 cd "$here"
-go version
-go test -count=1 -v ./...
+"$go" version
+"$go" test -count=1 -v ./...

@@ -60,6 +60,17 @@ size_t fr_result_prep_need(const fr_result_prep *p);
 size_t fr_result_prep_encode(const fr_result_prep *p, char *dst, size_t cap, const fr_score *s, const float *raw,
                              const float *y, const fr_slice *passthrough);
 
+/* A shadow result (docs/OUTPUT.md, model.challenger): the champion's result
+ * object champion[0..champion_len) with one more key at its end,
+ *   "challenger":<challenger[0..challenger_len)>        when reject is NULL,
+ *   "challenger":{"reject":"<reject>"}                  otherwise
+ * (reject: a reason name such as "missing_feature", or "scorer_failed").
+ * dst needs FR_SHADOW_EXTRA bytes more than champion_len plus
+ * challenger_len (or plus strlen(reject)). Returns the length (no NUL). */
+#define FR_SHADOW_EXTRA 32
+size_t fr_result_with_challenger(char *dst, const char *champion, size_t champion_len, const char *challenger,
+                                 size_t challenger_len, const char *reject);
+
 /* Shortest round-trip text of a float / double (strtof/strtod read back the
  * identical value); returns the length (<= 24), no NUL. dst needs 32 bytes:
  * the bytes after the text, up to dst[31], may be overwritten (fr_fmt_float

@@ -1,5 +1,10 @@
 /* fraudd score: offline (batch) scoring of newline-delimited JSON.
  *
+ * With --challenger, a second model scores every record too and each
+ * result is the champion's with the challenger's inside, as the daemon's
+ * shadow mode writes it (docs/OUTPUT.md); the summary counts how the two
+ * verdicts compare, so a model can be judged on a file before a rollout.
+ *
  * Reads the input in large blocks, cuts it into lines, and hands batches of
  * lines to one fr_scorer (the same worker stage the daemon uses). Lines
  * live inside the block, which keeps FR_JSON_PADDING spare bytes at its
@@ -34,6 +39,9 @@ static void score_usage(FILE *f) {
             "  --batch N             records per model call, 1..%d (default 64)\n"
             "  --max-record-bytes N  longer records are rejected as too_large (default 1048576)\n"
             "  --emit-output         add the model's raw outputs to each result\n"
+            "  --challenger F        also score with this ONNX model: each result gets\n"
+            "                        \"challenger\":{...} as its last key (shadow mode's format)\n"
+            "  --challenger-threshold X  override the challenger's threshold\n"
             "  --quiet               no summary on stderr\n"
             "exit: 0 all scored, 1 runtime error, 2 usage, 3 model error, 4 some records rejected\n",
             FR_MODEL_MAX_BATCH);
@@ -131,8 +139,10 @@ int fr__cmd_score(int argc, char **argv) {
         {"threshold", required_argument, 0, 't'}, {"passthrough", required_argument, 0, 'p'},
         {"batch", required_argument, 0, 'b'},  {"max-record-bytes", required_argument, 0, 'x'},
         {"emit-output", no_argument, 0, 'e'},  {"quiet", no_argument, 0, 'q'},
+        {"challenger", required_argument, 0, 'c'}, {"challenger-threshold", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *model_path = NULL, *in_path = "-", *out_path = "-", *rej_path = NULL;
+    const char *model_path = NULL, *in_path = "-", *out_path = "-", *rej_path = NULL, *ch_path = NULL;
+    double ch_threshold = NAN;
     char pt_default[] = "id";
     char *pt_arg = pt_default;
     const char *pt[FR__MAX_PASSTHROUGH];
@@ -157,6 +167,11 @@ int fr__cmd_score(int argc, char **argv) {
                 return FR_EXIT_USAGE;
             break;
         case 'e': so.emit_output = 1; break;
+        case 'c': ch_path = optarg; break;
+        case 'T':
+            if (fr__cli_parse_double("--challenger-threshold", optarg, -INFINITY, INFINITY, &ch_threshold))
+                return FR_EXIT_USAGE;
+            break;
         case 'q': quiet = 1; break;
         case 'h': score_usage(stdout); return FR_EXIT_OK;
         default: score_usage(stderr); return FR_EXIT_USAGE;
@@ -169,17 +184,37 @@ int fr__cmd_score(int argc, char **argv) {
     so.np = fr__cli_split_commas(pt_arg, pt, FR__MAX_PASSTHROUGH);
     so.passthrough = pt;
 
-    fr_model *m = fr__cli_load_model(model_path);
+    if (!ch_path && !isnan(ch_threshold)) {
+        fprintf(stderr, "fraudd score: --challenger-threshold needs --challenger\n");
+        return FR_EXIT_USAGE;
+    }
+    fr_model *m = fr__cli_load_model(model_path), *m2 = NULL;
     if (!m) return FR_EXIT_MODEL;
+    if (ch_path && !(m2 = fr__cli_load_model(ch_path))) {
+        fr_model_free(m);
+        return FR_EXIT_MODEL;
+    }
     char err[512];
     FILE *in = NULL, *out = NULL, *rej = NULL;
-    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err);
+    fr_scorer *s = fr_scorer_new(m, &so, err, sizeof err), *s2 = NULL;
+    fr_scored *res2 = m2 ? malloc(FR__BATCH_LINES * sizeof *res2) : NULL;
+    char *compose = NULL;
+    size_t compose_cap = 0;
+    /* verdicts[champion flagged][challenger flagged], challenger rejections */
+    size_t verdicts[2][2] = {{0, 0}, {0, 0}}, ch_rejected = 0;
     fr__reader rd = {0};
     fr_slice *lines = malloc(FR__BATCH_LINES * sizeof *lines);
     uint8_t *longlen = malloc(FR__BATCH_LINES);
     fr_scored *res = malloc(FR__BATCH_LINES * sizeof *res);
     if (!s) {
         fprintf(stderr, "fraudd score: %s\n", err);
+        rc = FR_EXIT_USAGE;
+        goto out;
+    }
+    /* the challenger as shadow mode runs it: no pass-through fields, no outputs */
+    fr_scorer_opts so2 = {.threshold = ch_threshold, .max_batch = so.max_batch, .max_record_bytes = so.max_record_bytes};
+    if (m2 && !(s2 = fr_scorer_new(m2, &so2, err, sizeof err))) {
+        fprintf(stderr, "fraudd score: challenger: %s\n", err);
         rc = FR_EXIT_USAGE;
         goto out;
     }
@@ -197,7 +232,7 @@ int fr__cmd_score(int argc, char **argv) {
     rd.max_rec = so.max_record_bytes;
     rd.cap = (so.max_record_bytes + 1) * 2 > (8u << 20) ? (so.max_record_bytes + 1) * 2 : (8u << 20);
     rd.buf = malloc(rd.cap + FR_JSON_PADDING);
-    if (!rd.buf || !lines || !longlen || !res) {
+    if (!rd.buf || !lines || !longlen || !res || (m2 && !res2)) {
         rc = FR_EXIT_RUNTIME;
         goto out;
     }
@@ -206,15 +241,36 @@ int fr__cmd_score(int argc, char **argv) {
     double t0 = fr__cli_now();
     while ((n = read_lines(&rd, lines, FR__BATCH_LINES, longlen)) > 0) {
         int src = fr_scorer_run(s, lines, n, 1, res);
-        if (src != 0) {
-            fprintf(stderr, "fraudd score: %s\n", fr_strerror(src));
+        int src2 = s2 && !src ? fr_scorer_run(s2, lines, n, 1, res2) : 0;
+        if (src != 0 || src2 != 0) {
+            fprintf(stderr, "fraudd score: %s%s\n", src ? "" : "challenger: ", fr_strerror(src ? src : src2));
             rc = FR_EXIT_RUNTIME;
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
             lineno++;
             if (res[i].reject == FR_REJ_NONE) {
-                fwrite(res[i].text, 1, res[i].len, out);
+                if (s2) {
+                    const fr_scored *b = &res2[i];
+                    int ok = b->reject == FR_REJ_NONE;
+                    size_t need = res[i].len + FR_SHADOW_EXTRA + (ok ? b->len : strlen(fr_reject_name(b->reject)));
+                    if (need > compose_cap) {
+                        char *p = realloc(compose, need);
+                        if (!p) {
+                            rc = FR_EXIT_RUNTIME;
+                            goto out;
+                        }
+                        compose = p;
+                        compose_cap = need;
+                    }
+                    size_t l = fr_result_with_challenger(compose, res[i].text, res[i].len, b->text, b->len,
+                                                         ok ? NULL : fr_reject_name(b->reject));
+                    fwrite(compose, 1, l, out);
+                    if (ok) verdicts[res[i].is_fraud != 0][b->is_fraud != 0]++;
+                    else ch_rejected++;
+                } else {
+                    fwrite(res[i].text, 1, res[i].len, out);
+                }
                 fputc('\n', out);
                 scored++;
                 flagged += res[i].is_fraud != 0;
@@ -241,6 +297,12 @@ int fr__cmd_score(int argc, char **argv) {
                 "model %s, threshold %g\n",
                 lineno, scored, flagged, scored ? 100.0 * (double)flagged / (double)scored : 0.0, rejected, dt,
                 dt > 0 ? (double)lineno / dt : 0.0, fr_model_version(m), fr_scorer_threshold(s));
+    if (s2 && !quiet)
+        fprintf(stderr,
+                "fraudd score: challenger %s, threshold %g: of %zu scored records, both flagged %zu, neither %zu, "
+                "only the champion %zu, only the challenger %zu; the challenger rejected %zu\n",
+                fr_model_version(m2), fr_scorer_threshold(s2), scored, verdicts[1][1], verdicts[0][0], verdicts[1][0],
+                verdicts[0][1], ch_rejected);
     if (rejected && !rej && rejected > 10)
         fprintf(stderr, "fraudd score: %zu more rejected records not shown (use --rejects FILE)\n", rejected - 10);
     if (rejected) rc = FR_EXIT_REJECTED;
@@ -252,7 +314,11 @@ out:
     free(lines);
     free(longlen);
     free(res);
+    free(res2);
+    free(compose);
     fr_scorer_free(s);
+    fr_scorer_free(s2);
     fr_model_free(m);
+    fr_model_free(m2);
     return rc;
 }

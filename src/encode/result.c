@@ -362,3 +362,28 @@ size_t fr_result_prep_encode(const fr_result_prep *p, char *dst, size_t cap, con
     *d++ = '}';
     return (size_t)(d - dst);
 }
+
+size_t fr_result_with_challenger(char *dst, const char *champion, size_t champion_len, const char *challenger,
+                                 size_t challenger_len, const char *reject) {
+    static const char key[] = ",\"challenger\":";
+    char *d = dst;
+    memcpy(d, champion, champion_len - 1); /* without its closing brace */
+    d += champion_len - 1;
+    memcpy(d, key, sizeof key - 1);
+    d += sizeof key - 1;
+    if (!reject) {
+        memcpy(d, challenger, challenger_len);
+        d += challenger_len;
+    } else {
+        static const char head[] = "{\"reject\":\"";
+        size_t rl = strlen(reject);
+        memcpy(d, head, sizeof head - 1);
+        d += sizeof head - 1;
+        memcpy(d, reject, rl);
+        d += rl;
+        *d++ = '"';
+        *d++ = '}';
+    }
+    *d++ = '}';
+    return (size_t)(d - dst);
+}

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "fraudd/common.h"
+#include "fraudd/encode.h"
 #include "fraudd/err.h"
 #include "fraudd/log.h"
 #include "fraudd/mgen.h"
@@ -230,11 +231,10 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
     account(w, jobs, n, ch, w->scored);
     fr_mgen_wstats *ss = &sh->stats->w[w->id];
     fr_mgen_shadow *sv = &g->pair->w[w->id];
-    static const char key[] = ",\"challenger\":";
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         if (w->scored[i].reject == FR_REJ_NONE)
-            need += w->scored[i].len + sizeof key + (rc2 ? 64 : w->scored2[i].len + 32);
+            need += w->scored[i].len + FR_SHADOW_EXTRA + (rc2 ? 64 : w->scored2[i].len);
     if (compose_reserve(w, need)) {
         dead_letter_all(w, jobs, n, FR_ENOMEM);
         return;
@@ -244,24 +244,18 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
     for (size_t i = 0; i < n; i++) {
         const fr_scored *a = &w->scored[i];
         if (a->reject != FR_REJ_NONE) continue;
-        char *dst = w->compose + at;
-        size_t len = a->len - 1; /* the champion's result without its closing brace */
-        memcpy(dst, a->text, len);
-        memcpy(dst + len, key, sizeof key - 1);
-        len += sizeof key - 1;
         const fr_scored *b = rc2 ? NULL : &w->scored2[i];
+        size_t len;
         if (b && b->reject == FR_REJ_NONE) {
-            memcpy(dst + len, b->text, b->len);
-            len += b->len;
+            len = fr_result_with_challenger(w->compose + at, a->text, a->len, b->text, b->len, NULL);
             verdicts[a->is_fraud != 0][b->is_fraud != 0]++;
             count_score(ss, &sh->stats->drift, b->score);
             micro += b->score > 0 && b->score < 1e12 ? (uint64_t)(b->score * 1e6) : 0;
         } else {
-            const char *why = b ? fr_reject_name(b->reject) : "scorer_failed";
-            len += (size_t)sprintf(dst + len, "{\"reject\":\"%s\"}", why);
+            len = fr_result_with_challenger(w->compose + at, a->text, a->len, NULL, 0,
+                                            b ? fr_reject_name(b->reject) : "scorer_failed");
             rejected++;
         }
-        dst[len++] = '}';
         w->composed[i] = at;
         w->composed_len[i] = len;
         at += len;

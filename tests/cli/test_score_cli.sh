@@ -53,6 +53,32 @@ set +e; "$fraudd" score --model "$t/trunc.onnx" < /dev/null 2>"$t/err"; rc=$?; s
 set +e; "$fraudd" score --batch 0 2>"$t/err"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q "\-\-batch" "$t/err" || fail "bad option exit 2"
 
+# --challenger: a second model scores every record; its result goes inside the champion's as the
+# last key (shadow mode's format) and the summary compares the verdicts. The same model with a
+# threshold of 0 flags every record: the scores agree, "only the challenger" = the rest.
+head -300 "$t/in.jsonl" > "$t/300.jsonl"
+"$fraudd" score --input "$t/300.jsonl" --output "$t/plain.out" --quiet || fail "score 300"
+flagged=$(grep -c '"is_fraud":true' "$t/plain.out" || true)
+"$fraudd" score --input "$t/300.jsonl" --output "$t/shadow.out" --challenger "$src/models/default/fraudd-default.onnx" \
+  --challenger-threshold 0 2>"$t/err" || { cat "$t/err"; fail "--challenger exit 0"; }
+[ "$(wc -l < "$t/shadow.out")" -eq 300 ] || fail "--challenger: 300 results"
+# each line: the plain result without its closing brace, then ,"challenger":{"score":<the same score>,...}}
+while IFS= read -r a && IFS= read -r b <&3; do
+  score=$(printf '%s' "$a" | sed -E 's/.*"score":([^,]*),.*/\1/')
+  case "$b" in
+    "${a%\}},\"challenger\":{\"score\":$score,\"threshold\":0,\"is_fraud\":true,"*"}}") ;;
+    *) fail "--challenger: line not the champion's result with the challenger's inside: ${b:0:300}" ;;
+  esac
+done < "$t/plain.out" 3< "$t/shadow.out"
+grep -q "of 300 scored records, both flagged $flagged, neither 0, only the champion 0, only the challenger $((300 - flagged)); the challenger rejected 0" "$t/err" ||
+  { cat "$t/err"; fail "--challenger summary"; }
+"$fraudd" score --input "$t/300.jsonl" --challenger "$src/tests/fixtures/torch_mlp_ae.onnx" --quiet |
+  grep -c '"challenger":{"score":[^}]*"model_version":"fixture-torch-mlp-2"' | grep -qx 300 || fail "--challenger: another model"
+set +e; "$fraudd" score --challenger-threshold 1 < /dev/null 2>"$t/err"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "needs --challenger" "$t/err" || fail "--challenger-threshold alone: exit 2 (got $rc)"
+set +e; "$fraudd" score --challenger "$t/trunc.onnx" < /dev/null 2>"$t/err"; rc=$?; set -e
+[ $rc -eq 3 ] && grep -q "trunc.onnx" "$t/err" || fail "truncated challenger: exit 3 with its name (got $rc)"
+
 "$fraudd" inspect | grep -q "compiled plan" || fail "inspect"
 for f in "$src"/tests/fixtures/*.onnx; do "$fraudd" inspect "$f" > /dev/null || fail "inspect $f"; done
 out=$("$fraudd" demo --count 5000) || fail "demo exit"

@@ -533,6 +533,34 @@ static void model_wrapper_reads_the_model_accessors(void **state) {
     fr_model_free(m);
 }
 
+/* The shadow result: the champion's object with "challenger" as its last
+ * key, holding the challenger's result or its reject reason; exactly the
+ * bytes promised, within FR_SHADOW_EXTRA. */
+static void a_shadow_result_nests_the_challenger_as_the_last_key(void **state) {
+    (void)state;
+    const char *a = "{\"id\":\"t1\",\"score\":0.5,\"is_fraud\":false}";
+    const char *b = "{\"score\":7,\"is_fraud\":true}";
+    char dst[256];
+    memset(dst, 'x', sizeof dst);
+    size_t l = fr_result_with_challenger(dst, a, strlen(a), b, strlen(b), NULL);
+    const char *want = "{\"id\":\"t1\",\"score\":0.5,\"is_fraud\":false,\"challenger\":{\"score\":7,\"is_fraud\":true}}";
+    assert_int_equal(l, strlen(want));
+    assert_memory_equal(dst, want, l);
+    assert_true(l <= strlen(a) + strlen(b) + FR_SHADOW_EXTRA);
+    assert_int_equal(dst[l], 'x'); /* nothing past the length */
+    memset(dst, 'x', sizeof dst);
+    l = fr_result_with_challenger(dst, a, strlen(a), NULL, 0, "missing_feature");
+    want = "{\"id\":\"t1\",\"score\":0.5,\"is_fraud\":false,\"challenger\":{\"reject\":\"missing_feature\"}}";
+    assert_int_equal(l, strlen(want));
+    assert_memory_equal(dst, want, l);
+    assert_true(l <= strlen(a) + strlen("missing_feature") + FR_SHADOW_EXTRA);
+    json_error_t e;
+    json_t *j = json_loadb(dst, l, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "challenger"), "reject")), "missing_feature");
+    json_decref(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(floats_round_trip_bit_exactly),
@@ -547,6 +575,7 @@ int main(void) {
         cmocka_unit_test(random_results_are_valid_json_with_the_same_values),
         cmocka_unit_test(prepared_encoder_writes_what_the_reference_writes),
         cmocka_unit_test(model_wrapper_reads_the_model_accessors),
+        cmocka_unit_test(a_shadow_result_nests_the_challenger_as_the_last_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

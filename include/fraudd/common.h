@@ -9,7 +9,7 @@
  *              fr_signals_restore around a library that starts its own
  *              threads (libmicrohttpd)
  *   CPUs       fr_cpu_count: what this process may use in its cgroup
- *   redaction  fr_url_redact: a URL safe to log
+ *   URLs       fr_url_redact: a URL safe to log; fr_url_host: its host
  *
  * Thread safety: everything here is thread safe; an fr_buf belongs to one
  * thread at a time.
@@ -72,6 +72,10 @@ int64_t fr_memory_limit(const char *cgroup_root);
  * replaced by "[redacted]@" / "?[redacted]" / "#[redacted]". For logs, dumps
  * and config errors; dst is NUL terminated. */
 void fr_url_redact(const char *url, int markers, char *dst, size_t cap);
+/* The host (with its ":port") of url: after "scheme://" (if any) and any
+ * "user:password@" (up to the last '@'), before any '/', '?' or '#';
+ * *len its length, 0 when there is none. */
+const char *fr_url_host(const char *url, size_t *len);
 
 #ifdef __cplusplus
 }

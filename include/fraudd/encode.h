@@ -64,10 +64,10 @@ size_t fr_result_prep_encode(const fr_result_prep *p, char *dst, size_t cap, con
  * object champion[0..champion_len) with one more key at its end,
  *   "challenger":<challenger[0..challenger_len)>        when reject is NULL,
  *   "challenger":{"reject":"<reject>"}                  otherwise
- * (reject: a reason name such as "missing_feature", or "scorer_failed").
- * dst needs FR_SHADOW_EXTRA bytes more than champion_len plus
- * challenger_len (or plus strlen(reject)). Returns the length (no NUL). */
-#define FR_SHADOW_EXTRA 32
+ * (reject: a reason name such as "missing_feature", or "scorer_failed",
+ * at most 31 bytes). dst needs champion_len + FR_SHADOW_EXTRA bytes, plus
+ * challenger_len when reject is NULL. Returns the length (no NUL). */
+#define FR_SHADOW_EXTRA 64
 size_t fr_result_with_challenger(char *dst, const char *champion, size_t champion_len, const char *challenger,
                                  size_t challenger_len, const char *reject);
 

@@ -44,14 +44,30 @@ extern "C" {
  * (see fr_decoder_decode's `padded`). Equal to SIMDJSON_PADDING. */
 #define FR_JSON_PADDING 64
 
+/* FR_JSON_IN_PLACE: 1 when this build reads records in place (below); 0
+ * in builds with AddressSanitizer or ThreadSanitizer, which report a read
+ * past a heap block (into its neighbour or a freed block) even within the
+ * page. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FR_JSON_IN_PLACE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define FR_JSON_IN_PLACE 0
+#endif
+#endif
+#ifndef FR_JSON_IN_PLACE
+#define FR_JSON_IN_PLACE 1
+#endif
+
 /* Nonzero when the FR_JSON_PADDING bytes after buf[len) are readable
- * because they lie in the same 4 KiB block, so the same memory page, as the
- * record's last byte: the record can be decoded in place, padded, without a
- * copy (simdjson's "free padding"; their content does not matter). Fails
- * for about 1 record in 64, at random offsets, and always in builds with
- * AddressSanitizer or ThreadSanitizer, which report a read past a heap
- * block (into its neighbour or a freed block) even within the page. */
-int fr_json_tail_readable(const char *buf, size_t len);
+ * because they lie in the same 4 KiB block, so the same memory page (pages
+ * are 4 KiB or a multiple of it), as the record's last byte: the record can
+ * be decoded in place, padded, without a copy (simdjson's "free padding";
+ * their content does not matter). Fails for about 1 record in 64, at random
+ * offsets, and always when FR_JSON_IN_PLACE is 0. */
+static inline int fr_json_tail_readable(const char *buf, size_t len) {
+    return FR_JSON_IN_PLACE && len && ((uintptr_t)(buf + len - 1) & 4095u) + FR_JSON_PADDING <= 4095u;
+}
 
 typedef struct fr_record_schema fr_record_schema;
 typedef struct fr_decoder fr_decoder;

@@ -253,7 +253,7 @@ int fr__cmd_score(int argc, char **argv) {
                 if (s2) {
                     const fr_scored *b = &res2[i];
                     int ok = b->reject == FR_REJ_NONE;
-                    size_t need = res[i].len + FR_SHADOW_EXTRA + (ok ? b->len : strlen(fr_reject_name(b->reject)));
+                    size_t need = res[i].len + FR_SHADOW_EXTRA + (ok ? b->len : 0);
                     if (need > compose_cap) {
                         char *p = realloc(compose, need);
                         if (!p) {

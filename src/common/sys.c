@@ -68,16 +68,24 @@ int64_t fr_memory_limit(const char *root) {
     return -1;
 }
 
+const char *fr_url_host(const char *url, size_t *len) {
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#"), *host = auth;
+    for (const char *p = auth; p < end; p++) /* the last '@': a raw '@' in a password is not the host */
+        if (*p == '@') host = p + 1;
+    *len = (size_t)(end - host);
+    return host;
+}
+
 void fr_url_redact(const char *url, int markers, char *dst, size_t cap) {
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = NULL; /* the last '@': a raw '@' in a password stays redacted */
-    for (const char *p = host; p < end; p++)
-        if (*p == '@') at = p;
-    const char *rest = at ? at + 1 : host;
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t hl;
+    const char *rest = fr_url_host(url, &hl);
+    int at = rest > auth; /* credentials before the host */
     size_t tail = strcspn(rest, "?#");
     int query = rest[tail] == '?', fragment = strchr(rest, '#') != NULL;
-    snprintf(dst, cap, "%.*s%s%.*s%s%s", (int)(host - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
+    snprintf(dst, cap, "%.*s%s%.*s%s%s", (int)(auth - url), url, at && markers ? "[redacted]@" : "", (int)tail, rest,
              query && markers ? "?[redacted]" : "", fragment && markers ? "#[redacted]" : "");
 }

@@ -446,10 +446,9 @@ static int url_ok(const char *s) {
     if (!h) return 0;
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
-    const char *end = h + strcspn(h, "/?#"), *host = h;
-    for (const char *p = h; p < end; p++)
-        if (*p == '@') host = p + 1;
-    return host < end && *host != ':';
+    size_t n;
+    const char *host = fr_url_host(s, &n);
+    return n > 0 && *host != ':';
 }
 
 /* A dotted field path: non-empty segments, at most 8 of them. */

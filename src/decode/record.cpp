@@ -958,28 +958,6 @@ fr_reject not_an_object(Ctx &c, const char *buf, size_t len) {
     return say(c, FR_REJ_NOT_OBJECT, "expected a JSON object, got %s", got);
 }
 
-// AddressSanitizer and ThreadSanitizer both report a read past a heap
-// block (into its neighbour, or a freed one) even within the page.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FR__SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define FR__SANITIZED 1
-#endif
-#endif
-
-extern "C" int fr_json_tail_readable(const char *buf, size_t len) {
-#ifdef FR__SANITIZED
-    (void)buf;
-    (void)len;
-    return 0;
-#else
-    // Pages are 4 KiB or a multiple of it, so one 4 KiB block is in one page.
-    if (!len) return 0;
-    return ((uintptr_t)(buf + len - 1) & 4095u) + FR_JSON_PADDING <= 4095u;
-#endif
-}
-
 // Makes buf[0..len) padded: copies it into the decoder's buffer, grown
 // geometrically up to max_bytes. Returns the copy, or NULL if out of memory.
 const char *padded_copy(fr_decoder *d, const char *buf, size_t len) {

@@ -156,8 +156,7 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
          * here (instead of into the decoder's single scratch copy). */
         size_t need = 0;
         for (size_t i = 0; i < n; i++)
-            if (rec[i].len <= s->max_bytes && !fr_json_tail_readable(rec[i].ptr, rec[i].len))
-                need += rec[i].len + FR_JSON_PADDING;
+            if (rec[i].len <= s->max_bytes) need += rec[i].len + FR_JSON_PADDING; /* room for all: a bound */
         if (need > s->stage_cap) {
             char *p = realloc(s->stage, need);
             if (!p) return FR_ENOMEM;

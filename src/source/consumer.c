@@ -177,7 +177,6 @@ static int dispatch(fr_source *s, rd_kafka_message_t *m, int64_t now_ns) {
     job->part = part;
     job->seq = seq;
     job->t_dispatch_ns = now_ns;
-    job->created_ms = 0; /* the worker's */
     part->progress_ns = job->t_dispatch_ns;
     job->tries = 0;
     job->dead = 0;

@@ -234,7 +234,7 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         if (w->scored[i].reject == FR_REJ_NONE)
-            need += w->scored[i].len + FR_SHADOW_EXTRA + 32 + (rc2 ? 0 : w->scored2[i].len); /* 32: a reject's name */
+            need += w->scored[i].len + FR_SHADOW_EXTRA + (rc2 ? 0 : w->scored2[i].len);
     if (compose_reserve(w, need)) {
         dead_letter_all(w, jobs, n, FR_ENOMEM);
         return;

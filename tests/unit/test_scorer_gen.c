@@ -69,18 +69,7 @@ static void scorer_keeps_order_and_every_record(void **state) {
     fr_model_free(m);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
-enum { IN_PLACE = 0 }; /* ASan and TSan report reads past a heap block: everything is copied */
-#else
-enum { IN_PLACE = 1 };
-#endif
+enum { IN_PLACE = FR_JSON_IN_PLACE }; /* 0 under ASan and TSan: everything is copied */
 
 /* A record is read where it lies only when the 64 bytes after it are in the
  * same page as its last byte; the result never depends on what those bytes

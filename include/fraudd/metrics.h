@@ -167,6 +167,7 @@ typedef struct fr_stats {
     uint64_t backpressure_ns;                /* time the input waited for room */
     uint64_t assigned_partitions;            /* partitions owned now */
     uint64_t prefetch_bytes;                 /* per partition: the consumer's queued.max.messages.kbytes */
+    uint64_t fetch_nudges;                   /* wake-ups of the fetchers while a backlog drains */
     uint64_t rebalances;                     /* assignment changes seen */
     /* dispatch -> broker acknowledgement, per record (fr_lat_bucket) */
     uint64_t latency[FR_LAT_BUCKETS];

@@ -11,10 +11,14 @@
  * consumer's queue keeps the group events, errors and statistics, and is
  * served on every poll, so the group session never waits for room).
  * librdkafka stops fetching a partition while its queue holds
- * queued.max.messages.kbytes (8 MB here by default, less under a memory
+ * queued.max.messages.kbytes (2 MB here by default, less under a memory
  * limit: fr_source_prefetch_kb), so memory is bounded per partition, and
  * backpressure is simply not reading: nothing is
  * paused, nothing fetched is dropped and fetched again.
+ * librdkafka 2.0.2 looks at a partition at its bound again only when its
+ * broker thread wakes up, so while a backlog drains a nudger thread sends
+ * the partitions' leaders a small request every 50 ms (consumer.c, "fetch
+ * nudges"; fraudd_fetch_nudges_total).
  *
  * Dispatch: the run thread reads the partitions in rounds, up to 64
  * records of each per turn, starting one partition further each round, so
@@ -104,7 +108,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
  * besides (a response lives until its last record's job ends, and holds
  * up to 256 KB of each partition). Measured: docs/ARCHITECTURE.md,
  * "Backpressure and memory bounds". */
-#define FR_PREFETCH_KB_MAX 8192
+#define FR_PREFETCH_KB_MAX 2048
 #define FR_PREFETCH_KB_MIN 512
 int fr_source_prefetch_kb(int64_t mem_limit, int partitions);
 /* Destroys the consumer and the records it still holds; every job's record

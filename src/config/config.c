@@ -155,7 +155,7 @@ static const fr__opt opts[] = {
      "librdkafka properties for the consumer only, applied after properties.\n"
      "fraudd's own defaults, which these override: partition.assignment.strategy\n"
      "cooperative-sticky, auto.offset.reset earliest, enable.auto.commit true,\n"
-     "auto.commit.interval.ms 1000, queued.max.messages.kbytes 8192 (per partition;\n"
+     "auto.commit.interval.ms 1000, queued.max.messages.kbytes 2048 (per partition;\n"
      "under a container memory limit less, so that owning every input partition\n"
      "stays within half the limit), max.partition.fetch.bytes 262144, client.id fraudd.",
      "fetch.max.bytes: \"52428800\"\n"

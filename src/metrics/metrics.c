@@ -229,6 +229,10 @@ void fr_metrics_render(const fr_metrics_view *v, fr_buf *b) {
         gauge(b, "fraudd_prefetch_bound_bytes",
               "Records librdkafka prefetches per owned partition at most (queued.max.messages.kbytes).",
               (double)st->prefetch_bytes);
+        counter(b, "fraudd_fetch_nudges_total",
+                "Requests sent to the input's leaders to wake their fetchers while a backlog drains "
+                "(librdkafka 2.0.2 otherwise looks at a partition at its prefetch bound again within a second).",
+                (double)st->fetch_nudges);
         counter(b, "fraudd_rebalances_total", "Partition assignment changes (assign and revoke).", (double)st->rebalances);
         counter(b, "fraudd_batches_total", "Model calls (micro-batches).", (double)st->batches);
         if (st->exactly_once) {

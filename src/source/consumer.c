@@ -276,6 +276,7 @@ static void read_part(fr_source *s, fr__pq *q, int *blocked) {
     }
     ssize_t got = rd_kafka_consume_batch_queue(q->q, 0, q->held, want);
     if (got <= 0) return;
+    if ((size_t)got == want) fr_ctr_add(&s->st_backlog_reads, 1); /* more may wait: nudge its fetcher */
     if (!now) now = fr_now_ns();
     fr_kafka_broker_seen(s->ks);
     /* errors (end of partition, fetch errors) out of the way, order kept */
@@ -410,18 +411,26 @@ static void check_progress(fr_source *s, int64_t now) {
     pthread_mutex_unlock(&s->stall_mu);
 }
 
+/* The prober's and the nudger's sleep: ms, or until prober_stop (sleep
+ * 0: just look). 1 to go on, 0 once stopping. */
+static int helper_sleep(fr_source *s, int ms) {
+    pthread_mutex_lock(&s->probe_mu);
+    if (ms && !s->probe_stop) {
+        struct timespec until = fr_mono_after_ms(ms);
+        pthread_cond_timedwait(&s->probe_cv, &s->probe_mu, &until);
+    }
+    int go = !s->probe_stop;
+    pthread_mutex_unlock(&s->probe_mu);
+    return go;
+}
+
 /* The prober thread: every FR_PROBE_MS, the high watermark of each
  * partition assigned at the last progress check. */
 static void *prober_main(void *arg) {
     fr_source *s = arg;
     int32_t ids[256];
     size_t start = 0; /* a round covers at most 256 partitions, the next ones the next round */
-    pthread_mutex_lock(&s->probe_mu);
-    while (!s->probe_stop) {
-        struct timespec until = fr_mono_after_ms(FR_PROBE_MS);
-        pthread_cond_timedwait(&s->probe_cv, &s->probe_mu, &until);
-        if (s->probe_stop) break;
-        pthread_mutex_unlock(&s->probe_mu);
+    while (helper_sleep(s, FR_PROBE_MS)) {
         size_t n = 0;
         pthread_mutex_lock(&s->stall_mu);
         n = s->stall_n < 256 ? s->stall_n : 256;
@@ -445,25 +454,66 @@ static void *prober_main(void *arg) {
             s->probe_hi[ids[i]] = hi;
             s->probe_ns[ids[i]] = at;
             pthread_mutex_unlock(&s->stall_mu);
-            pthread_mutex_lock(&s->probe_mu);
-            int stop = s->probe_stop;
-            pthread_mutex_unlock(&s->probe_mu);
-            if (stop) break;
+            if (!helper_sleep(s, 0)) break;
         }
-        pthread_mutex_lock(&s->probe_mu);
     }
-    pthread_mutex_unlock(&s->probe_mu);
     return NULL;
 }
 
+/* ---- fetch nudges ----
+ *
+ * librdkafka stops fetching a partition whose queue holds its bound
+ * (queued.max.messages.kbytes), and 2.0.2 looks at that partition again
+ * only when the broker thread that fetches it wakes up for something else:
+ * an op on its queue, a response on its socket, or its one-second timer.
+ * With one broker and every partition at its bound, nothing else comes, so
+ * a backlog drained at one queue per partition per second: the bound had
+ * to hold a second of input (8 MB per partition), which set fraudd's peak
+ * memory (docs/BENCHMARKS.md, "The per-partition queues' bound"). librdkafka
+ * 2.1 added fetch.queue.backoff.ms for this; 2.0.2 has no setting.
+ *
+ * A request to a broker is an op on its broker thread's queue, and after
+ * serving it the thread decides again which of its partitions to fetch. So
+ * while the run thread keeps finding backlog (a read that got all it asked
+ * for), the nudger thread asks the leaders of the assigned partitions for
+ * their latest offsets every FR_NUDGE_MS (rd_kafka_offsets_for_times: one
+ * ListOffsets request per leader, whatever the partition count; it blocks,
+ * hence a thread of its own) and drops the answer: the request is the
+ * point. A queue emptied below its bound is fetched again within
+ * FR_NUDGE_MS, so a 2 MB bound drains a backlog faster than 8 MB did
+ * without, in half the memory (docs/BENCHMARKS.md, "Fetch nudges"). With
+ * no backlog, no nudge: a fetch is outstanding or due anyway. */
+#define FR_NUDGE_MS 50
+#define FR_NUDGE_TIMEOUT_MS 1000
+
+static void *nudger_main(void *arg) {
+    fr_source *s = arg;
+    uint64_t seen = fr_ctr_get(&s->st_backlog_reads);
+    while (helper_sleep(s, FR_NUDGE_MS)) {
+        uint64_t now = fr_ctr_get(&s->st_backlog_reads);
+        rd_kafka_topic_partition_list_t *l = NULL;
+        if (now != seen && rd_kafka_assignment(s->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->cnt) {
+            for (int i = 0; i < l->cnt; i++) l->elems[i].offset = RD_KAFKA_OFFSET_END; /* the latest offset */
+            rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(s->consumer, l, FR_NUDGE_TIMEOUT_MS);
+            if (e) fr_log(FR_LOG_DEBUG, "fetch_nudge_failed", "%s", rd_kafka_err2str(e));
+            fr_ctr_add(&s->st_nudges, 1);
+        }
+        seen = now;
+        if (l) rd_kafka_topic_partition_list_destroy(l);
+    }
+    return NULL;
+}
+
+/* Stops the prober and the nudger: both query the consumer. */
 static void prober_stop(fr_source *s) {
-    if (!s->prober_started) return;
+    if (!s->prober_started && !s->nudger_started) return;
     pthread_mutex_lock(&s->probe_mu);
     s->probe_stop = 1;
-    pthread_cond_signal(&s->probe_cv);
+    pthread_cond_broadcast(&s->probe_cv);
     pthread_mutex_unlock(&s->probe_mu);
-    pthread_join(s->prober, NULL);
-    s->prober_started = 0;
+    if (s->prober_started) pthread_join(s->prober, NULL);
+    if (s->nudger_started) pthread_join(s->nudger, NULL);
+    s->prober_started = s->nudger_started = 0;
 }
 
 size_t fr_source_stalls(fr_source *s, int64_t now_ns, fr_part_stall *out, size_t cap) {
@@ -870,6 +920,9 @@ void fr_source_close(fr_source *s) {
 
 /* ---- the prefetch bound under a memory limit ---- */
 
+#define FR__STR_(x) #x
+#define FR__STR(x) FR__STR_(x)
+
 /* What a partition's prefetch costs in memory (fr_source_prefetch_kb). */
 static double prefetch_cost(int kb) { return 1.6 * kb * 1024.0 + 1048576.0; }
 
@@ -992,8 +1045,9 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
         (rc = fr_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen)) ||
-        /* per partition queue (see "partition queues" in source.h): the size sets the drain rate */
-        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", err, errlen)) ||
+        /* per partition queue (see "partition queues" in source.h); with
+         * the fetch nudges, 2 MB drains as fast as larger bounds */
+        (rc = fr_kafka_conf_set(conf, "queued.max.messages.kbytes", FR__STR(FR_PREFETCH_KB_MAX), err, errlen)) ||
         /* a fetched response stays allocated until its last record's job
          * ends: smaller responses free memory sooner (peak RSS 84 -> 73 MB
          * draining 4 partitions, same CPU and drain rate; BENCHMARKS.md (l)) */
@@ -1042,10 +1096,16 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
         goto out;
     }
     int te = fr_thread_start(&s->prober, prober_main, s, "fraudd-probe");
-    if (te)
+    if (te) {
         rc = fr_set_err(err, errlen, FR_ENOMEM, "watermark prober thread: %s", strerror(te));
+        goto out;
+    }
+    s->prober_started = 1;
+    te = fr_thread_start(&s->nudger, nudger_main, s, "fraudd-nudge");
+    if (te)
+        rc = fr_set_err(err, errlen, FR_ENOMEM, "fetch nudger thread: %s", strerror(te));
     else
-        s->prober_started = 1;
+        s->nudger_started = 1;
 out:
     if (conf) rd_kafka_conf_destroy(conf);
     if (rc)
@@ -1100,4 +1160,5 @@ void fr_source_stats(const fr_source *s, fr_stats *out) {
     out->assigned_partitions += fr_ctr_get(&s->st_assigned);
     out->rebalances += fr_ctr_get(&s->st_rebalances);
     out->prefetch_bytes = s->prefetch_bytes;
+    out->fetch_nudges += fr_ctr_get(&s->st_nudges);
 }

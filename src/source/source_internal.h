@@ -68,6 +68,11 @@ struct fr_source {
     _Atomic(const char *) txn_failing;
     /* statistics, written by the run thread only (fr_ctr_add) */
     _Atomic uint64_t st_consumed, st_backpressure_ns, st_assigned, st_rebalances;
+    /* reads that found a partition's queue holding at least what was asked
+     * for (a backlog: its fetcher may be stopped at the bound), written by
+     * the run thread; and the nudges sent, written by the nudger thread
+     * (consumer.c, "fetch nudges") */
+    _Atomic uint64_t st_backlog_reads, st_nudges;
     /* progress (consumer.c, "progress"): the run thread checks every
      * FR_PROGRESS_CHECK_MS and publishes under stall_mu with trylock */
     int64_t next_progress_check;
@@ -79,10 +84,10 @@ struct fr_source {
     /* the watermark prober's answers, by partition number (< FR_KSTATS_MAX_PARTITIONS) */
     int64_t probe_lo[FR_KSTATS_MAX_PARTITIONS], probe_hi[FR_KSTATS_MAX_PARTITIONS];
     int64_t probe_ns[FR_KSTATS_MAX_PARTITIONS]; /* fr_now_ns when its query was sent; 0 never */
-    /* the prober thread: sleeps on probe_cv (under probe_mu) until the next
-     * round or probe_stop */
-    pthread_t prober;
-    int prober_started;
+    /* the prober and nudger threads: sleep on probe_cv (under probe_mu)
+     * until their next round or probe_stop */
+    pthread_t prober, nudger;
+    int prober_started, nudger_started;
     pthread_mutex_t probe_mu;
     pthread_cond_t probe_cv;
     int probe_stop;

@@ -174,7 +174,7 @@ static void memory_limit_follows_the_cgroup(void **state) {
 }
 
 /* the prefetch bound keeps every partition's share of half the limit:
- * partitions x (1.6 x bound + 1 MiB) <= limit / 2, within 512 KB..8 MB */
+ * partitions x (1.6 x bound + 1 MiB) <= limit / 2, within 512 KB..2 MB */
 static void prefetch_bound_fits_half_the_memory_limit(void **state) {
     (void)state;
     const int64_t mib = 1 << 20;

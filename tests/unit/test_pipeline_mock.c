@@ -997,9 +997,40 @@ static void the_prefetch_bound_follows_the_memory_limit(void **state) {
     e->cgroup_root = dir;
     start(e);
     s = finish(e, 0);
-    assert_int_equal(s.prefetch_bytes, 8192 * 1024);
+    assert_int_equal(s.prefetch_bytes, 2048 * 1024);
     env_free(e);
     rmdir(dir);
+}
+
+/* A backlog wakes the partitions' fetchers (src/source/consumer.c, "fetch
+ * nudges"): reads that find more records than they take send nudges while
+ * the records flow; an input with nothing waiting sends none. */
+static void a_backlog_nudges_the_fetchers_and_an_idle_input_does_not(void **state) {
+    (void)state;
+    env *e = env_new_parts(1, 0, 2);
+    start(e);
+    fr_stats s;
+    int ok;
+    WAIT_MS(ok, 10000, (fr_pipeline_get_stats(e->p, &s), s.assigned_partitions == 2));
+    assert_true(ok);
+    struct timespec idle = {0, 300 * 1000000};
+    nanosleep(&idle, NULL); /* six nudge periods with nothing to read */
+    fr_pipeline_get_stats(e->p, &s);
+    assert_int_equal(s.fetch_nudges, 0);
+    produce_records(e, 3000, 31, "card");
+    assert_int_equal(rd_kafka_flush(e->host, 10000), 0);
+    WAIT_MS(ok, 20000, (fr_pipeline_get_stats(e->p, &s), s.results == 3000 && s.fetch_nudges > 0));
+    assert_true(ok);
+    /* drained: the nudges stop (one more may follow the last backlog read) */
+    nanosleep(&idle, NULL);
+    fr_pipeline_get_stats(e->p, &s);
+    uint64_t settled = s.fetch_nudges;
+    nanosleep(&idle, NULL);
+    s = finish(e, 3000);
+    assert_int_equal(s.fetch_nudges, settled);
+    assert_int_equal(s.results, 3000);
+    assert_int_equal(s.dead_letters, 0);
+    env_free(e);
 }
 
 int main(int argc, char **argv) {
@@ -1009,6 +1040,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_record_once_and_each_key_in_order),
         cmocka_unit_test(the_prefetch_bound_follows_the_memory_limit),
+        cmocka_unit_test(a_backlog_nudges_the_fetchers_and_an_idle_input_does_not),
         cmocka_unit_test(one_failed_delivery_is_retried_and_delivered),
         cmocka_unit_test(a_result_that_keeps_failing_becomes_a_produce_dead_letter),
         cmocka_unit_test(results_without_headers_when_result_headers_is_off),

@@ -106,9 +106,9 @@ def preload(name, lines, n):
     return inp
 
 
-def wait_for_end_offsets(topic, want, timeout, tick=None, alive=None):
-    """Waits (cheaply: one watermark query per partition a second) until the topic holds
-    `want` messages, so no reader competes with fraudd and the broker for the 2 cores.
+def wait_for_end_offsets(topic, want, timeout, tick=None, alive=None, interval=1.0):
+    """Waits (cheaply: one watermark query per partition every `interval` seconds) until the
+    topic holds `want` messages, so no reader competes with fraudd and the broker for the 2 cores.
     tick(total), if given, is called after each query; alive(), if given, is asked each time
     and the wait ends when it is false (the process under test exited). Returns the total."""
     c = Consumer({"bootstrap.servers": tp.BOOT, "group.id": "bench-" + uuid.uuid4().hex})
@@ -125,7 +125,7 @@ def wait_for_end_offsets(topic, want, timeout, tick=None, alive=None):
             tick(total)
         if total >= want or (alive and not alive()):
             break
-        time.sleep(1.0)
+        time.sleep(interval)
     c.close()
     return total
 

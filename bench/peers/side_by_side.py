@@ -18,7 +18,7 @@ taken for every system in every round:
   CPU/record    user+system CPU of the system's process (every thread; exited children
                 included) from its start until its output holds N results, / N: start-up, the
                 group join and (for the JVM) class loading and JIT included
-  2nd half CPU  the same from the first one-second check that found half the results to the
+  2nd half CPU  the same from the first check (every 0.25 s) that found half the results to the
                 end, / the records produced in between: the cost once running (JIT warm)
   records/s     N / (last - first output CreateTime), both stamped by the system's producer
   first result  from the process's start to the first result's CreateTime
@@ -168,12 +168,15 @@ def drain(system, rnd, src, n, args):
             half.update(cpu=bp.cpu_seconds(pid, True), count=total)
 
     def measure():
-        got = bp.wait_for_end_offsets(topics[1], n, args.timeout, tick, alive=lambda: d.proc.poll() is None)
+        # a check every 0.25 s: fraudd drains 200,000 records in about 1.3 s, so checks a
+        # second apart could not find its half-way point
+        got = bp.wait_for_end_offsets(topics[1], n, args.timeout, tick, alive=lambda: d.proc.poll() is None,
+                                      interval=0.25)
         if d.proc.poll() is not None:
             sys.exit("%s exited early (status %s); its log: %s" % (system, d.proc.returncode, d.log_path))
         cpu = bp.cpu_seconds(pid, True)
         res = {"cpu_us": cpu * 1e6 / n, "rss_mb": bp.vm_hwm_kb(pid) / 1024.0}
-        # nan when the drain took under two checks (a second each): too short to split
+        # nan when the drain took under two checks (0.25 s apart): too short to split
         res["steady_us"] = ((cpu - half["cpu"]) * 1e6 / (got - half["count"]) if half and got > half["count"]
                             else float("nan"))
         res["rc"] = d.stop()

@@ -362,10 +362,16 @@ def scenario_full():
     ld = Loader(topics[0])
     ld.produce(keyed(lines, n))
     check(len(ld.where) == n, "loaded %d records into 4 partitions" % n)
-    d = Daemon(write_config("full", "g-" + topics[0], topics), "full")
+    port = free_port()
+    d = Daemon(write_config("full", "g-" + topics[0], topics, http_port=port), "full")
     t0 = time.time()
     out = read_topic(topics[1], n, 300)
     secs = time.time() - t0
+    # the backlog (about 16 MB per partition) is more than the 2 MB prefetch bound holds: the
+    # fetchers stop at it, and fraudd nudges them (docs/ARCHITECTURE.md, "Backpressure and
+    # memory bounds")
+    nudges = scrape(port).get("fraudd_fetch_nudges_total", 0) if d.proc.poll() is None else 0
+    check(nudges > 0, "the backlog drain nudged the fetchers (fraudd_fetch_nudges_total %d)" % nudges)
     rc = d.stop()
     check(rc == 0, "fraudd exits 0 on SIGTERM (got %s)" % rc)
     src = by_source(out)

@@ -1,7 +1,7 @@
 """fraudd's own CPU per record while it drains a preloaded topic: two binaries, alternated.
 
 usage: FR_KAFKA_BOOTSTRAP=host:port bench_drain_ab.py FRAUDD_A FRAUDD_B [--records N] [--rounds R]
-           [--workers W] [--passthrough] [--perf DIR]
+           [--workers W] [--passthrough] [--one-key] [--perf DIR]
    or: scripts/kafka.sh with 3.9.1 -- .venv/bin/python bench/bench_drain_ab.py A B ...
 
 N generated records (about 650 bytes, keyed by card, 4 partitions) are loaded once. Then, R
@@ -12,6 +12,9 @@ Per run: CPU us/record = fraudd's user+system time (start-up included) / N, and 
 N / (last - first output CreateTime). Prints each run, then the medians and the median of the
 per-round ratios B/A. What bench_pipeline.py measures for one binary, made for comparing two
 builds on a shared, noisy machine (docs/BENCHMARKS.md, section (c)).
+
+--one-key: every record under the same key, so the whole backlog is on one partition and the
+other three are idle (a hot key, or one partition that fell behind).
 
 --perf DIR: also `perf record -g` each run of the last round into DIR/{A,B}.data, from the
 moment the group assigns partitions (Debian's linux-perf, installed if missing; the recording costs CPU, so
@@ -112,6 +115,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--passthrough", action="store_true")
+    ap.add_argument("--one-key", action="store_true",
+                    help="every record under one key, so the backlog is on one of the 4 partitions (a hot key)")
     ap.add_argument("--extra-b", default="", help="extra lines under pipeline: for B only")
     ap.add_argument("--kafka-b", default="", help="extra lines under kafka: for B only (e.g. a producer: map)")
     ap.add_argument("--env-b", action="append", default=[], metavar="VAR=VALUE", help="B's environment")
@@ -127,7 +132,7 @@ def main():
     tp.FRAUDD = bins["A"]
     _, lines = tp.generate(20000, 5)
     inp = tp.topics_for("ab-input")[0]
-    tp.Loader(inp).produce([(i, lines[i % len(lines)], tp.card_key(lines[i % len(lines)]))
+    tp.Loader(inp).produce([(i, lines[i % len(lines)], "hot" if args.one_key else tp.card_key(lines[i % len(lines)]))
                             for i in range(args.records)])
     extra = "  passthrough: true\n" if args.passthrough else ""
     if args.perf:

@@ -157,7 +157,8 @@ static const fr__opt opts[] = {
      "cooperative-sticky, auto.offset.reset earliest, enable.auto.commit true,\n"
      "auto.commit.interval.ms 1000, queued.max.messages.kbytes 2048 (per partition;\n"
      "under a container memory limit less, so that owning every input partition\n"
-     "stays within half the limit), max.partition.fetch.bytes 262144, client.id fraudd.",
+     "stays within half the limit), max.partition.fetch.bytes 262144,\n"
+     "fetch.wait.max.ms 100, client.id fraudd.",
      "fetch.max.bytes: \"52428800\"\n"
      "session.timeout.ms: \"45000\""},
     {"kafka", "producer", FR__T_KV, 0, 0, 0, NULL, NULL, NULL, OFF(kafka.producer),

@@ -1052,6 +1052,12 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
          * ends: smaller responses free memory sooner (peak RSS 84 -> 73 MB
          * draining 4 partitions, same CPU and drain rate; BENCHMARKS.md (l)) */
         (rc = fr_kafka_conf_set(conf, "max.partition.fetch.bytes", "262144", err, errlen)) ||
+        /* a partition at its bound joins the next fetch only after the one
+         * in flight returns, which the broker holds up to this long when
+         * the other partitions have nothing new: with 2 MB, a backlog on
+         * one partition drains at about the bound per wait (librdkafka's
+         * 500 ms: 13k records/s; 100 ms: 60k; BENCHMARKS.md (n)) */
+        (rc = fr_kafka_conf_set(conf, "fetch.wait.max.ms", "100", err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "statistics.interval.ms", "5000", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||

@@ -600,6 +600,24 @@ static void list_text(const rd_kafka_topic_partition_list_t *l, char *buf, size_
         n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "," : "", (int)l->elems[i].partition);
 }
 
+static double prefetch_cost(int kb);
+
+/* The prefetch bound was sized at start for the partitions the input topic
+ * had then (size_prefetch); partitions added since can make one process own
+ * more, and the bound cannot change while the consumer lives. Said once
+ * per new high. */
+static void check_prefetch_budget(fr_source *s, size_t owned) {
+    if (s->prefetch_sized_for <= 0 || owned <= (size_t)s->prefetch_sized_for || owned <= s->prefetch_warned_at) return;
+    s->prefetch_warned_at = owned;
+    int kb = (int)(s->prefetch_bytes / 1024);
+    fr_log(FR_LOG_WARN, "prefetch_bound_outgrown",
+           "own %zu partitions of %s, more than the %d it had when the prefetch bound (%d KB per partition) was "
+           "sized for the %.0f MiB memory limit: prefetched records may take about %.0f MiB, more than the half "
+           "of the limit they were given; restart fraudd (a rolling restart) to size the bound again",
+           owned, s->cfg->kafka.input_topic, s->prefetch_sized_for, kb, (double)s->mem_limit / (1 << 20),
+           (double)owned * prefetch_cost(kb) / (1 << 20));
+}
+
 static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop) {
     char txt[512];
     list_text(parts, txt, sizeof txt);
@@ -644,6 +662,7 @@ static void on_assign(fr_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_lis
     fr_ctr_add(&s->st_rebalances, 1);
     fr_log(FR_LOG_INFO, "assigned", "%s partitions [%s] (%s); now own %zu", s->cfg->kafka.input_topic, txt,
            coop ? "incremental" : "eager", owned);
+    check_prefetch_budget(s, owned);
 }
 
 /* The end of a revoke: unassigns parts and counts the rebalance; returns
@@ -975,9 +994,10 @@ static int topic_partitions(rd_kafka_conf_t *conf, const char *topic, int timeou
 }
 
 /* Sets queued.max.messages.kbytes in conf (the consumer's, every map
- * applied) from the memory limit, unless the config or the override sets it. */
+ * applied) from the memory limit, unless the config or the override sets
+ * it; *sized_for: the partition count it was sized for (else left 0). */
 static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t mem_limit, rd_kafka_conf_t *conf,
-                         char *err, size_t errlen) {
+                         int *sized_for, char *err, size_t errlen) {
     static const char key[] = "queued.max.messages.kbytes";
     if (mem_limit <= 0 || kv_has(&c->kafka.properties, key) || kv_has(&c->kafka.consumer, key) ||
         kv_has(override, key))
@@ -1009,6 +1029,7 @@ static int size_prefetch(const fr_config *c, const fr_kv_list *override, int64_t
                            : "");
     char v[16];
     snprintf(v, sizeof v, "%d", kb);
+    *sized_for = n;
     return fr_kafka_conf_set(conf, key, v, err, errlen);
 }
 
@@ -1028,6 +1049,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
     s->gens = gens;
     s->ws = ws;
     s->sink = sink;
+    s->mem_limit = mem_limit;
     s->ctx = (fr_kafka_ctx){.state = ks, .owner = s};
     pthread_mutex_init(&s->stall_mu, NULL);
     pthread_mutex_init(&s->probe_mu, NULL);
@@ -1062,7 +1084,7 @@ int fr_source_new(const fr_config *c, const fr_kv_list *override, int64_t mem_li
         (rc = fr_kafka_conf_apply(conf, &c->kafka.properties, "kafka.properties", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, &c->kafka.consumer, "kafka.consumer", err, errlen)) ||
         (rc = fr_kafka_conf_apply(conf, override, "consumer override", err, errlen)) ||
-        (rc = size_prefetch(c, override, mem_limit, conf, err, errlen)) ||
+        (rc = size_prefetch(c, override, mem_limit, conf, &s->prefetch_sized_for, err, errlen)) ||
         /* fixed: the delivery guarantee depends on these */
         (rc = fr_kafka_conf_set(conf, "bootstrap.servers", c->kafka.bootstrap_servers, err, errlen)) ||
         (rc = fr_kafka_conf_set(conf, "group.id", c->kafka.group_id, err, errlen)) ||

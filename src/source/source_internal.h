@@ -35,6 +35,9 @@ struct fr_source {
     fr_sink *sink;
     rd_kafka_t *consumer;
     uint64_t prefetch_bytes; /* queued.max.messages.kbytes in bytes, set before the consumer starts */
+    int64_t mem_limit;       /* the process's memory limit in bytes (-1: none) */
+    int prefetch_sized_for;  /* the partition count the bound was sized for under mem_limit; 0: not sized */
+    size_t prefetch_warned_at; /* partitions owned when check_prefetch_budget last warned */
     fr_parts parts;     /* input partitions by number */
     rd_kafka_queue_t *cq; /* the consumer's queue: group events, errors, statistics */
     int wake[2];          /* a pipe librdkafka writes to when one of those queues gets an entry */

@@ -39,7 +39,8 @@ is checked by an independent client build.
   memory_limit  fraudd in a 128 MiB memory cgroup (as in a pod; root needed) on a 32-partition
               topic with a 160 MB backlog: it sizes its prefetch bound from the limit and the
               partition count, drains every record once, is never OOM-killed and peaks under
-              the limit; the same run with a fixed 8 MB bound (1 GiB limit) peaks above 128 MiB
+              the limit, and warns once 4 partitions are added to the input; the same run with a
+              fixed 8 MB bound (1 GiB limit) peaks above 128 MiB
 
 usage: test_pipeline.py FRAUDD_BINARY [SCENARIO ...]   (no SCENARIO: all of them)
 FR_IT_DELIVERY=exactly_once: every fraudd runs with kafka.delivery exactly_once, and the
@@ -65,7 +66,7 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 BOOT = os.environ.get("FR_KAFKA_BOOTSTRAP")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -1339,7 +1340,9 @@ def scenario_memory_limit():
     Its output is held back (linger.ms 2000), so its 2,048 records in flight stall the scoring
     while librdkafka fetches the backlog up to the bound, as whenever the output is slower than
     the input; without that, how much a drain fetches ahead of the scoring depends on the
-    machine's speed (the control peaked at 127-199 MiB in earlier runs)."""
+    machine's speed (the control peaked at 127-199 MiB in earlier runs). After the drain, 4
+    partitions are added to the input: the sized run owns 36, more than its bound was sized for,
+    and must say so (prefetch_bound_outgrown)."""
     limit, parts, n = 128 << 20, 32, 250000
     t = "memlimit-" + uuid.uuid4().hex[:8]
     topics = (t + "-in", t + "-out", t + "-dlq")
@@ -1355,6 +1358,8 @@ def scenario_memory_limit():
         out = t + "-out-" + label.split()[0]
         create_topics([out])
         port = free_port()
+        # the sized run notices partitions added to its input within a second (below)
+        extra = extra or '    topic.metadata.refresh.interval.ms: "1000"\n'
         cfg = write_config(slug, "g-" + out, (topics[0], out, topics[2]), workers=1, extra_consumer=extra,
                            http_port=port, extra_kafka="" if label == "sized" else control_kafka)
         cg = MemoryCgroup(slug, limit if label == "sized" else 1 << 30)
@@ -1382,6 +1387,15 @@ def scenario_memory_limit():
                 check(len(src) == n and all(len(v) == 1 for v in src.values()),
                       "memory_limit: every record of the backlog has one result (%d of %d, %d duplicates)" %
                       (len(src), n, sum(len(v) - 1 for v in src.values())))
+                # partitions added while it runs: the bound cannot be sized again without a
+                # restart, so fraudd says that it owns more than it was sized for
+                admin = AdminClient({"bootstrap.servers": BOOT})
+                admin.create_partitions([NewPartitions(topics[0], parts + 4)])[topics[0]].result(30)
+                ev = d.wait_events("prefetch_bound_outgrown", timeout=60)
+                check(ev and ev[0]["level"] == "warn" and ("own %d partitions" % (parts + 4)) in ev[0]["msg"] and
+                      ("the %d it had" % parts) in ev[0]["msg"],
+                      "memory_limit: partitions added to the input: fraudd warns that it owns more than its "
+                      "bound was sized for (%s)" % (ev[0]["msg"] if ev else "no prefetch_bound_outgrown event"))
             else:  # until the held-back output has let the prefetch pass the limit (or 60 s)
                 wait_until_exit_or(d, lambda: cg.peak() > limit * 1.25, 60)
             killed = d.proc.poll() is not None and d.proc.returncode == -signal.SIGKILL

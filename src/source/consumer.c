@@ -482,7 +482,12 @@ static void *prober_main(void *arg) {
  * point. A queue emptied below its bound is fetched again within
  * FR_NUDGE_MS, so a 2 MB bound drains a backlog faster than 8 MB did
  * without, in half the memory (docs/BENCHMARKS.md, "Fetch nudges"). With
- * no backlog, no nudge: a fetch is outstanding or due anyway. */
+ * no backlog, no nudge: a fetch is outstanding or due anyway. A nudge
+ * cannot cut short a fetch in flight: that one is bounded by
+ * fetch.wait.max.ms (fr_source_new sets it). The partitions come from
+ * rd_kafka_assignment, not the prober's list (stall_id), which the run
+ * thread refreshes only once a second: a new assignment's backlog would
+ * wait for it. */
 #define FR_NUDGE_MS 50
 #define FR_NUDGE_TIMEOUT_MS 1000
 

@@ -580,11 +580,12 @@ inline bool is_json_number(std::string_view s) {
 // A feature's value is the float nearest to the double nearest to the JSON
 // number's decimal value: (float)get_double(), and simdjson's get_double is
 // exact (correctly rounded for every input, like strtod). fast_number
-// produces that same float for the common numbers without simdjson's
-// digit-at-a-time loop (the On-Demand code built here is simdjson's portable
-// "fallback" kernel) and, mostly, without its division; it declines
-// everything else, which then goes through get_double as before, so values,
-// errors and their reasons do not change. Why the float is the same:
+// (and general_number, which it hands every other shape) produces that same
+// float for the common numbers without simdjson's digit-at-a-time loop (the
+// On-Demand code built here is simdjson's portable "fallback" kernel) and,
+// mostly, without its division; it declines everything else, which then
+// goes through get_double as before, so values, errors and their reasons do
+// not change. Why the float is the same:
 //
 // 1. Clinger's fast path (Clinger 1990; simdjson and strtod take it too):
 //    when the decimal digits form an integer w <= 2^53 and the decimal
@@ -651,7 +652,7 @@ simdjson_inline float float_of_quotient(uint64_t w, int k) {
 // readable). True: it is a JSON number (RFC 8259 grammar) with at most 19
 // digits, their integer w <= 2^53, decimal exponent in [-22, 22]; *out is
 // (float) of its nearest double. False: anything else, *out untouched.
-simdjson_inline bool fast_number(const char *p, const char *end, float *out) {
+simdjson_inline bool general_number(const char *p, const char *end, float *out) {
     const bool neg = *p == '-';
     p += neg;
     const char *first = p;        // first digit
@@ -687,6 +688,64 @@ simdjson_inline bool fast_number(const char *p, const char *end, float *out) {
     if (p != end || digits > 19 || w > (1ull << 53) || q < -22 || q > 22) return false;
     float f = q < 0 ? float_of_quotient(w, (int)-q) : (float)((double)w * kPow10[q]);
     *out = neg ? -f : f;
+    return true;
+}
+
+// 0x80 in each of the low j bytes, j = 0..8.
+constexpr uint64_t kLowMarks[9] = {0,
+                                   0x80ull,
+                                   0x8080ull,
+                                   0x808080ull,
+                                   0x80808080ull,
+                                   0x8080808080ull,
+                                   0x808080808080ull,
+                                   0x80808080808080ull,
+                                   0x8080808080808080ull};
+// 10^0 .. 10^14 as integers.
+constexpr uint64_t kPow10u[15] = {1ull,           10ull,           100ull,           1000ull,
+                                  10000ull,       100000ull,       1000000ull,       10000000ull,
+                                  100000000ull,   1000000000ull,   10000000000ull,   100000000000ull,
+                                  1000000000000ull, 10000000000000ull, 100000000000000ull};
+
+// 0x80 in each byte of w (first byte lowest) that is not an ASCII digit.
+// x = byte ^ '0' is a digit's value 0..9; (x & 0x7f) + 0x76 sets the high
+// bit exactly when that exceeds 9 and cannot carry into the next byte.
+simdjson_inline uint64_t non_digits(uint64_t w) {
+    const uint64_t x = w ^ 0x3030303030303030ull;
+    return (((x & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+}
+
+// The hot path: the shape nearly every feature value has, [-]D.F with one
+// integer digit and 1..14 fraction digits (the token's length is known, so
+// the fraction is two fixed 8-byte loads, checked and combined without a
+// branch per digit or per shape). general_number's loops branch on every
+// digit, on a leading "0" and on the fraction's length, and those branches
+// follow the data: over varied records they mispredict a few times per
+// number. bench_decode over 4,096 records cycled: 753-795 -> 522-526 ns per
+// record (docs/BENCHMARKS.md (o)).
+// Every other shape goes to general_number. Whatever this accepts, it reads
+// to the same float as general_number: the same integer w (at most 15
+// digits, so below 2^53) and exponent -f, and the same final step.
+simdjson_inline bool fast_number(const char *p, const char *end, float *out) {
+    const bool neg = *p == '-';
+    const char *s = p + neg;
+    const size_t len = (size_t)(end - s);
+    const unsigned f = (unsigned)len - 2;  // fraction digits
+    if (simdjson_unlikely(len - 3 > 13 || !is_digit(s[0]) || s[1] != '.')) return general_number(p, end, out);
+    const unsigned fa = f < 8 ? f : 8, fb = f - fa;  // in the first and the second 8 bytes
+    // s + 18 is at most 15 bytes past end: inside the padding (FR_JSON_PADDING, 64)
+    const uint64_t a = load8(s + 2), b = load8(s + 10);
+    if (simdjson_unlikely(((non_digits(a) & kLowMarks[fa]) | (non_digits(b) & kLowMarks[fb])) != 0))
+        return general_number(p, end, out);
+    // the digits moved to the top (the zero bytes shifted in are leading zeros)
+    const uint64_t hi = eight_value(a << (64 - 8 * fa));
+    const uint64_t lo = eight_value(b << ((64 - 8 * fb) & 63)) & (0 - (uint64_t)(fb != 0));
+    const uint64_t w = (uint64_t)(s[0] - '0') * kPow10u[f] + hi * kPow10u[fb] + lo;
+    const float m = float_of_quotient(w, (int)f);
+    uint32_t bits;  // the sign without a branch: it follows the data too
+    memcpy(&bits, &m, sizeof bits);
+    bits ^= (uint32_t)neg << 31;
+    memcpy(out, &bits, sizeof bits);
     return true;
 }
 
@@ -765,15 +824,19 @@ simdjson_inline bool ends_field(std::string_view tok) {
 }
 
 // Fast check of a value the schema does not name: true if it is a string
-// without escapes or a well-formed number (then skipping it is enough;
-// stage 1 checked UTF-8 and control characters). Anything else goes through
-// read_raw.
+// without escapes, a well-formed number or exactly true, false or null
+// (then skipping it is enough; stage 1 checked UTF-8 and control
+// characters). Anything else goes through read_raw.
 simdjson_inline bool plain_scalar(od::value v) {
     std::string_view tok = v.raw_json_token();
     char c0 = tok.empty() ? 0 : tok[0];
     if (!ends_field(tok)) return false;
     if (c0 == '"') return memchr(tok.data(), '\\', tok.size()) == nullptr;
     if (c0 == '-' || (c0 >= '0' && c0 <= '9')) return is_json_number(trim_right(tok));
+    if (c0 == 't' || c0 == 'f' || c0 == 'n') {
+        std::string_view atom = trim_right(tok);
+        return atom == "true" || atom == "false" || atom == "null";
+    }
     return false;
 }
 

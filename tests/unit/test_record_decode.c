@@ -383,6 +383,30 @@ static void malformed_content_in_unknown_fields_is_rejected_as_not_json(void **s
     expect_reject("{\"a\":1,\"b\":2,\"card\":[1,]}", FR_REJ_NOT_JSON, "not valid JSON", NULL); /* non-object on a path */
 }
 
+/* The decoder's hot path reads "[-]D.F" feature values with two 8-byte
+ * loads (fast_number, src/decode/record.cpp); texts of nearly that shape
+ * must still be refused, wherever the bad byte lies in those loads. */
+static void malformed_numbers_of_the_hot_shape_are_rejected_as_not_json(void **state) {
+    (void)state;
+    const char *bad[] = {"1.",         "-1.",        "1.5.5",          "1.5x",          "1.e5",
+                         "-.5",        "1.5e",       "--1.5",          "+1.5",          "1.1234567a",
+                         "1.12345678a", "1.1234567890123x", "1.123456789012345678.", "1..5", "1.5-",
+                         "0.5e+",      "-",          "1.5E-",          "00.5",          "1.2345678901234567890123x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char j[256];
+        snprintf(j, sizeof j, "{\"a\":%s," OK_TAIL, bad[i]);
+        expect_reject(j, FR_REJ_NOT_JSON, "not valid JSON", NULL);
+    }
+    /* the atoms an unknown field may hold, exactly */
+    const char *atoms[] = {"\"x\":truex", "\"x\":falsey", "\"x\":nullx", "\"x\":fals", "\"x\":t"};
+    for (size_t i = 0; i < sizeof atoms / sizeof atoms[0]; i++) {
+        char j[256];
+        snprintf(j, sizeof j, "{\"a\":1,%s," OK_TAIL, atoms[i]);
+        expect_reject(j, FR_REJ_NOT_JSON, "not valid JSON", NULL);
+    }
+    assert_int_equal(dec_str("{\"a\":1,\"x\":true,\"y\":false,\"z\":null," OK_TAIL), FR_REJ_NONE);
+}
+
 static void syntax_error_reason_gives_the_byte_offset(void **state) {
     (void)state;
     expect_reject("{\"a\":1,\"b\":2,\"card\":{\"geo\":{\"lat\":1.}}}", FR_REJ_NOT_JSON, "not valid JSON: ", "near byte ",
@@ -708,6 +732,7 @@ int main(void) {
         cmocka_unit_test(feature_may_also_be_passed_through),
         cmocka_unit_test(syntax_error_is_rejected_as_not_json),
         cmocka_unit_test(malformed_content_in_unknown_fields_is_rejected_as_not_json),
+        cmocka_unit_test(malformed_numbers_of_the_hot_shape_are_rejected_as_not_json),
         cmocka_unit_test(syntax_error_reason_gives_the_byte_offset),
         cmocka_unit_test(truncated_record_is_rejected_as_not_json),
         cmocka_unit_test(trailing_content_is_rejected_as_not_json),

@@ -7,6 +7,8 @@
  *             while the process runs, so they stay comparable on a busy machine where wall time does
  *             not); --unpadded: the records are handed over as the daemon's worker hands Kafka's
  *             (fr_scorer_run's padded = 0), not as padded input
+ *   any of these with --kernel avx512|avx2|generic: the model's SIMD kernel set (default: the
+ *             widest the CPU has), so the path can be measured as on a CPU without AVX-512
  *
  * Records: real ULB rows (legit card transactions) formatted as the JSON
  * transactions fraudd receives (id, timestamp, card, merchant, Time,
@@ -216,7 +218,12 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
         else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc) passes = atol(argv[++i]);
         else if (strcmp(argv[i], "--unpadded") == 0) padded = 0;
-        else {
+        else if (strcmp(argv[i], "--kernel") == 0 && i + 1 < argc) {
+            if (fr_model_use_kernel(argv[++i]) != 0) {
+                fprintf(stderr, "bench_e2e: kernel %s is unknown or this CPU lacks it\n", argv[i]);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "bench_e2e: unknown argument %s\n", argv[i]);
             return 2;
         }

@@ -1,7 +1,9 @@
 /* Benchmark (b) of issue 2: the model alone, single thread.
  *
- *   bench_model [MODEL.onnx] [--seconds S]
+ *   bench_model [MODEL.onnx] [--seconds S] [--kernel avx512|avx2|generic]
  *
+ * --kernel: the SIMD kernel set to run (default: the widest the CPU has),
+ * so every set can be measured on one machine.
  * Runs the compiled plan at batch 1 and batch 64 on rows drawn from a fixed
  * pseudo-random input, and the scalar reference in the same run as the
  * baseline. Prints ns/record for each and the ratios. ONNX Runtime on the
@@ -56,7 +58,12 @@ int main(int argc, char **argv) {
     double secs = 2.0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
-        else path = argv[i];
+        else if (strcmp(argv[i], "--kernel") == 0 && i + 1 < argc) {
+            if (fr_model_use_kernel(argv[++i]) != 0) {
+                fprintf(stderr, "bench_model: kernel %s is unknown or this CPU lacks it\n", argv[i]);
+                return 2;
+            }
+        } else path = argv[i];
     }
     char err[512];
     fr_model *m = NULL;
@@ -73,8 +80,8 @@ int main(int argc, char **argv) {
         x[i] = (float)((double)(s >> 11) / (double)(1ull << 53) * 4.0 - 2.0);
     }
     fr_workspace *ws = fr_workspace_new(m, 64);
-    printf("model %s (%s): %zu features, %zu fused layers\n", fr_model_origin(m), fr_model_version(m), nin,
-           fr_model_n_layers(m));
+    printf("model %s (%s): %zu features, %zu fused layers; kernel %s\n", fr_model_origin(m), fr_model_version(m),
+           nin, fr_model_n_layers(m), fr_model_kernel());
     double r1 = measure(m, ws, x, pool, 1, 1, secs), f1 = measure(m, ws, x, pool, 1, 0, secs);
     double r64 = measure(m, ws, x, pool, 64, 1, secs), f64 = measure(m, ws, x, pool, 64, 0, secs);
     double fm64 = measure(m, ws, x, pool, 64, 2, secs);

@@ -134,6 +134,15 @@ void fr_model_run(const fr_model *m, fr_workspace *ws, const float *x, size_t n,
  * in chunks of the workspace's max_batch. xt is not modified. */
 void fr_model_run_fm(const fr_model *m, fr_workspace *ws, const float *xt, size_t ld, size_t n, float *yt);
 
+/* The SIMD kernel set in use: "avx512", "avx2" or "generic" (baseline
+ * x86-64, or any other CPU). The CPU's features pick the widest one the
+ * first time a model runs. fr_model_use_kernel pins one the CPU supports
+ * (for tests and benchmarks of every set on one machine); returns 0, or -1
+ * if the name is unknown or the CPU lacks it. Process-wide: call it before
+ * models run, not while they run. */
+const char *fr_model_kernel(void);
+int fr_model_use_kernel(const char *name);
+
 /* Same contract as fr_model_run, scalar reference path (no SIMD, no batching tricks). */
 void fr_model_run_reference(const fr_model *m, const float *x, size_t n, float *y);
 

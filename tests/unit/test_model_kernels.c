@@ -2,12 +2,16 @@
  * random fused plans of every activation, odd widths and every batch size
  * around the 16-lane block boundaries, fr_model_run() (row kernel below 8
  * records, lane kernel above), fr_model_run_fm() (feature-major, chunked)
- * and fr_model_run_reference() agree within 1e-5 of the row's scale. */
+ * and fr_model_run_reference() agree within 1e-5 of the row's scale. Every
+ * check runs once per kernel set this CPU has (AVX-512, AVX2, generic), not
+ * only for the one it would pick. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -147,11 +151,39 @@ static void batches_larger_than_the_workspace_are_split(void **state) {
     fr_model_free(m);
 }
 
+static void kernel_sets_are_named_and_pinned_only_when_the_cpu_has_them(void **state) {
+    (void)state;
+    const char *picked = fr_model_kernel();
+    assert_true(strcmp(picked, "avx512") == 0 || strcmp(picked, "avx2") == 0 || strcmp(picked, "generic") == 0);
+    assert_int_equal(fr_model_use_kernel("generic"), 0); /* every CPU runs the baseline */
+    assert_string_equal(fr_model_kernel(), "generic");
+    assert_int_equal(fr_model_use_kernel("sse9"), -1);
+    assert_string_equal(fr_model_kernel(), "generic"); /* a refused name changes nothing */
+    assert_int_equal(fr_model_use_kernel(picked), 0);
+}
+
 int main(void) {
+    const struct CMUnitTest api[] = {
+        cmocka_unit_test(kernel_sets_are_named_and_pinned_only_when_the_cpu_has_them),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fast_path_matches_reference_for_every_activation),
         cmocka_unit_test(saturated_activations_stay_finite_and_exact),
         cmocka_unit_test(batches_larger_than_the_workspace_are_split),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("kernel sets", api, NULL, NULL);
+    const char *sets[] = {"avx512", "avx2", "generic"};
+    int ran = 0;
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (fr_model_use_kernel(sets[i]) != 0) {
+            printf("kernel %s: this CPU lacks it, not run\n", sets[i]);
+            continue;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "kernel %s", sets[i]);
+        printf("%s\n", name);
+        failed += cmocka_run_group_tests_name(name, tests, NULL, NULL);
+        ran++;
+    }
+    return failed || !ran;
 }

@@ -34,6 +34,7 @@ int fr__cmd_inspect(int argc, char **argv) {
     else printf("threshold:  (none in the model: pass --threshold)\n");
     printf("inputs:     %zu features, outputs: %zu\n", nin, fr_model_n_outputs(m));
     printf("source ops: %s\n", fr_model_source_ops(m));
+    printf("kernels:    %s (the widest SIMD set this CPU runs)\n", fr_model_kernel());
     const double *edges, *share;
     size_t bins = fr_model_score_bins(m, &edges, &share);
     if (bins)

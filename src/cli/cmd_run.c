@@ -116,9 +116,9 @@ int fr__cmd_run(int argc, char **argv) {
     }
     fr_model *m = live.model[0], *ch = live.model[1];
     double thr = isnan(cfg->model.threshold) ? fr_model_threshold(m) : cfg->model.threshold;
-    fr_log(FR_LOG_INFO, "model_loaded", "%s version %s: %zu features, threshold %g%s",
+    fr_log(FR_LOG_INFO, "model_loaded", "%s version %s: %zu features, threshold %g%s; %s kernels",
            live.src[0] ? fr_model_src_name(live.src[0]) : "embedded default model", fr_model_version(m),
-           fr_model_n_features(m), thr, isnan(cfg->model.threshold) ? "" : " (config override)");
+           fr_model_n_features(m), thr, isnan(cfg->model.threshold) ? "" : " (config override)", fr_model_kernel());
     if (ch) {
         double cthr = isnan(cfg->model.challenger.threshold) ? fr_model_threshold(ch) : cfg->model.challenger.threshold;
         if (cfg->model.challenger.mode == FR_CHALLENGER_CANARY)

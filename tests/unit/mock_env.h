@@ -167,6 +167,8 @@ typedef struct msg {
     int32_t src_partition;
     char cls[32];
     char version[64];    /* header fraudd.model.version */
+    char src_topic[64];  /* header fraudd.source.topic */
+    char hdr_names[256]; /* every header's name in order, comma separated */
     char json_version[64]; /* the result's "model_version" */
     char score[48];      /* the result's "score" value, as printed */
     char text[2048];     /* the whole value (truncated past 2047 bytes) */
@@ -237,6 +239,13 @@ __attribute__((noinline, unused)) static msg *read_topic_body(env *e, const char
                     snprintf(o->cls, sizeof o->cls, "%.*s", (int)vl, (const char *)v);
                 if (!rd_kafka_header_get_last(h, "fraudd.model.version", &v, &vl))
                     snprintf(o->version, sizeof o->version, "%.*s", (int)vl, (const char *)v);
+                if (!rd_kafka_header_get_last(h, "fraudd.source.topic", &v, &vl))
+                    snprintf(o->src_topic, sizeof o->src_topic, "%.*s", (int)vl, (const char *)v);
+                const char *name;
+                size_t used = 0;
+                for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &vl); i++)
+                    used += (size_t)snprintf(o->hdr_names + used, used < sizeof o->hdr_names ? sizeof o->hdr_names - used : 0,
+                                             "%s%s", i ? "," : "", name);
             }
             json_field(m->payload, m->len, "model_version", o->json_version, sizeof o->json_version);
             json_field(m->payload, m->len, "score", o->score, sizeof o->score);

@@ -95,7 +95,20 @@ static void every_record_once_and_each_key_in_order(void **state) {
      * on one input partition and one output partition) */
     int64_t last[KEYS];
     for (int k = 0; k < KEYS; k++) last[k] = -1;
+    /* every result carries exactly the four source headers (docs/OUTPUT.md),
+     * whether its header list was new or reused from an earlier result, and
+     * no two results name the same input position */
+    char *pos_seen = calloc(3 * N, 1);
     for (size_t i = 0; i < N - bad; i++) {
+        assert_string_equal(out[i].hdr_names,
+                            "fraudd.model.version,fraudd.source.topic,fraudd.source.partition,fraudd.source.offset");
+        assert_string_equal(out[i].version, "ulb-ae-1.2.0");
+        assert_string_equal(out[i].src_topic, "in");
+        assert_true(out[i].src_partition >= 0 && out[i].src_partition < 3);
+        assert_true(out[i].src_offset >= 0 && out[i].src_offset < N);
+        char *seen_at = &pos_seen[out[i].src_partition * N + out[i].src_offset];
+        if (*seen_at) fail_msg("two results name partition %d offset %lld", out[i].src_partition, (long long)out[i].src_offset);
+        *seen_at = 1;
         int k = atoi(out[i].key + 1);
         assert_true(k >= 0 && k < KEYS);
         assert_true(out[i].src_offset > last[k]);
@@ -110,7 +123,24 @@ static void every_record_once_and_each_key_in_order(void **state) {
         assert_string_equal(dl[i].cls, "decode");
         assert_int_equal(dl[i].ts_type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
         assert_true(dl[i].ts_ms >= t_start && dl[i].ts_ms <= t_end);
+        assert_true(dl[i].src_partition >= 0 && dl[i].src_partition < 3);
+        assert_true(dl[i].src_offset >= 0 && dl[i].src_offset < N);
+        char *seen_at = &pos_seen[dl[i].src_partition * N + dl[i].src_offset];
+        if (*seen_at) fail_msg("a dead letter and another output name partition %d offset %lld", dl[i].src_partition,
+                               (long long)dl[i].src_offset);
+        *seen_at = 1;
     }
+    /* together they name every input position once: per partition, offsets 0..count-1 */
+    size_t named = 0;
+    for (int p = 0; p < 3; p++) {
+        int64_t o = 0;
+        while (o < N && pos_seen[p * N + o]) o++;
+        named += (size_t)o;
+        for (; o < N; o++)
+            if (pos_seen[p * N + o]) fail_msg("partition %d: offset %lld named, an earlier one not", p, (long long)o);
+    }
+    assert_int_equal(named, N);
+    free(pos_seen);
     free(dl);
     env_free(e);
 }

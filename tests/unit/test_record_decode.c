@@ -140,6 +140,15 @@ static uint64_t rng_next(uint64_t *x) {
     return *x >> 16;
 }
 
+/* The midpoint between the finite float with these bits and the next one up (exact in a double). */
+static double float_midpoint(uint32_t bits) {
+    float g, h;
+    memcpy(&g, &bits, 4);
+    bits++;
+    memcpy(&h, &bits, 4);
+    return ((double)g + (double)h) / 2;
+}
+
 /* Number texts of every shape: exponents (e, E, signs, leading zeros in the
  * exponent), -0, huge and tiny values, 20+ digits, leading zeros after the
  * point, the float32 limits, 2^53 +- 1, and decimals close to the midpoint
@@ -173,12 +182,7 @@ static void numbers_read_as_the_float_of_the_nearest_double(void **state) {
         int kind = (int)(rng_next(&x) % 4);
         if (kind == 3) {
             /* near a float midpoint: (g + next float) / 2 printed with 6..20 digits */
-            uint32_t bits = (uint32_t)rng_next(&x) & 0x7f7fffffu;
-            float g, h;
-            memcpy(&g, &bits, 4);
-            bits++;
-            memcpy(&h, &bits, 4);
-            double m = ((double)g + (double)h) / 2;
+            double m = float_midpoint((uint32_t)rng_next(&x) & 0x7f7fffffu);
             int prec = 6 + (int)(rng_next(&x) % 15);
             len += snprintf(t + len, sizeof t - (size_t)len, "%.*e", prec, m);
             expect_number(t);
@@ -208,6 +212,23 @@ static void numbers_read_as_the_float_of_the_nearest_double(void **state) {
         }
         t[len] = 0;
         expect_number(t);
+    }
+    /* [-]D.F texts of 15..18 fraction digits (float64 values as Python
+     * prints them) near float midpoints, where a reader that rounds twice
+     * would err: a midpoint between two floats in [0, 10), and the texts one
+     * unit in the last digit either side. */
+    for (int i = 0; i < 100000; i++) {
+        double m = float_midpoint((uint32_t)(rng_next(&x) % 0x41200000u)); /* [0, 10) */
+        int prec = 15 + (int)(rng_next(&x) % 4);
+        int len = snprintf(t, sizeof t, "%s%.*f", (rng_next(&x) & 1) ? "-" : "", prec, m);
+        expect_number(t);
+        for (int d = -1; d <= 1; d += 2) { /* the last digit moved by one (skipped where it would carry) */
+            char last = t[len - 1];
+            if ((d < 0 && last == '0') || (d > 0 && last == '9')) continue;
+            t[len - 1] = (char)(last + d);
+            expect_number(t);
+            t[len - 1] = last;
+        }
     }
 }
 

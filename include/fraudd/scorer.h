@@ -55,6 +55,25 @@ double fr_scorer_threshold(const fr_scorer *s);
  * outgrew the scorer's size bound (a bug, never silent). */
 int fr_scorer_run(fr_scorer *s, const fr_slice *records, size_t n, int padded, fr_scored *out);
 
+/* Whether scorer b decodes every record as a does: the same feature paths
+ * in the same order, the same defaults and the same size bound (passthrough
+ * paths aside: they change which slices are kept, not which records are
+ * accepted or the values read). */
+int fr_scorer_same_features(const fr_scorer *a, const fr_scorer *b);
+
+/* Scores with s the n records `from` scored in its last fr_scorer_run
+ * (from_out: that call's out, still valid), from from's decode instead of
+ * decoding them again: the values each record decoded to, and from's
+ * decode rejections (with their reasons) as s's own. s then preprocesses,
+ * runs its model and encodes as fr_scorer_run would; its results are the
+ * same (a shadow challenger's second decode saved). Requires s without
+ * passthrough paths, fr_scorer_same_features(from, s), from's last run to
+ * have been these n records in one chunk (n <= its max_batch), and none of
+ * them refused by from's preprocessing (its values are not kept); FR_EINVAL
+ * (nothing done: run fr_scorer_run instead) otherwise. Returns 0,
+ * FR_ENOMEM or FR_EINVAL. */
+int fr_scorer_run_from(fr_scorer *s, const fr_scorer *from, const fr_scored *from_out, size_t n, fr_scored *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,6 +42,8 @@ struct fr_scorer {
     size_t used;              /* bytes used in this run() */
     char *stage;              /* padded copies of unpadded records, one chunk */
     size_t stage_cap;         /* bytes allocated */
+    size_t rows;              /* rows of raw and slot the last chunk filled */
+    size_t last_n;            /* records of the last run() if it was one chunk, else 0 (fr_scorer_run_from) */
 };
 
 fr_scorer *fr_scorer_new(const fr_model *m, const fr_scorer_opts *o, char *err, size_t errlen) {
@@ -144,6 +146,67 @@ static int arena_reserve(fr_scorer *s, size_t need) {
     return 0;
 }
 
+/* Rejects out with reason: the sentence goes to the arena (out->text holds
+ * its offset until the run ends). */
+static int put_reason(fr_scorer *s, fr_scored *out, fr_reject rj, const char *reason) {
+    size_t l = strlen(reason);
+    if (arena_reserve(s, l + 1)) return FR_ENOMEM;
+    memcpy(s->arena + s->used, reason, l + 1);
+    out->reject = rj;
+    out->text = (const char *)(uintptr_t)s->used;
+    out->len = l;
+    s->used += l + 1;
+    return 0;
+}
+
+/* Preprocesses the decoded row raw (this scorer's model's log1p features)
+ * into column `row` of the feature-major input. FR_REJ_NONE, or
+ * FR_REJ_PREPROCESS with the reason written. */
+static fr_reject preprocess_row(fr_scorer *s, const float *raw, size_t row, char *reason, size_t reasonlen) {
+    float *x = s->xrow;
+    memcpy(x, raw, s->nin * sizeof(float));
+    if (fr_model_preprocess(s->m, x) == 0) {
+        for (size_t f = 0; f < s->nin; f++) s->x[f * s->ld + row] = x[f]; /* feature-major */
+        return FR_REJ_NONE;
+    }
+    for (size_t f = 0; f < s->nin; f++)
+        if (fr_model_feature_log1p(s->m, f) && !(raw[f] > -1.0f)) {
+            snprintf(reason, reasonlen, "feature \"%s\" = %g: the model takes log1p of it, expected a value > -1",
+                     fr_model_feature_name(s->m, f), (double)raw[f]);
+            break;
+        }
+    return FR_REJ_PREPROCESS;
+}
+
+/* The model, the scores and the results of the `rows` packed rows (row r
+ * is record slot[r] of out; its decoded values raw[r], its passthrough
+ * slices pt[r]). */
+static int score_rows(fr_scorer *s, size_t rows, fr_scored *out) {
+    if (rows) {
+        fr_model_run_fm(s->m, s->ws, s->x, s->ld, rows, s->y);
+        fr_score_batch_fm(s->m, s->x, s->y, s->ld, rows, s->threshold, s->sc);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        size_t i = s->slot[r];
+        const fr_slice *pt = s->pt + r * s->np;
+        size_t need = fr_result_prep_need(s->enc);
+        for (size_t k = 0; k < s->np; k++) need += pt[k].len;
+        if (s->eo.emit_output)
+            for (size_t j = 0; j < s->nout; j++) s->yrow[j] = s->y[j * s->ld + r];
+        if (arena_reserve(s, need + 1)) return FR_ENOMEM;
+        size_t l = fr_result_prep_encode(s->enc, s->arena + s->used, need, &s->sc[r], s->raw + r * s->nin, s->yrow, pt);
+        if (l == 0) return FR_EINVAL; /* need is an upper bound: cannot happen */
+        s->arena[s->used + l] = 0;
+        out[i].reject = FR_REJ_NONE;
+        out[i].text = (const char *)(uintptr_t)s->used;
+        out[i].len = l;
+        out[i].score = s->sc[r].score;
+        out[i].is_fraud = s->sc[r].is_fraud;
+        s->used += l + 1;
+    }
+    return 0;
+}
+
 /* One chunk of at most max_batch records. The arena may move while a run
  * goes on, so out[i].text holds the arena offset until run() ends. */
 static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr_scored *out) {
@@ -165,7 +228,7 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
         }
     }
     for (size_t i = 0; i < n; i++) {
-        float *raw = s->raw + rows * s->nin, *x = s->xrow;
+        float *raw = s->raw + rows * s->nin;
         const char *buf = rec[i].ptr;
         /* too large ones are rejected unread; most others are read in place */
         if (!padded && rec[i].len <= s->max_bytes && !fr_json_tail_readable(rec[i].ptr, rec[i].len)) {
@@ -176,63 +239,69 @@ static int run_chunk(fr_scorer *s, const fr_slice *rec, size_t n, int padded, fr
         }
         fr_reject rj = fr_decoder_decode(s->dec, buf, rec[i].len, 1, raw, s->pt + rows * s->np, reason,
                                          sizeof reason);
-        if (rj == FR_REJ_NONE) {
-            memcpy(x, raw, s->nin * sizeof(float));
-            if (fr_model_preprocess(s->m, x) == 0) {
-                for (size_t f = 0; f < s->nin; f++) s->x[f * s->ld + rows] = x[f]; /* feature-major */
-            } else {
-                rj = FR_REJ_PREPROCESS;
-                for (size_t f = 0; f < s->nin; f++)
-                    if (fr_model_feature_log1p(s->m, f) && !(raw[f] > -1.0f)) {
-                        snprintf(reason, sizeof reason, "feature \"%s\" = %g: the model takes log1p of it, expected a value > -1",
-                                 fr_model_feature_name(s->m, f), (double)raw[f]);
-                        break;
-                    }
-            }
-        }
-        out[i].reject = rj;
+        if (rj == FR_REJ_NONE) rj = preprocess_row(s, raw, rows, reason, sizeof reason);
         if (rj != FR_REJ_NONE) {
-            size_t l = strlen(reason);
-            if (arena_reserve(s, l + 1)) return FR_ENOMEM;
-            memcpy(s->arena + s->used, reason, l + 1);
-            out[i].text = (const char *)(uintptr_t)s->used;
-            out[i].len = l;
-            s->used += l + 1;
+            if (put_reason(s, &out[i], rj, reason)) return FR_ENOMEM;
             continue;
         }
         s->slot[rows++] = i;
     }
-    if (rows) {
-        fr_model_run_fm(s->m, s->ws, s->x, s->ld, rows, s->y);
-        fr_score_batch_fm(s->m, s->x, s->y, s->ld, rows, s->threshold, s->sc);
-    }
-    for (size_t r = 0; r < rows; r++) {
-        size_t i = s->slot[r];
-        const fr_slice *pt = s->pt + r * s->np;
-        size_t need = fr_result_prep_need(s->enc);
-        for (size_t k = 0; k < s->np; k++) need += pt[k].len;
-        if (s->eo.emit_output)
-            for (size_t j = 0; j < s->nout; j++) s->yrow[j] = s->y[j * s->ld + r];
-        if (arena_reserve(s, need + 1)) return FR_ENOMEM;
-        size_t l = fr_result_prep_encode(s->enc, s->arena + s->used, need, &s->sc[r], s->raw + r * s->nin, s->yrow, pt);
-        if (l == 0) return FR_EINVAL; /* need is an upper bound: cannot happen */
-        s->arena[s->used + l] = 0;
-        out[i].text = (const char *)(uintptr_t)s->used;
-        out[i].len = l;
-        out[i].score = s->sc[r].score;
-        out[i].is_fraud = s->sc[r].is_fraud;
-        s->used += l + 1;
-    }
-    return 0;
+    s->rows = rows;
+    return score_rows(s, rows, out);
 }
 
 int fr_scorer_run(fr_scorer *s, const fr_slice *records, size_t n, int padded, fr_scored *out) {
     s->used = 0;
+    s->last_n = 0;
     for (size_t i = 0; i < n; i += s->max_batch) {
         size_t c = n - i < s->max_batch ? n - i : s->max_batch;
         int rc = run_chunk(s, records + i, c, padded, out + i);
         if (rc) return rc;
     }
+    for (size_t i = 0; i < n; i++) out[i].text = s->arena + (uintptr_t)out[i].text;
+    s->last_n = n <= s->max_batch ? n : 0;
+    return 0;
+}
+
+int fr_scorer_same_features(const fr_scorer *a, const fr_scorer *b) {
+    if (a->nin != b->nin || a->max_bytes != b->max_bytes) return 0;
+    for (size_t f = 0; f < a->nin; f++) {
+        float da = 0, db = 0;
+        int ha = fr_model_feature_default(a->m, f, &da), hb = fr_model_feature_default(b->m, f, &db);
+        if (strcmp(fr_model_feature_name(a->m, f), fr_model_feature_name(b->m, f)) != 0 || ha != hb ||
+            (ha && memcmp(&da, &db, sizeof da) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+int fr_scorer_run_from(fr_scorer *s, const fr_scorer *from, const fr_scored *from_out, size_t n, fr_scored *out) {
+    if (s->np || from->last_n != n || n > s->max_batch || !fr_scorer_same_features(from, s)) return FR_EINVAL;
+    /* a record from's own preprocessing refused (its model's log1p) decoded
+     * fine, but its values were not kept: this model may take it */
+    for (size_t i = 0; i < n; i++)
+        if (from_out[i].reject == FR_REJ_PREPROCESS) return FR_EINVAL;
+    char reason[FR__REASON_MAX];
+    size_t rows = 0;
+    s->used = 0;
+    s->last_n = 0;
+    for (size_t i = 0; i < n; i++) /* from's rejections are this scorer's: same features, same decode */
+        if (from_out[i].reject != FR_REJ_NONE && put_reason(s, &out[i], from_out[i].reject, from_out[i].text))
+            return FR_ENOMEM;
+    for (size_t r = 0; r < from->rows; r++) {
+        float *raw = s->raw + rows * s->nin;
+        memcpy(raw, from->raw + r * from->nin, s->nin * sizeof(float));
+        size_t i = from->slot[r];
+        fr_reject rj = preprocess_row(s, raw, rows, reason, sizeof reason);
+        if (rj != FR_REJ_NONE) {
+            if (put_reason(s, &out[i], rj, reason)) return FR_ENOMEM;
+            continue;
+        }
+        s->slot[rows++] = i;
+    }
+    s->rows = rows;
+    int rc = score_rows(s, rows, out);
+    if (rc) return rc;
     for (size_t i = 0; i < n; i++) out[i].text = s->arena + (uintptr_t)out[i].text;
     return 0;
 }

@@ -122,13 +122,29 @@ static void set_slices(fr_worker *w, fr_job **jobs, size_t n) {
 /* Runs model mm of this worker over the n records set_slices put in
  * w->slices, into out; times the call from t0 (fr_now_ns() just before).
  * Returns the scorer's result. */
-static int run_model(fr_worker *w, size_t n, const fr_mgen_model *mm, fr_scored *out, int64_t t0) {
+static void count_inference(fr_worker *w, int64_t t0) {
     wcounters *wc = &w->wc;
-    int rc = fr_scorer_run(mm->scorers[w->id], w->slices, n, 0, out);
     int64_t t1 = fr_now_ns();
     fr_ctr_add(&wc->inference[fr_lat_bucket(t1 - t0)], 1);
     fr_ctr_add(&wc->inference_sum_ns, (uint64_t)(t1 - t0));
     fr_ctr_add(&wc->batches, 1);
+}
+
+static int run_model(fr_worker *w, size_t n, const fr_mgen_model *mm, fr_scored *out, int64_t t0) {
+    int rc = fr_scorer_run(mm->scorers[w->id], w->slices, n, 0, out);
+    count_inference(w, t0);
+    return rc;
+}
+
+/* The shadow challenger sh over the n records the champion ch just scored
+ * into w->scored, into w->scored2: from the champion's decode when both
+ * read the same features (fr_scorer_run_from; about a third of a record's
+ * scoring saved, docs/BENCHMARKS.md (o)), else a run of its own. Timed
+ * from t0 as run_model. */
+static int run_challenger(fr_worker *w, size_t n, const fr_mgen_model *ch, const fr_mgen_model *sh, int64_t t0) {
+    int rc = fr_scorer_run_from(sh->scorers[w->id], ch->scorers[w->id], w->scored, n, w->scored2);
+    if (rc == FR_EINVAL) return run_model(w, n, sh, w->scored2, t0);
+    count_inference(w, t0);
     return rc;
 }
 
@@ -227,7 +243,7 @@ static void score_shadow(fr_worker *w, fr_job **jobs, size_t n, const fr_mgen *g
         dead_letter_all(w, jobs, n, rc);
         return;
     }
-    int rc2 = run_model(w, n, sh, w->scored2, fr_now_ns());
+    int rc2 = run_challenger(w, n, ch, sh, fr_now_ns());
     account(w, jobs, n, ch, w->scored);
     fr_mgen_wstats *ss = &sh->stats->w[w->id];
     fr_mgen_shadow *sv = &g->pair->w[w->id];

@@ -1,6 +1,8 @@
 /* Proves the worker stage keeps every record and its order (mixed good and
  * bad records, batches larger than the model batch, arena growth), that its
- * results equal the stages run by hand, and the sample generator's contract
+ * results equal the stages run by hand, that a second model scoring from the
+ * first one's decode (a shadow challenger) gets what its own run gets, and
+ * the sample generator's contract
  * (deterministic, valid JSON, anomaly rate, normal records distributed as the
  * embedded rows). */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
@@ -17,10 +19,12 @@
 #include <cmocka.h>
 #include <sys/mman.h>
 
+#include "fraudd/err.h"
 #include "fraudd/gen.h"
 #include "fraudd/model.h"
 #include "fraudd/scorer.h"
 #include "gen/ulb_profile.h"
+#include "model_variants.h"
 
 static void scorer_keeps_order_and_every_record(void **state) {
     (void)state;
@@ -155,6 +159,90 @@ static void scorer_reads_records_in_place_only_when_their_tail_is_readable(void 
     munmap(base, PAGES * PAGE);
 }
 
+/* Loads a variant of the default model (model_variants.h). */
+static fr_model *variant(const mv_opts *o) {
+    size_t len = 0;
+    unsigned char *b = mv_make(o, &len);
+    assert_non_null(b);
+    fr_model *m = NULL;
+    char err[256];
+    if (fr_model_load_mem(b, len, "variant", &m, err, sizeof err)) fail_msg("%s", err);
+    free(b);
+    return m;
+}
+
+/* fr_scorer_run_from: a challenger with the same features, scoring from the
+ * champion's decode, gets exactly the results and rejections its own
+ * fr_scorer_run gets; where it cannot (other features, passthrough paths, a
+ * different batch than the champion's last run, a record the champion's
+ * preprocessing refused) it refuses with FR_EINVAL and does nothing. */
+static void a_challenger_scores_from_the_champions_decode_as_from_its_own(void **state) {
+    (void)state;
+    char err[256];
+    fr_model *champ;
+    assert_int_equal(fr_model_load_default(&champ, err, sizeof err), 0);
+    mv_opts same = {.version = "same-features-2", .err_weights = mv_uniform_weights(champ, "2")}; /* other scores */
+    fr_model *twin = variant(&same);
+    const char *pt[] = {"id"};
+    fr_scorer_opts co = {.passthrough = pt, .np = 1, .threshold = NAN, .max_batch = 64, .max_record_bytes = 4096};
+    fr_scorer_opts so = {.threshold = NAN, .max_batch = 64, .max_record_bytes = 4096};
+    fr_scorer *a = fr_scorer_new(champ, &co, err, sizeof err), *b = fr_scorer_new(twin, &so, err, sizeof err),
+              *b_own = fr_scorer_new(twin, &so, err, sizeof err);
+    assert_true(a && b && b_own);
+    assert_true(fr_scorer_same_features(a, b));
+    fr_gen_opts go = {.seed = 5, .anomaly_rate = 0.2, .first_id = 1, .rate_per_s = 100};
+    fr_gen *g = fr_gen_new(&go);
+    enum { N = 64 };
+    static char buf[N][1024];
+    fr_slice rec[N];
+    fr_scored oa[N], ob[N], own[N];
+    for (int i = 0; i < N; i++) {
+        rec[i].ptr = buf[i];
+        rec[i].len = fr_gen_next(g, buf[i], sizeof buf[i], NULL);
+        if (i % 9 == 4) rec[i].len = 10;                                                          /* not JSON */
+        if (i % 13 == 6) rec[i].len = (size_t)snprintf(buf[i], 1024, "{\"id\":%d,\"V1\":1}", i); /* missing */
+    }
+    assert_int_equal(fr_scorer_run(a, rec, N, 0, oa), 0);
+    assert_int_equal(fr_scorer_run_from(b, a, oa, N, ob), 0);
+    assert_int_equal(fr_scorer_run(b_own, rec, N, 0, own), 0);
+    int scored = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(ob[i].reject, own[i].reject);
+        assert_int_equal(ob[i].len, own[i].len);
+        assert_memory_equal(ob[i].text, own[i].text, own[i].len);
+        assert_int_equal(ob[i].text[ob[i].len], 0);
+        if (own[i].reject != FR_REJ_NONE) continue;
+        scored++;
+        assert_true(ob[i].score == own[i].score && ob[i].is_fraud == own[i].is_fraud);
+        assert_true(ob[i].score != oa[i].score); /* another model: its own scores, not the champion's */
+    }
+    assert_true(scored > N / 2);
+    /* where it cannot, it says so */
+    assert_int_equal(fr_scorer_run_from(b, a, oa, N - 1, ob), FR_EINVAL); /* not a's last batch */
+    fr_scorer *with_pt = fr_scorer_new(twin, &co, err, sizeof err);
+    assert_int_equal(fr_scorer_run_from(with_pt, a, oa, N, ob), FR_EINVAL);
+    mv_opts other = {.version = "other-features",
+                     .features = "[\"V2\",\"V1\",\"V3\",\"V4\",\"V5\",\"V6\",\"V7\",\"V8\",\"V9\",\"V10\",\"V11\",\"V12\","
+                                 "\"V13\",\"V14\",\"V15\",\"V16\",\"V17\",\"V18\",\"V19\",\"V20\",\"V21\",\"V22\",\"V23\","
+                                 "\"V24\",\"V25\",\"V26\",\"V27\",\"V28\",\"Amount\"]"};
+    fr_model *swapped = variant(&other);
+    fr_scorer *c = fr_scorer_new(swapped, &so, err, sizeof err);
+    assert_non_null(c);
+    assert_false(fr_scorer_same_features(a, c));
+    assert_int_equal(fr_scorer_run_from(c, a, oa, N, ob), FR_EINVAL);
+    oa[1].reject = FR_REJ_PREPROCESS; /* as if a's log1p had refused record 1: its values were not kept */
+    assert_int_equal(fr_scorer_run_from(b, a, oa, N, ob), FR_EINVAL);
+    fr_scorer_free(c);
+    fr_scorer_free(with_pt);
+    fr_model_free(swapped);
+    fr_gen_free(g);
+    fr_scorer_free(a);
+    fr_scorer_free(b);
+    fr_scorer_free(b_own);
+    fr_model_free(twin);
+    fr_model_free(champ);
+}
+
 static void scorer_requires_a_threshold(void **state) {
     (void)state;
     char err[256];
@@ -236,6 +324,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scorer_keeps_order_and_every_record),
         cmocka_unit_test(scorer_reads_records_in_place_only_when_their_tail_is_readable),
+        cmocka_unit_test(a_challenger_scores_from_the_champions_decode_as_from_its_own),
         cmocka_unit_test(scorer_requires_a_threshold),
         cmocka_unit_test(generator_is_deterministic_and_valid),
     };

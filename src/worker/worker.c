@@ -138,9 +138,9 @@ static int run_model(fr_worker *w, size_t n, const fr_mgen_model *mm, fr_scored 
 
 /* The shadow challenger sh over the n records the champion ch just scored
  * into w->scored, into w->scored2: from the champion's decode when both
- * read the same features (fr_scorer_run_from; about a third of a record's
- * scoring saved, docs/BENCHMARKS.md (o)), else a run of its own. Timed
- * from t0 as run_model. */
+ * read the same features (fr_scorer_run_from: the second decode, about a
+ * quarter of a shadow's extra cost, docs/BENCHMARKS.md (o)), else a run of
+ * its own. Timed from t0 as run_model. */
 static int run_challenger(fr_worker *w, size_t n, const fr_mgen_model *ch, const fr_mgen_model *sh, int64_t t0) {
     int rc = fr_scorer_run_from(sh->scorers[w->id], ch->scorers[w->id], w->scored, n, w->scored2);
     if (rc == FR_EINVAL) return run_model(w, n, sh, w->scored2, t0);
